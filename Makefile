@@ -1,0 +1,46 @@
+# camctl: `make demo` runs the controller offline, `make test` runs every test.
+# Both create .venv on first use; `make test` also installs the Debian tools the tests
+# drive (umockdev, ffmpeg) when run as root on a machine that lacks them.
+
+PYTHON ?= python3
+VENV ?= .venv
+PY := $(VENV)/bin/python
+CAMCTL := $(VENV)/bin/camctl
+PYTEST_ARGS ?=
+
+.PHONY: install demo run test lint bench system-deps clean
+
+$(VENV)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q -e .
+	touch $@
+
+$(VENV)/.test-installed: pyproject.toml $(VENV)/.installed | system-deps
+	$(PY) -m pip install -q -e '.[test]' 'PyGObject<3.51'
+	touch $@
+
+install: $(VENV)/.installed
+
+system-deps:
+	@sh .ci/system-deps
+
+demo: $(VENV)/.installed
+	$(CAMCTL) demo
+
+# Against a real MediaMTX and real cameras: CAMCTL_MEDIAMTX_URL, CAMCTL_STATE_DIR apply.
+run: $(VENV)/.installed
+	$(CAMCTL) apply $(or $(CONFIG),examples/gitops)
+
+lint: $(VENV)/.test-installed
+	$(VENV)/bin/ruff check controller tests
+	$(VENV)/bin/ruff format --check controller tests
+	$(VENV)/bin/mypy
+
+test: lint
+	umockdev-wrapper $(PY) -m pytest $(PYTEST_ARGS)
+
+bench: $(VENV)/.test-installed
+	$(PY) -m benchmarks
+
+clean:
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .hypothesis

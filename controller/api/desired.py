@@ -1,0 +1,103 @@
+"""The desired-state snapshot every source produces, and the checks across documents.
+
+Files and Kubernetes both feed `assemble`; the planner only ever sees a `Desired`. A
+resource that fails a cross-reference check is left out, and its source is *held*: the
+planner keeps whatever that source owned, so a bad edit never deletes anything.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import NamedTuple
+
+from controller.api.kinds import Camera, Recording, Ref, Stream, ref
+
+AnyResource = Camera | Stream | Recording
+
+
+class Problem(NamedTuple):
+    """A rule broken across documents, pinned to one resource and field."""
+
+    ref: Ref
+    field: str
+    message: str
+
+
+@dataclass(frozen=True)
+class Desired:
+    cameras: Mapping[Ref, Camera] = field(default_factory=dict)
+    streams: Mapping[Ref, Stream] = field(default_factory=dict)
+    recordings: Mapping[Ref, Recording] = field(default_factory=dict)
+    origins: Mapping[Ref, str] = field(default_factory=dict)
+    held: frozenset[str] = frozenset()
+
+    def __len__(self) -> int:
+        return len(self.cameras) + len(self.streams) + len(self.recordings)
+
+    def camera_of(self, stream: Stream) -> Camera | None:
+        return self.cameras.get(Ref("Camera", stream.metadata.namespace, stream.spec.camera))
+
+    def recording_of(self, stream: Stream) -> Recording | None:
+        ns, name = stream.metadata.namespace, stream.metadata.name
+        return next(
+            (
+                r
+                for r in self.recordings.values()
+                if r.metadata.namespace == ns and r.spec.stream == name
+            ),
+            None,
+        )
+
+
+def check_references(resources: Iterable[AnyResource]) -> list[Problem]:
+    """Dangling references and two claims on one thing (a path, a stream's recording)."""
+    items = list(resources)
+    names = {ref(r) for r in items}
+    problems: list[Problem] = []
+    paths: dict[str, Ref] = {}
+    recorded: dict[Ref, Ref] = {}
+    for res in items:
+        if isinstance(res, Stream):
+            cam = Ref("Camera", res.metadata.namespace, res.spec.camera)
+            if cam not in names:
+                problems.append(Problem(ref(res), "spec.camera", f"{cam} is not declared"))
+            first = paths.setdefault(res.path, ref(res))
+            if first != ref(res):
+                problems.append(
+                    Problem(ref(res), "spec.path", f"path {res.path!r} is already used by {first}")
+                )
+        elif isinstance(res, Recording):
+            stream = Ref("Stream", res.metadata.namespace, res.spec.stream)
+            if stream not in names:
+                problems.append(Problem(ref(res), "spec.stream", f"{stream} is not declared"))
+            first = recorded.setdefault(stream, ref(res))
+            if first != ref(res):
+                problems.append(
+                    Problem(ref(res), "spec.stream", f"{stream} is already recorded by {first}")
+                )
+    return problems
+
+
+def assemble(
+    resources: Iterable[tuple[AnyResource, str]], held: Iterable[str] = ()
+) -> tuple[Desired, list[Problem]]:
+    """Build the snapshot, leaving out resources with problems and holding their sources.
+
+    References are checked across every resource given, held sources' included, so that a
+    Stream is not reported dangling just because its Camera's file has a typo elsewhere.
+    """
+    pairs = list(resources)
+    problems = check_references(r for r, _ in pairs)
+    broken = {p.ref for p in problems}
+    origins = {ref(r): origin for r, origin in pairs}
+    held = frozenset(held) | {origins[b] for b in broken}
+    good = [r for r, origin in pairs if origin not in held]
+    desired = Desired(
+        cameras={ref(r): r for r in good if isinstance(r, Camera)},
+        streams={ref(r): r for r in good if isinstance(r, Stream)},
+        recordings={ref(r): r for r in good if isinstance(r, Recording)},
+        origins=origins,
+        held=held,
+    )
+    return desired, problems

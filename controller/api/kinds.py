@@ -1,0 +1,300 @@
+"""The three kinds people declare: Camera, Stream and Recording, with their status.
+
+One document format serves files in git and Kubernetes custom resources alike. Spec
+models forbid unknown fields, and every rule MediaMTX would enforce with a 400 is checked
+here, at load time, so `camctl validate` catches it before anything is applied.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from typing import Annotated, Any, Literal, NamedTuple
+
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    NonNegativeInt,
+    TypeAdapter,
+    model_validator,
+)
+from pydantic.alias_generators import to_camel
+
+from controller.api.conditions import Condition
+from controller.api.device import Device
+from controller.api.units import (
+    DAY_NS,
+    check_path_name,
+    normalize_duration,
+    parse_bitrate,
+    parse_duration,
+)
+
+API_VERSION = "camctl.dev/v1alpha1"
+GROUP, VERSION = API_VERSION.split("/")
+DNS_LABEL = r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"
+DNS_SUBDOMAIN = r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$"
+
+
+def _duration(text: str) -> str:
+    return normalize_duration(text)
+
+
+def _bitrate(text: str) -> str:
+    parse_bitrate(text)
+    return text
+
+
+Duration = Annotated[
+    str,
+    AfterValidator(_duration),
+    Field(pattern=r"^(\d+(\.\d*)?(ns|us|µs|ms|s|m|h|d))+$|^0$", examples=["30s", "1h", "7d"]),
+]
+Bitrate = Annotated[
+    str, AfterValidator(_bitrate), Field(pattern=r"^\d+(\.\d+)?[kKmMgG]?$", examples=["2M"])
+]
+PathName = Annotated[
+    str, AfterValidator(check_path_name), Field(max_length=255, examples=["cams/front-door"])
+]
+HexId = Annotated[str, Field(pattern=r"^[0-9a-fA-F]{4}$", examples=["046d"])]
+ResourceName = Annotated[str, Field(pattern=DNS_SUBDOMAIN, max_length=253)]
+
+
+class _Model(BaseModel):
+    """Spec parts: camelCase in documents, unknown fields refused."""
+
+    model_config = ConfigDict(extra="forbid", alias_generator=to_camel, populate_by_name=True)
+
+
+class ObjectMeta(_Model):
+    name: ResourceName
+    namespace: Annotated[str, Field(pattern=DNS_LABEL, max_length=63)] = "default"
+    labels: dict[str, str] = Field(default_factory=dict)
+    annotations: dict[str, str] = Field(default_factory=dict)
+    generation: int | None = Field(default=None, description="Set by Kubernetes only")
+
+
+class Ref(NamedTuple):
+    """Identity of one declared resource: `Stream/front-door` (namespace when not default)."""
+
+    kind: str
+    namespace: str
+    name: str
+
+    def __str__(self) -> str:
+        prefix = "" if self.namespace == "default" else f"{self.namespace}/"
+        return f"{self.kind}/{prefix}{self.name}"
+
+
+# --- Camera --------------------------------------------------------------------------
+
+
+class CameraMatch(_Model):
+    """Every field given must match the udev device; prefer stable facts over `device`."""
+
+    serial: str | None = Field(default=None, max_length=128, description="ID_SERIAL_SHORT")
+    vendor_id: HexId | None = Field(default=None, description="ID_VENDOR_ID")
+    product_id: HexId | None = Field(default=None, description="ID_MODEL_ID")
+    usb_path: str | None = Field(default=None, max_length=256, description="ID_PATH")
+    device: str | None = Field(
+        default=None,
+        pattern=r"^/dev/\S+$",
+        description="Last resort: /dev/videoN numbers move on replug",
+    )
+
+    @model_validator(mode="after")
+    def _something_to_match(self) -> CameraMatch:
+        if not self.model_dump(exclude_none=True):
+            raise ValueError("give at least one of serial, vendorId, productId, usbPath, device")
+        return self
+
+    def matches(self, device: Device) -> bool:
+        wanted = {
+            "serial": self.serial,
+            "vendor_id": self.vendor_id and self.vendor_id.lower(),
+            "product_id": self.product_id and self.product_id.lower(),
+            "usb_path": self.usb_path,
+        }
+        for field, value in wanted.items():
+            actual = getattr(device, field)
+            if value is not None and (actual or "").lower() != value.lower():
+                return False
+        return self.device is None or self.device in (device.node, device.by_id, device.by_path)
+
+
+class CameraSpec(_Model):
+    node: str | None = Field(
+        default=None, max_length=253, description="Which machine's controller owns the camera"
+    )
+    match: CameraMatch
+
+
+class CameraStatus(_Model):
+    observed_generation: int | None = None
+    conditions: list[Condition] = Field(default_factory=list)
+    device: Device | None = None
+
+
+class Camera(_Model):
+    api_version: Literal["camctl.dev/v1alpha1"]
+    kind: Literal["Camera"]
+    metadata: ObjectMeta
+    spec: CameraSpec
+    status: CameraStatus | None = None
+
+
+# --- Stream --------------------------------------------------------------------------
+
+DeviceLink = Literal["byId", "byPath", "node"]
+
+
+class VideoSpec(_Model):
+    input: Literal["mjpeg", "yuyv422", "h264", "nv12"] = Field(
+        default="mjpeg", description="Pixel format read from the camera (ffmpeg -input_format)"
+    )
+    width: int = Field(default=1280, ge=16, le=7680)
+    height: int = Field(default=720, ge=16, le=4320)
+    fps: int = Field(default=30, ge=1, le=240)
+    codec: Literal["h264", "copy"] = Field(
+        default="h264", description="h264 encodes; copy passes an H.264 camera's stream through"
+    )
+    encoder: Literal["libx264", "h264_v4l2m2m"] = "libx264"
+    bitrate: Bitrate = "2M"
+    keyframe_interval: int | None = Field(
+        default=None, ge=1, le=1000, description="Frames between keyframes (default: 2 s)"
+    )
+
+    @model_validator(mode="after")
+    def _consistent(self) -> VideoSpec:
+        if self.codec == "copy" and self.input != "h264":
+            raise ValueError("codec: copy needs input: h264 (only H.264 passes through as is)")
+        if self.codec == "h264" and (self.width % 2 or self.height % 2):
+            raise ValueError("width and height must be even to encode H.264 (yuv420p)")
+        return self
+
+
+class StreamSpec(_Model):
+    camera: ResourceName
+    path: PathName | None = Field(default=None, description="MediaMTX path; default the name")
+    mode: Literal["always", "onDemand"] = "always"
+    adopt: bool = Field(default=False, description="Take over a path camctl did not create")
+    device_link: DeviceLink | None = Field(
+        default=None, description="Which name of the device ffmpeg opens (default: the setting)"
+    )
+    video: VideoSpec = Field(default_factory=VideoSpec)
+
+
+class StreamUrls(_Model):
+    rtsp: str
+    hls: str
+    webrtc: str
+
+
+class StreamStatus(_Model):
+    observed_generation: int | None = None
+    conditions: list[Condition] = Field(default_factory=list)
+    path: str | None = None
+    urls: StreamUrls | None = None
+    device: str | None = Field(default=None, description="The device name ffmpeg opens")
+    device_link: DeviceLink | None = None
+    readers: NonNegativeInt | None = None
+    bytes_received: NonNegativeInt | None = None
+
+
+class Stream(_Model):
+    api_version: Literal["camctl.dev/v1alpha1"]
+    kind: Literal["Stream"]
+    metadata: ObjectMeta
+    spec: StreamSpec
+    status: StreamStatus | None = None
+
+    @property
+    def path(self) -> str:
+        return self.spec.path or check_path_name(self.metadata.name)
+
+
+# --- Recording -----------------------------------------------------------------------
+
+
+class RecordingSpec(_Model):
+    stream: ResourceName
+    enabled: bool = True
+    format: Literal["fmp4", "mpegts"] = "fmp4"
+    segment_duration: Duration = "1h"
+    part_duration: Duration = "1s"
+    retention: Duration = Field(default="7d", description="recordDeleteAfter; 0s keeps all")
+    path: str | None = Field(
+        default=None,
+        max_length=1024,
+        description="recordPath: where files go; must contain %path",
+        examples=["/var/lib/camctl/recordings/%path/%Y-%m-%d_%H-%M-%S-%f"],
+    )
+
+    @model_validator(mode="after")
+    def _mediamtx_rules(self) -> RecordingSpec:
+        segment = parse_duration(self.segment_duration)
+        retention = parse_duration(self.retention)
+        if not 0 < segment <= DAY_NS:
+            raise ValueError("segmentDuration must be more than 0 and at most 1 day")
+        if not 0 < parse_duration(self.part_duration) <= segment:
+            raise ValueError("partDuration must be more than 0 and at most segmentDuration")
+        if retention and retention < segment:
+            raise ValueError("retention must be at least segmentDuration (or 0s to keep all)")
+        if self.path is not None and "%path" not in self.path:
+            raise ValueError("path must contain %path")
+        return self
+
+
+class SegmentSummary(_Model):
+    count: NonNegativeInt = 0
+    bytes: NonNegativeInt | None = None
+    oldest: str | None = None
+    newest: str | None = None
+
+
+class RecordingStatus(_Model):
+    observed_generation: int | None = None
+    conditions: list[Condition] = Field(default_factory=list)
+    path: str | None = None
+    segments: SegmentSummary | None = None
+
+
+class Recording(_Model):
+    api_version: Literal["camctl.dev/v1alpha1"]
+    kind: Literal["Recording"]
+    metadata: ObjectMeta
+    spec: RecordingSpec
+    status: RecordingStatus | None = None
+
+
+# --- All kinds -----------------------------------------------------------------------
+
+Resource = Annotated[Camera | Stream | Recording, Field(discriminator="kind")]
+Status = CameraStatus | StreamStatus | RecordingStatus
+RESOURCE = TypeAdapter[Camera | Stream | Recording](Resource)
+KINDS: dict[str, type[Camera] | type[Stream] | type[Recording]] = {
+    "Camera": Camera,
+    "Stream": Stream,
+    "Recording": Recording,
+}
+PLURALS = {"Camera": "cameras", "Stream": "streams", "Recording": "recordings"}
+SHORT_NAMES = {"Camera": "cam", "Stream": "st", "Recording": "rec"}
+
+
+def ref(resource: Camera | Stream | Recording) -> Ref:
+    return Ref(resource.kind, resource.metadata.namespace, resource.metadata.name)
+
+
+def generation(resource: Camera | Stream | Recording) -> int:
+    """Kubernetes' generation, or in file mode a stable hash of the spec standing in for it."""
+    if resource.metadata.generation is not None:
+        return resource.metadata.generation
+    spec = json.dumps(resource.spec.model_dump(mode="json", by_alias=True), sort_keys=True)
+    return int.from_bytes(hashlib.sha256(spec.encode()).digest()[:6], "big")
+
+
+def parse_resource(document: Any) -> Camera | Stream | Recording:
+    """Validate one document; raises pydantic.ValidationError with field locations."""
+    return RESOURCE.validate_python(document)

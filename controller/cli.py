@@ -1,0 +1,287 @@
+"""The `camctl` command line: validate, devices, plan, apply, schema, demo.
+
+Commands are thin: they gather the snapshots (files, devices, MediaMTX), hand them to the
+reconcile package and print what came back. Exit codes: 0 done or converged, 1 an error,
+2 (plan only) changes pending.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import socket
+import sys
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any, TypeVar
+from urllib.parse import urlsplit
+
+import click
+
+from controller import __version__
+from controller.api.device import Device
+from controller.api.kinds import Ref
+from controller.api.schema import document_schema
+from controller.output import (
+    action_json,
+    devices_table,
+    plan_summary,
+    plan_text,
+    status_json,
+    status_table,
+    to_json,
+)
+from controller.sources.files import LoadResult, load
+from controller.sources.suggest import camera_documents, render_yaml
+
+F = TypeVar("F", bound=Callable[..., Any])
+EXIT_ERROR, EXIT_PENDING = 1, 2
+
+paths_argument = click.argument(
+    "paths", nargs=-1, required=True, type=click.Path(exists=True, path_type=Path)
+)
+output_option = click.option(
+    "-o", "--output", type=click.Choice(["text", "json"]), default="text", show_default=True
+)
+simulate_option = click.option(
+    "--simulate-devices",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    envvar="CAMCTL_SIMULATE_DEVICES",
+    help="Read device facts from this YAML file instead of udev.",
+)
+
+
+def controller_options(func: F) -> F:
+    """Options of the commands that talk to MediaMTX."""
+    options = [
+        click.option(
+            "--mediamtx",
+            envvar="CAMCTL_MEDIAMTX_URL",
+            default="http://127.0.0.1:9997",
+            show_default=True,
+            help="MediaMTX Control API URL (credentials: CAMCTL_MEDIAMTX_USER/_PASSWORD).",
+        ),
+        click.option(
+            "--state-dir",
+            envvar="CAMCTL_STATE_DIR",
+            type=click.Path(file_okay=False, path_type=Path),
+            help="Where the inventory of owned paths lives [default: ~/.local/state/camctl].",
+        ),
+        click.option(
+            "--node-name",
+            envvar="CAMCTL_NODE_NAME",
+            default=socket.gethostname,
+            help="This machine's name, for Cameras with spec.node [default: hostname].",
+        ),
+        click.option(
+            "--device-link",
+            type=click.Choice(["byId", "byPath", "node"]),
+            envvar="CAMCTL_DEVICE_LINK",
+            default="byId",
+            show_default=True,
+            help="Which device name ffmpeg opens when a Stream does not say.",
+        ),
+        click.option(
+            "--public-host",
+            envvar="CAMCTL_PUBLIC_HOST",
+            help="Host name in the stream URLs shown in status [default: MediaMTX's host].",
+        ),
+        click.option(
+            "--allow-empty",
+            is_flag=True,
+            help="Let an empty source delete every path camctl owns.",
+        ),
+        simulate_option,
+        output_option,
+        paths_argument,
+    ]
+    for option in reversed(options):
+        func = option(func)
+    return func
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="camctl")
+def main() -> None:
+    """Declare cameras, streams and recordings in YAML; camctl makes MediaMTX match."""
+
+
+@main.command()
+@output_option
+@paths_argument
+def validate(paths: tuple[Path, ...], output: str) -> None:
+    """Check documents without touching MediaMTX; print every error, exit 1 on any."""
+    result = load(paths)
+    if output == "json":
+        click.echo(
+            to_json(
+                {
+                    "valid": not result.errors,
+                    "files": len(result.files),
+                    "resources": len(result.desired),
+                    "errors": [str(e) for e in result.errors],
+                }
+            )
+        )
+    else:
+        _print_errors(result)
+        if not result.errors:
+            click.echo(f"{len(result.files)} file(s), {len(result.desired)} resource(s): valid")
+    sys.exit(EXIT_ERROR if result.errors else 0)
+
+
+@main.command()
+def schema() -> None:
+    """Print the JSON Schema of camctl documents, for editors."""
+    click.echo(json.dumps(document_schema(), indent=2))
+
+
+@main.command()
+@click.option("--suggest", is_flag=True, help="Print Camera documents for unclaimed devices.")
+@click.option(
+    "--declared",
+    multiple=True,
+    type=click.Path(exists=True, path_type=Path),
+    help="Documents whose Cameras claim devices (repeatable).",
+)
+@simulate_option
+@output_option
+def devices(
+    suggest: bool, declared: tuple[Path, ...], simulate_devices: Path | None, output: str
+) -> None:
+    """List V4L2 capture devices (udev), and which Camera claims each."""
+    found = _devices(simulate_devices)
+    claimed = _claims(load(declared), found) if declared else {}
+    if suggest:
+        unclaimed = [d for d in found if d.node not in claimed]
+        click.echo(render_yaml(camera_documents(unclaimed)), nl=False)
+    elif output == "json":
+        click.echo(to_json([d.model_dump(mode="json", by_alias=True) for d in found]))
+    else:
+        click.echo(devices_table(found, claimed))
+
+
+@main.command()
+@controller_options
+def plan(**options: Any) -> None:
+    """Show what apply would change; exit 0 converged, 2 changes pending, 1 error."""
+    outcome, result = _reconcile(options, dry_run=True)
+    failed = bool(result.errors) or outcome.observed.error is not None
+    if options["output"] == "json":
+        click.echo(
+            to_json(
+                {
+                    "converged": outcome.plan.converged,
+                    "actions": [action_json(a) for a in outcome.plan.actions],
+                    "notes": outcome.plan.notes,
+                    "errors": _errors(result, outcome),
+                }
+            )
+        )
+    else:
+        _print_errors(result, outcome)
+        if outcome.observed.error is None:
+            click.echo(plan_text(outcome.plan))
+    sys.exit(EXIT_ERROR if failed else (0 if outcome.plan.converged else EXIT_PENDING))
+
+
+@main.command()
+@controller_options
+def apply(**options: Any) -> None:
+    """Converge MediaMTX once, then print each action and every resource's status."""
+    outcome, result = _reconcile(options, dry_run=False)
+    if options["output"] == "json":
+        click.echo(
+            to_json(
+                {
+                    "actions": [action_json(r.action, r.error) for r in outcome.results],
+                    "notes": outcome.plan.notes,
+                    "errors": _errors(result, outcome),
+                    "resources": status_json(outcome.plan.statuses),
+                }
+            )
+        )
+    else:
+        _print_errors(result, outcome)
+        for r in outcome.results:
+            mark = "failed: " + r.error if r.error else "ok"
+            click.echo(f"{r.action.op} {r.action.path}: {mark}")
+        for note in outcome.plan.notes:
+            click.echo(f"! {note}")
+        if outcome.observed.error is None and not outcome.failed:
+            click.echo(plan_summary([]) if not outcome.results else "Applied.")
+        click.echo(status_table(outcome.plan.statuses))
+    failed = result.errors or outcome.failed or outcome.observed.error
+    sys.exit(EXIT_ERROR if failed else 0)
+
+
+@main.command()
+@click.option("--keep-running", is_flag=True, help="Leave the emulator up until Ctrl-C.")
+def demo(keep_running: bool) -> None:
+    """Apply examples/ to a MediaMTX emulator with simulated cameras, offline."""
+    from controller.testing.demo import run_demo
+
+    sys.exit(run_demo(keep_running=keep_running))
+
+
+# --- helpers -------------------------------------------------------------------------
+
+
+def _devices(simulate: Path | None) -> list[Device]:
+    from controller.observe import v4l2
+
+    try:
+        return v4l2.load_simulated(simulate) if simulate else v4l2.enumerate_devices()
+    except ValueError as exc:
+        raise click.ClickException(str(exc)) from exc
+
+
+def _claims(result: LoadResult, found: Sequence[Device]) -> dict[str, Ref]:
+    claims: dict[str, Ref] = {}
+    for key, cam in result.desired.cameras.items():
+        hits = [d for d in found if cam.spec.match.matches(d)]
+        if len(hits) == 1:
+            claims.setdefault(hits[0].node, key)
+    return claims
+
+
+def _reconcile(options: dict[str, Any], *, dry_run: bool) -> tuple[Any, LoadResult]:
+    from controller.observe.mediamtx import MediaMTXClient
+    from controller.reconcile.apply import reconcile_once
+    from controller.reconcile.inventory import Inventory, InventoryError, default_state_dir
+    from controller.reconcile.plan import Settings
+
+    result = load(options["paths"])
+    found = _devices(options["simulate_devices"])
+    url = options["mediamtx"]
+    settings = Settings(
+        node_name=options["node_name"],
+        device_link=options["device_link"],
+        public_host=options["public_host"] or urlsplit(url).hostname or "127.0.0.1",
+        allow_empty=options["allow_empty"],
+    )
+    inventory = Inventory(options["state_dir"] or default_state_dir())
+
+    async def once() -> Any:
+        async with MediaMTXClient.from_env(url) as client:
+            return await reconcile_once(
+                result.desired, found, client, inventory, settings, dry_run=dry_run
+            )
+
+    try:
+        with inventory.locked():
+            return asyncio.run(once()), result
+    except (InventoryError, ValueError) as exc:
+        raise click.ClickException(str(exc)) from exc
+
+
+def _errors(result: LoadResult, outcome: Any = None) -> list[str]:
+    errors = [str(e) for e in result.errors]
+    if outcome is not None and outcome.observed.error:
+        errors.append(outcome.observed.error)
+    return errors
+
+
+def _print_errors(result: LoadResult, outcome: Any = None) -> None:
+    for line in _errors(result, outcome):
+        click.echo(line, err=True)

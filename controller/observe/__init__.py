@@ -1,0 +1,1 @@
+"""Actual state: the V4L2 hardware (udev) and what MediaMTX is doing (Control API)."""

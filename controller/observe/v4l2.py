@@ -1,0 +1,278 @@
+"""Observed V4L2 cameras: enumerates the capture nodes that udev knows, as `Device` facts.
+
+`enumerate_devices` asks udev (through pyudev) for every `video4linux` node that can capture
+video; UVC metadata nodes, which share the camera's USB identity but carry no picture, are left
+out. The planner matches the declared Cameras against the result by serial, vendor/product and
+USB port, never by the `/dev/videoN` number alone. `device_from_udev` turns one udev device into
+a `Device` (the hotplug monitor reuses it), and `load_simulated` reads the same facts from a YAML
+file for demos and machines without cameras.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pyudev
+from pydantic import ValidationError
+from ruamel.yaml import YAML
+from ruamel.yaml.comments import CommentedMap, CommentedSeq
+from ruamel.yaml.error import MarkedYAMLError, YAMLError
+
+from controller.api.device import Device
+
+__all__ = [
+    "MAX_DEVICE_FILE_BYTES",
+    "DeviceFileError",
+    "device_from_udev",
+    "enumerate_devices",
+    "load_simulated",
+]
+
+SUBSYSTEM = "video4linux"
+CAPTURE = ":capture:"
+BY_ID = "/dev/v4l/by-id/"
+BY_PATH = "/dev/v4l/by-path/"
+MAX_DEVICE_FILE_BYTES = 1024 * 1024
+
+# ---------------------------------------------------------------------------------------------
+# udev
+
+
+def enumerate_devices(context: pyudev.Context | None = None) -> list[Device]:
+    """Every V4L2 capture node udev knows, ordered by node (`/dev/video2` before `/dev/video10`)."""
+    ctx = context if context is not None else pyudev.Context()
+    found = (device_from_udev(dev) for dev in ctx.list_devices(subsystem=SUBSYSTEM))
+    return sorted((d for d in found if d is not None), key=lambda d: _node_key(d.node))
+
+
+def device_from_udev(dev: pyudev.Device) -> Device | None:
+    """The facts of one udev device, or None if it is not a V4L2 capture node."""
+    props = dev.properties
+    node = _str(dev.device_node)
+    if dev.subsystem != SUBSYSTEM or node is None:
+        return None
+    if CAPTURE not in (_str(props.get("ID_V4L_CAPABILITIES")) or ""):
+        return None
+    links = _links(props.get("DEVLINKS"), dev.device_links)
+    return Device(
+        node=node,
+        serial=_str(props.get("ID_SERIAL_SHORT")),
+        vendor_id=_str(props.get("ID_VENDOR_ID")),
+        product_id=_str(props.get("ID_MODEL_ID")),
+        usb_path=_str(props.get("ID_PATH")),
+        product=(
+            _str(props.get("ID_V4L_PRODUCT"))
+            or _udev_decode(_str(props.get("ID_MODEL_ENC")))
+            or _str(props.get("ID_MODEL"))
+        ),
+        driver=_str(props.get("ID_USB_DRIVER")) or _ancestor_driver(dev),
+        by_id=_pick(links, BY_ID),
+        by_path=_pick(links, BY_PATH),
+    )
+
+
+def _str(value: Any) -> str | None:
+    """A udev value as a stripped string; None when missing or blank."""
+    if value is None:
+        return None
+    text = str(value).strip()
+    return text or None
+
+
+def _links(devlinks: Any, device_links: Iterable[Any]) -> set[str]:
+    # DEVLINKS is what udev exports (and all umockdev can fake); device_links reads the udev db.
+    links = set((_str(devlinks) or "").split())
+    links.update(str(link) for link in device_links)
+    return links
+
+
+def _pick(links: set[str], prefix: str) -> str | None:
+    """The shortest link under prefix: e.g. `…-usb-0:1:1.0-…` over the newer `…-usbv2-…` alias."""
+    matching = [link for link in links if link.startswith(prefix)]
+    return min(matching, key=lambda link: (len(link), link)) if matching else None
+
+
+def _ancestor_driver(dev: pyudev.Device) -> str | None:
+    """The driver bound nearest above the node (the video4linux node itself has none)."""
+    for ancestor in dev.ancestors:
+        driver = _str(ancestor.driver)
+        if driver is not None:
+            return driver
+    return None
+
+
+_HEX_ESCAPE = re.compile(rb"\\x([0-9a-fA-F]{2})")
+
+
+def _udev_decode(value: str | None) -> str | None:
+    """Decode udev's `\\xHH` escaping (ID_MODEL_ENC: `HD\\x20Pro\\x20Webcam`)."""
+    if value is None:
+        return None
+    raw = _HEX_ESCAPE.sub(lambda m: bytes([int(m.group(1), 16)]), value.encode())
+    return raw.decode("utf-8", errors="replace").strip() or None
+
+
+def _node_key(node: str) -> tuple[str | int, ...]:
+    """Natural order: digits compare as numbers."""
+    return tuple(int(part) if part.isdigit() else part for part in re.split(r"(\d+)", node))
+
+
+# ---------------------------------------------------------------------------------------------
+# simulation file
+
+
+@dataclass(frozen=True)
+class Problem:
+    """One error in a device file, at a 1-based line and column when known."""
+
+    line: int | None
+    column: int | None
+    field: str
+    message: str
+
+
+class DeviceFileError(ValueError):
+    """A simulated-devices file that cannot be used; each line reads `FILE:LINE:COL: FIELD: MSG`."""
+
+    def __init__(self, file: Path, problems: list[Problem]) -> None:
+        self.file = file
+        self.problems = problems
+        super().__init__("\n".join(_format(file, p) for p in problems))
+
+
+def _format(file: Path, p: Problem) -> str:
+    where = str(file) if p.line is None else f"{file}:{p.line}:{p.column or 1}"
+    return f"{where}: {p.field}: {p.message}" if p.field else f"{where}: {p.message}"
+
+
+_FIELDS = {f.alias or name: name for name, f in Device.model_fields.items()}
+_QUOTED = {("serial",), ("vendorId",), ("productId",)}
+
+
+def load_simulated(path: Path) -> list[Device]:
+    """Read `devices: [{node: /dev/video0, serial: …, vendorId: …}, …]`, ordered by node.
+
+    Field names are those of `Device` in camelCase (`vendorId`, `byId`, …); unknown fields,
+    wrong types and duplicate nodes are errors. Raises DeviceFileError naming file, line and field.
+    """
+    data = _read_yaml(path)
+    if not isinstance(data, CommentedMap):
+        empty = "empty file: " if data is None else ""
+        expected = f"{empty}expected a mapping with a 'devices' list"
+        raise DeviceFileError(path, [Problem(1, 1, "", expected)])
+    problems = [
+        Problem(*_pos(data.lc.key(key)), str(key), "unknown field (expected 'devices')")
+        for key in data
+        if key != "devices"
+    ]
+    items = data.get("devices")
+    if "devices" not in data:
+        problems.append(Problem(*_pos((data.lc.line, data.lc.col)), "devices", "field required"))
+    elif items is None:
+        items = CommentedSeq()  # `devices:` with nothing under it: no cameras
+    elif not isinstance(items, CommentedSeq):
+        problems.append(Problem(*_pos(data.lc.value("devices")), "devices", "expected a list"))
+    devices: list[Device] = []
+    seen: dict[str, str] = {}
+    for index, item in enumerate(items if isinstance(items, CommentedSeq) else []):
+        where = f"devices[{index}]"
+        item_pos = items.lc.item(index) or (items.lc.line, items.lc.col)
+        device = _device(item, item_pos, where, problems)
+        if device is None:
+            continue
+        if device.node in seen:
+            problems.append(
+                Problem(
+                    *_pos(item.lc.value("node")),
+                    f"{where}.node",
+                    f"{device.node} is already used by {seen[device.node]}",
+                )
+            )
+            continue
+        seen[device.node] = where
+        devices.append(device)
+    if problems:
+        raise DeviceFileError(path, problems)
+    return sorted(devices, key=lambda d: _node_key(d.node))
+
+
+def _read_yaml(path: Path) -> Any:
+    try:
+        with path.open("rb") as f:
+            raw = f.read(MAX_DEVICE_FILE_BYTES + 1)
+    except OSError as e:
+        raise DeviceFileError(path, [Problem(None, None, "", f"cannot read: {e.strerror}")]) from e
+    if len(raw) > MAX_DEVICE_FILE_BYTES:
+        limit = f"file is larger than the limit of {MAX_DEVICE_FILE_BYTES / 2**20:g} MiB"
+        raise DeviceFileError(path, [Problem(1, 1, "", limit)])
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as e:
+        line = raw.count(b"\n", 0, e.start) + 1
+        column = e.start - (raw.rfind(b"\n", 0, e.start) + 1) + 1
+        raise DeviceFileError(path, [Problem(line, column, "", "not valid UTF-8")]) from e
+    # The round-trip loader builds only plain data (no Python objects, like the safe loader)
+    # and, unlike it, keeps the line and column of every key and item.
+    yaml = YAML(typ="rt")
+    try:
+        return yaml.load(text)
+    except MarkedYAMLError as e:
+        mark = e.problem_mark or e.context_mark
+        position = _pos((mark.line, mark.column) if mark is not None else None)
+        message = str(e.problem or e.context or "invalid YAML")
+        if e.problem and e.context:
+            at = f", line {e.context_mark.line + 1}" if e.context_mark is not None else ""
+            message += f" ({e.context}{at})"
+        raise DeviceFileError(path, [Problem(*position, "", message)]) from e
+    except YAMLError as e:
+        raise DeviceFileError(path, [Problem(None, None, "", f"invalid YAML: {e}")]) from e
+
+
+def _device(item: Any, item_pos: Any, where: str, problems: list[Problem]) -> Device | None:
+    if not isinstance(item, CommentedMap):
+        problems.append(Problem(*_pos(item_pos), where, "expected a mapping of device facts"))
+        return None
+    unknown = [key for key in item if key not in _FIELDS]
+    for key in unknown:
+        expected = ", ".join(_FIELDS)
+        problems.append(
+            Problem(
+                *_pos(item.lc.key(key)),
+                f"{where}.{key}",
+                f"unknown field (expected one of: {expected})",
+            )
+        )
+    if unknown:
+        return None
+    try:
+        return Device.model_validate(dict(item))
+    except ValidationError as e:
+        for err in e.errors():
+            problems.append(_validation_problem(item, err, where))
+        return None
+
+
+def _validation_problem(item: CommentedMap, err: Any, where: str) -> Problem:
+    loc: tuple[str | int, ...] = tuple(err["loc"])
+    field = where + "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in loc)
+    message = str(err["msg"])
+    if err["type"] == "string_type" and loc in _QUOTED and not isinstance(err["input"], str):
+        message += ' (quote it: "0825" unquoted is the number 825)'
+    pos: Any = (item.lc.line, item.lc.col)  # a missing field: point at the device
+    if loc and loc[0] in item:
+        pos = item.lc.value(loc[0])
+        value = item[loc[0]]
+        if len(loc) > 1 and isinstance(value, CommentedSeq) and isinstance(loc[1], int):
+            pos = value.lc.item(loc[1])
+    return Problem(*_pos(pos), field, message)
+
+
+def _pos(pos: Any) -> tuple[int | None, int | None]:
+    """ruamel's 0-based (line, column) as 1-based; (None, None) when unknown."""
+    if pos is None or pos[0] is None:
+        return None, None
+    return int(pos[0]) + 1, int(pos[1]) + 1

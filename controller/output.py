@@ -1,0 +1,119 @@
+"""How plans, statuses and devices look to people (text) and to scripts (JSON).
+
+Values that might carry credentials (source URLs) are redacted before they are shown.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any
+
+from controller.api.conditions import find
+from controller.api.device import Device
+from controller.api.kinds import Ref, Status
+from controller.reconcile.plan import Action, Plan
+
+_CREDENTIALS = re.compile(r"(?P<scheme>[a-zA-Z][a-zA-Z0-9+.-]*://)[^/@\s]+@")
+SYMBOLS = {"add": "+", "patch": "~", "delete": "-"}
+
+
+def redact(value: Any) -> Any:
+    """Hide `user:password@` in URLs anywhere inside a value."""
+    if isinstance(value, str):
+        return _CREDENTIALS.sub(r"\g<scheme><redacted>@", value)
+    if isinstance(value, Mapping):
+        return {k: redact(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [redact(v) for v in value]
+    return value
+
+
+def plan_text(plan: Plan) -> str:
+    lines = []
+    for action in plan.actions:
+        owner = f"  ({action.stream})" if action.stream else ""
+        lines.append(f"{SYMBOLS[action.op]} {action.op} {action.path}{owner}")
+        if action.op != "delete":
+            lines += [
+                f"    {f}: {_change(old, new, action.op)}" for f, (old, new) in action.diff.items()
+            ]
+    lines += [f"! {note}" for note in plan.notes]
+    lines.append(plan_summary(plan.actions))
+    return "\n".join(lines)
+
+
+def _change(old: Any, new: Any, op: str) -> str:
+    shown = json.dumps(redact(new))
+    return shown if op == "add" else f"{json.dumps(redact(old))} -> {shown}"
+
+
+def plan_summary(actions: Sequence[Action]) -> str:
+    if not actions:
+        return "No changes: MediaMTX matches the declared state."
+    count = {op: sum(a.op == op for a in actions) for op in SYMBOLS}
+    return f"Plan: {count['add']} to add, {count['patch']} to change, {count['delete']} to delete."
+
+
+def action_json(action: Action, error: str | None = None) -> dict[str, Any]:
+    out: dict[str, Any] = {
+        "op": action.op,
+        "path": action.path,
+        "stream": str(action.stream) if action.stream else None,
+        "diff": {f: {"from": redact(o), "to": redact(n)} for f, (o, n) in action.diff.items()},
+    }
+    if error is not None:
+        out["error"] = error
+    return out
+
+
+def status_json(statuses: Mapping[Ref, Status]) -> list[dict[str, Any]]:
+    return [
+        {"kind": key.kind, "namespace": key.namespace, "name": key.name, "status": _dump(status)}
+        for key, status in sorted(statuses.items())
+    ]
+
+
+def _dump(status: Status) -> Any:
+    return redact(status.model_dump(mode="json", by_alias=True, exclude_none=True))
+
+
+def status_table(statuses: Mapping[Ref, Status]) -> str:
+    rows = [("RESOURCE", "READY", "REASON", "MESSAGE")]
+    for key, status in sorted(statuses.items()):
+        ready = find(status.conditions, "Ready")
+        rows.append(
+            (str(key), ready.status, ready.reason, redact(ready.message))
+            if ready
+            else (str(key), "Unknown", "", "")
+        )
+    return table(rows)
+
+
+def devices_table(devices: Iterable[Device], claimed: Mapping[str, Ref]) -> str:
+    rows = [("NODE", "VENDOR:PRODUCT", "SERIAL", "PRODUCT", "USB PATH", "CLAIMED BY")]
+    for d in devices:
+        rows.append(
+            (
+                d.node,
+                f"{d.vendor_id or '?'}:{d.product_id or '?'}",
+                d.serial or "-",
+                d.product or "-",
+                d.usb_path or "-",
+                str(claimed[d.node]) if d.node in claimed else "-",
+            )
+        )
+    return table(rows)
+
+
+def table(rows: Sequence[Sequence[str]]) -> str:
+    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
+    return "\n".join(
+        "  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip()
+        for row in rows
+    )
+
+
+def to_json(data: Any) -> str:
+    return json.dumps(data, indent=2, sort_keys=False)

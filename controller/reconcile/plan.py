@@ -1,0 +1,368 @@
+"""The planner: a pure function from desired and observed state to actions and statuses.
+
+Like a controller-runtime Reconcile, it looks at whole snapshots every time, so a lost
+event costs nothing, and planning again after applying yields no actions. It never
+touches a path it does not own, and never deletes because a source is broken or empty.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, Literal
+
+from controller.api.conditions import Condition, condition, merge_conditions
+from controller.api.desired import Desired
+from controller.api.device import Device
+from controller.api.kinds import (
+    Camera,
+    CameraStatus,
+    DeviceLink,
+    Recording,
+    RecordingStatus,
+    Ref,
+    Status,
+    Stream,
+    StreamStatus,
+    StreamUrls,
+    generation,
+    ref,
+)
+from controller.reconcile.render import choose_device, differing, path_config
+
+Op = Literal["add", "patch", "delete"]
+
+
+@dataclass(frozen=True)
+class Owner:
+    """Inventory entry: which Stream a path was created for, and from which source."""
+
+    stream: str
+    source: str
+
+
+@dataclass(frozen=True)
+class Action:
+    op: Op
+    path: str
+    config: Mapping[str, Any] = field(default_factory=dict)
+    diff: Mapping[str, tuple[Any, Any]] = field(default_factory=dict)
+    stream: Ref | None = None
+
+
+@dataclass(frozen=True)
+class Settings:
+    node_name: str | None = None
+    device_link: DeviceLink = "byId"
+    public_host: str = "127.0.0.1"
+    rtsp_port: int = 8554
+    hls_port: int = 8888
+    webrtc_port: int = 8889
+    allow_empty: bool = False
+
+
+@dataclass
+class Plan:
+    actions: list[Action]
+    statuses: dict[Ref, Status]
+    inventory: dict[str, Owner]
+    notes: list[str]
+
+    @property
+    def converged(self) -> bool:
+        return not self.actions
+
+
+@dataclass
+class _Pass:
+    """Working state of one planning pass."""
+
+    desired: Desired
+    paths: Mapping[str, Mapping[str, Any]] | None
+    inventory: Mapping[str, Owner]
+    settings: Settings
+    now: datetime
+    actions: list[Action] = field(default_factory=list)
+    statuses: dict[Ref, Status] = field(default_factory=dict)
+    claimed: dict[str, Owner] = field(default_factory=dict)
+    kept: set[str] = field(default_factory=set)
+    notes: list[str] = field(default_factory=list)
+
+
+def plan(
+    desired: Desired,
+    devices: Sequence[Device],
+    paths: Mapping[str, Mapping[str, Any]] | None,
+    inventory: Mapping[str, Owner],
+    settings: Settings,
+    now: datetime,
+    previous: Mapping[Ref, Status] | None = None,
+    runtime: Mapping[str, Mapping[str, Any]] | None = None,
+) -> Plan:
+    """Actions that converge MediaMTX, and the status every resource will then have.
+
+    `paths` is None when MediaMTX could not be read: statuses say so and nothing is done.
+    """
+    state = _Pass(desired, paths, inventory, settings, now)
+    cameras = {
+        key: cam for key, cam in desired.cameras.items() if _is_ours(cam, settings.node_name)
+    }
+    matched = _match_cameras(state, cameras, devices)
+    for _, stream in sorted(desired.streams.items()):
+        camera = desired.camera_of(stream)
+        if camera is None or ref(camera) in cameras:
+            _plan_stream(state, stream, camera, matched, runtime or {})
+    for key, recording in sorted(desired.recordings.items()):
+        _recording_status(state, key, recording)
+    _plan_deletes(state)
+    statuses = _with_history(state.statuses, previous or {})
+    inventory = {**state.claimed, **{p: inventory[p] for p in state.kept if p in inventory}}
+    return Plan(sorted(state.actions, key=_order), statuses, inventory, state.notes)
+
+
+def _is_ours(camera: Camera, node_name: str | None) -> bool:
+    return camera.spec.node is None or camera.spec.node == node_name
+
+
+def _order(action: Action) -> tuple[int, str]:
+    return ({"delete": 0, "patch": 1, "add": 2}[action.op], action.path)
+
+
+# --- Cameras -------------------------------------------------------------------------
+
+
+def _match_cameras(
+    state: _Pass, cameras: Mapping[Ref, Camera], devices: Sequence[Device]
+) -> dict[Ref, Device]:
+    """Each Camera's one device; ambiguity and two claims on a device match nothing."""
+    candidates = {
+        key: [d for d in devices if cam.spec.match.matches(d)] for key, cam in cameras.items()
+    }
+    claims: dict[str, list[Ref]] = {}
+    for key, found in candidates.items():
+        if len(found) == 1:
+            claims.setdefault(found[0].node, []).append(key)
+    matched: dict[Ref, Device] = {}
+    for key, cam in cameras.items():
+        found = candidates[key]
+        if not found:
+            ready = condition(
+                "Ready", False, "DeviceAbsent", "no device matches spec.match", state.now
+            )
+        elif len(found) > 1:
+            nodes = ", ".join(d.node for d in found)
+            ready = condition(
+                "Ready",
+                False,
+                "AmbiguousMatch",
+                f"spec.match fits {len(found)} devices: {nodes}",
+                state.now,
+            )
+        elif len(rivals := claims[found[0].node]) > 1:
+            others = ", ".join(str(r) for r in rivals if r != key)
+            ready = condition(
+                "Ready",
+                False,
+                "DeviceConflict",
+                f"{found[0].node} is also matched by {others}",
+                state.now,
+            )
+        else:
+            matched[key] = found[0]
+            name = found[0].product or found[0].node
+            ready = condition("Ready", True, "DeviceFound", f"{found[0].node} ({name})", state.now)
+        stalled = ready.reason in ("AmbiguousMatch", "DeviceConflict")
+        state.statuses[key] = CameraStatus(
+            observed_generation=generation(cam),
+            conditions=_summary(ready, reconciling=False, stalled=stalled, now=state.now),
+            device=matched.get(key),
+        )
+    return matched
+
+
+# --- Streams -------------------------------------------------------------------------
+
+
+def _plan_stream(
+    state: _Pass,
+    stream: Stream,
+    camera: Camera | None,
+    matched: Mapping[Ref, Device],
+    runtime: Mapping[str, Mapping[str, Any]],
+) -> None:
+    key, path = ref(stream), stream.path
+    status = StreamStatus(
+        observed_generation=generation(stream), path=path, urls=_urls(path, state.settings)
+    )
+    observed = None if state.paths is None else state.paths.get(path)
+    owned = path in state.inventory
+    device = matched.get(ref(camera)) if camera else None
+    if camera is None:
+        state.kept.add(path)
+        ready = condition(
+            "Ready", None, "CameraUnknown", "its Camera is not loaded (see errors)", state.now
+        )
+    elif state.paths is None:
+        state.kept.add(path)
+        ready = condition(
+            "Ready", None, "MediaMTXUnreachable", "MediaMTX could not be read", state.now
+        )
+    elif observed is not None and not owned and not stream.spec.adopt:
+        ready = condition(
+            "Ready",
+            False,
+            "PathConflict",
+            f"path {path!r} exists and camctl did not create it (set spec.adopt to take it over)",
+            state.now,
+        )
+    elif device is None:
+        # Without its camera the path would only restart ffmpeg in a loop: remove it.
+        ready = condition(
+            "Ready", False, "CameraNotReady", f"{ref(camera)} has no device", state.now
+        )
+    else:
+        choice = choose_device(device, stream.spec.device_link or state.settings.device_link)
+        status.device, status.device_link = choice.path, choice.link
+        wanted = path_config(stream, choice.path, state.desired.recording_of(stream))
+        state.claimed[path] = Owner(str(key), state.desired.origins.get(key, ""))
+        _converge(state, key, path, wanted, observed)
+        live = runtime.get(path, {})
+        status.readers = len(live.get("readers") or []) if live else None
+        status.bytes_received = live.get("inboundBytes") if live else None
+        ready = condition(
+            "Ready", True, "PathConfigured", f"MediaMTX path {path!r} is configured", state.now
+        )
+    pending = any(a.path == path and a.op != "delete" for a in state.actions)
+    if pending:
+        ready = condition(
+            "Ready", False, "Reconciling", f"path {path!r} is being configured", state.now
+        )
+    status.conditions = _summary(
+        ready, reconciling=pending, stalled=ready.reason == "PathConflict", now=state.now
+    )
+    state.statuses[key] = status
+
+
+def _converge(
+    state: _Pass, key: Ref, path: str, wanted: Mapping[str, Any], observed: Mapping[str, Any] | None
+) -> None:
+    if observed is None:
+        state.actions.append(
+            Action("add", path, dict(wanted), {f: (None, v) for f, v in wanted.items()}, key)
+        )
+        return
+    changes = differing(wanted, observed)
+    if changes:
+        diff = {f: (observed.get(f), v) for f, v in changes.items()}
+        state.actions.append(Action("patch", path, changes, diff, key))
+
+
+def _urls(path: str, settings: Settings) -> StreamUrls:
+    host = settings.public_host
+    return StreamUrls(
+        rtsp=f"rtsp://{host}:{settings.rtsp_port}/{path}",
+        hls=f"http://{host}:{settings.hls_port}/{path}/",
+        webrtc=f"http://{host}:{settings.webrtc_port}/{path}/",
+    )
+
+
+# --- Recordings ----------------------------------------------------------------------
+
+
+def _recording_status(state: _Pass, key: Ref, recording: Recording) -> None:
+    stream_key = Ref("Stream", key.namespace, recording.spec.stream)
+    stream_status = state.statuses.get(stream_key)
+    if not isinstance(stream_status, StreamStatus):
+        return  # its Stream belongs to another node, or is not loaded
+    stream_ready = next(c for c in stream_status.conditions if c.type == "Ready")
+    if not recording.spec.enabled:
+        ready = condition(
+            "Ready", True, "Disabled", "recording is turned off (spec.enabled)", state.now
+        )
+    elif stream_ready.status != "True":
+        ready = condition(
+            stream_ready.type,
+            None if stream_ready.status == "Unknown" else False,
+            "StreamNotReady",
+            f"{stream_key}: {stream_ready.message}",
+            state.now,
+        )
+    else:
+        ready = condition(
+            "Ready", True, "RecordingConfigured", f"path {stream_status.path!r} records", state.now
+        )
+    state.statuses[key] = RecordingStatus(
+        observed_generation=generation(recording),
+        conditions=_summary(ready, reconciling=False, stalled=False, now=state.now),
+        path=stream_status.path,
+    )
+
+
+# --- Deletes -------------------------------------------------------------------------
+
+
+def _plan_deletes(state: _Pass) -> None:
+    """Delete owned paths nothing claims, unless their source is held or everything is empty."""
+    orphans = sorted(set(state.inventory) - set(state.claimed) - state.kept)
+    if orphans and not state.desired and not state.settings.allow_empty:
+        state.notes.append(
+            f"no resources are declared: keeping {len(orphans)} owned path(s); "
+            "pass --allow-empty to remove them"
+        )
+        state.kept.update(orphans)
+        return
+    for path in orphans:
+        owner = state.inventory[path]
+        if owner.source in state.desired.held:
+            state.notes.append(f"keeping {path!r}: its source {owner.source} has errors")
+            state.kept.add(path)
+        elif state.paths is None:
+            state.kept.add(path)
+        elif path in state.paths:
+            state.actions.append(Action("delete", path, diff={"path": (path, None)}))
+            state.kept.add(path)  # owned until the delete succeeds
+
+
+# --- Conditions ----------------------------------------------------------------------
+
+
+def _summary(
+    ready: Condition, *, reconciling: bool, stalled: bool, now: datetime
+) -> list[Condition]:
+    """Ready plus the kstatus pair, so `kubectl wait` and kstatus users both understand it."""
+    return [
+        ready,
+        condition(
+            "Reconciling",
+            reconciling,
+            ready.reason if reconciling else "Idle",
+            ready.message if reconciling else "",
+            now,
+        ),
+        condition(
+            "Stalled",
+            stalled,
+            ready.reason if stalled else "Idle",
+            ready.message if stalled else "",
+            now,
+        ),
+    ]
+
+
+def _with_history(statuses: dict[Ref, Status], previous: Mapping[Ref, Status]) -> dict[Ref, Status]:
+    for key, status in statuses.items():
+        before = previous.get(key)
+        if before is not None:
+            status.conditions = merge_conditions(before.conditions, status.conditions)
+    return statuses
+
+
+def mark_failed(plan: Plan, action: Action, error: str, now: datetime) -> None:
+    """Record a failed action in its Stream's status (the plan assumed success)."""
+    status = plan.statuses.get(action.stream) if action.stream else None
+    if isinstance(status, StreamStatus):
+        ready = condition(
+            "Ready", False, "ApplyFailed", f"{action.op} {action.path!r}: {error}", now
+        )
+        status.conditions = _summary(ready, reconciling=True, stalled=False, now=now)

@@ -1,0 +1,126 @@
+"""Render a Stream (with its Camera's device and its Recording) as a MediaMTX path config.
+
+The result holds exactly the fields camctl manages, always all of them, so that turning a
+mode or a recording off writes the old value back to its default instead of leaving it.
+"""
+
+from __future__ import annotations
+
+import shlex
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from controller.api.device import Device
+from controller.api.kinds import DeviceLink, Recording, Stream, VideoSpec
+from controller.api.units import normalize_duration, parse_bitrate, parse_duration
+
+# MediaMTX's defaults for the record fields, written when no Recording is declared.
+DEFAULT_RECORD_PATH = "./recordings/%path/%Y-%m-%d_%H-%M-%S-%f"
+RECORD_FIELDS = (
+    "record",
+    "recordPath",
+    "recordFormat",
+    "recordPartDuration",
+    "recordSegmentDuration",
+    "recordDeleteAfter",
+)
+DURATION_FIELDS = frozenset(
+    {
+        "recordPartDuration",
+        "recordSegmentDuration",
+        "recordDeleteAfter",
+        "runOnDemandStartTimeout",
+        "runOnDemandCloseAfter",
+    }
+)
+PUBLISH_URL = "rtsp://localhost:$RTSP_PORT/$MTX_PATH"
+
+
+@dataclass(frozen=True)
+class DeviceChoice:
+    """Which name of the device ffmpeg opens, and why that one."""
+
+    path: str
+    link: DeviceLink
+
+
+def choose_device(device: Device, preferred: DeviceLink) -> DeviceChoice:
+    """The preferred link if udev made it, else the next stable one, else the node."""
+    order: list[DeviceLink] = [preferred, "byId", "byPath", "node"]
+    names = {"byId": device.by_id, "byPath": device.by_path, "node": device.node}
+    for link in order:
+        if names[link]:
+            return DeviceChoice(str(names[link]), link)
+    raise AssertionError("a device always has a node")  # pragma: no cover
+
+
+def ffmpeg_command(video: VideoSpec, device_path: str) -> str:
+    """The command MediaMTX runs to publish the camera; split shell-style, no shell."""
+    args = ["ffmpeg", "-hide_banner", "-loglevel", "warning"]
+    args += ["-f", "v4l2", "-input_format", video.input]
+    args += ["-video_size", f"{video.width}x{video.height}", "-framerate", str(video.fps)]
+    args += ["-i", device_path]
+    args += encoder_args(video)
+    # MediaMTX expands $RTSP_PORT and $MTX_PATH itself, so they stay unquoted.
+    return f"{shlex.join(args)} -f rtsp {PUBLISH_URL}"
+
+
+def encoder_args(video: VideoSpec) -> list[str]:
+    """Output-side arguments; tests run these through the real ffmpeg."""
+    if video.codec == "copy":
+        return ["-c:v", "copy"]
+    bits = parse_bitrate(video.bitrate)
+    gop = video.keyframe_interval or video.fps * 2
+    args = ["-c:v", video.encoder, "-pix_fmt", "yuv420p"]
+    if video.encoder == "libx264":
+        args += ["-preset", "ultrafast", "-tune", "zerolatency"]
+    args += ["-b:v", str(bits), "-maxrate", str(bits), "-bufsize", str(2 * bits)]
+    return [*args, "-g", str(gop)]
+
+
+def record_fields(recording: Recording | None) -> dict[str, Any]:
+    """Record fields; MediaMTX applies these in place, without restarting the path."""
+    spec = recording.spec if recording is not None and recording.spec.enabled else None
+    return {
+        "record": spec is not None,
+        "recordPath": (spec and spec.path) or DEFAULT_RECORD_PATH,
+        "recordFormat": spec.format if spec else "fmp4",
+        "recordPartDuration": spec.part_duration if spec else "1s",
+        "recordSegmentDuration": spec.segment_duration if spec else normalize_duration("1h"),
+        "recordDeleteAfter": spec.retention if spec else normalize_duration("1d"),
+    }
+
+
+def path_config(stream: Stream, device_path: str, recording: Recording | None) -> dict[str, Any]:
+    """The managed fields of the MediaMTX path that publishes `stream`."""
+    command = ffmpeg_command(stream.spec.video, device_path)
+    always = stream.spec.mode == "always"
+    return {
+        "source": "publisher",
+        "runOnInit": command if always else "",
+        "runOnInitRestart": always,
+        "runOnDemand": "" if always else command,
+        "runOnDemandRestart": not always,
+        **record_fields(recording),
+    }
+
+
+def normalize(field: str, value: Any) -> Any:
+    """Compare as MediaMTX means it: durations by length, not spelling."""
+    if field in DURATION_FIELDS and isinstance(value, str):
+        try:
+            return parse_duration(value)
+        except ValueError:
+            return value
+    return value
+
+
+def differing(desired: Mapping[str, Any], actual: Mapping[str, Any]) -> dict[str, Any]:
+    """Managed fields whose actual value differs; redacted reads are taken as equal."""
+    return {
+        field: value
+        for field, value in desired.items()
+        if actual.get(field) != "<redacted>"
+        and normalize(field, actual.get(field)) != normalize(field, value)
+    }

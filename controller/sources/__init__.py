@@ -1,0 +1,1 @@
+"""Desired state: where the declared resources come from (files, Kubernetes)."""

@@ -1,0 +1,231 @@
+"""Desired state from YAML files: a tree of multi-document files, as kept in git.
+
+Every problem becomes one `LoadError` line, `FILE:LINE:COL: Kind/name: field: message`,
+and all of them are reported, not just the first. A file with any error is *held*: its
+resources are left out and the planner keeps what that file owned until it is fixed.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from pydantic import ValidationError
+from ruamel.yaml import YAML
+from ruamel.yaml.comments import CommentedMap, CommentedSeq
+from ruamel.yaml.error import MarkedYAMLError
+
+from controller.api.desired import AnyResource, Desired, assemble
+from controller.api.kinds import API_VERSION, KINDS, Ref, parse_resource, ref
+
+MAX_FILE_BYTES = 1 << 20
+MAX_FILES = 10_000
+MAX_NODES_PER_DOCUMENT = 100_000
+SUFFIXES = (".yaml", ".yml")
+
+Position = tuple[int, int]
+
+
+@dataclass(frozen=True)
+class LoadError:
+    file: str
+    line: int
+    col: int
+    subject: str
+    field: str
+    message: str
+
+    def __str__(self) -> str:
+        where = f"{self.file}:{self.line}:{self.col}"
+        parts = [where, self.subject, self.field, self.message]
+        return ": ".join(p for p in parts if p)
+
+
+@dataclass
+class LoadResult:
+    desired: Desired
+    errors: list[LoadError] = field(default_factory=list)
+    files: list[str] = field(default_factory=list)
+
+
+@dataclass
+class _Document:
+    resource: AnyResource
+    file: str
+    tree: CommentedMap
+
+
+def discover(paths: Sequence[Path]) -> list[Path]:
+    """YAML files under the given files and directories, hidden entries skipped."""
+    found: list[Path] = []
+    for root in paths:
+        if root.is_dir():
+            found.extend(
+                p
+                for p in sorted(root.rglob("*"))
+                if p.suffix in SUFFIXES
+                and p.is_file()
+                and not any(part.startswith(".") for part in p.relative_to(root).parts)
+            )
+        else:
+            found.append(root)
+    return found[: MAX_FILES + 1]
+
+
+def load(paths: Sequence[Path]) -> LoadResult:
+    """Load every document under `paths` into a desired-state snapshot."""
+    files = discover(paths)
+    errors: list[LoadError] = []
+    if len(files) > MAX_FILES:
+        errors.append(LoadError(str(paths[0]), 0, 0, "", "", f"more than {MAX_FILES} files"))
+        files = files[:MAX_FILES]
+    documents: list[_Document] = []
+    held: set[str] = set()
+    seen: dict[Ref, _Document] = {}
+    for path in files:
+        file_errors: list[LoadError] = []
+        for doc in _load_file(path, file_errors):
+            key = ref(doc.resource)
+            if key in seen:
+                first = seen[key]
+                line, _ = _position(first.tree, ())
+                file_errors.append(
+                    _error(doc, ("metadata", "name"), f"duplicate: declared at {first.file}:{line}")
+                )
+                continue
+            seen[key] = doc
+            documents.append(doc)
+        if file_errors:
+            held.add(str(path))
+            errors.extend(file_errors)
+    desired, problems = assemble(((d.resource, d.file) for d in documents), held)
+    by_ref = {ref(d.resource): d for d in documents}
+    for problem in problems:
+        doc = by_ref[problem.ref]
+        errors.append(_error(doc, tuple(problem.field.split(".")), problem.message))
+    errors.sort(key=lambda e: (e.file, e.line, e.col))
+    return LoadResult(desired, errors, [str(f) for f in files])
+
+
+def _load_file(path: Path, errors: list[LoadError]) -> Iterator[_Document]:
+    name = str(path)
+    try:
+        if path.stat().st_size > MAX_FILE_BYTES:
+            errors.append(LoadError(name, 1, 1, "", "", f"larger than {MAX_FILE_BYTES} bytes"))
+            return
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        errors.append(LoadError(name, 1, 1, "", "", f"cannot read: {exc}"))
+        return
+    try:
+        trees = list(YAML(typ="rt").load_all(text))
+    except MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        line, col = (mark.line + 1, mark.column + 1) if mark else (1, 1)
+        message = " ".join(str(p) for p in (exc.context, exc.problem) if p)
+        errors.append(LoadError(name, line, col, "", "", f"invalid YAML: {message}"))
+        return
+    for index, tree in enumerate(trees, start=1):
+        if tree is None:
+            continue  # an empty document, as after a trailing `---`
+        doc = _parse(name, index, tree, errors)
+        if doc is not None:
+            yield doc
+
+
+def _parse(file: str, index: int, tree: Any, errors: list[LoadError]) -> _Document | None:
+    if not isinstance(tree, CommentedMap):
+        line, col = _position(tree, ())
+        errors.append(LoadError(file, line, col, f"document {index}", "", "must be a mapping"))
+        return None
+    subject = _subject(tree, index)
+    kind, version = tree.get("kind"), tree.get("apiVersion")
+    header = _check_header(kind, version)
+    if header:
+        line, col = _position(tree, (header[0],))
+        errors.append(LoadError(file, line, col, subject, *header))
+        return None
+    plain = _plain(tree, [0])
+    if plain is None:
+        errors.append(LoadError(file, 1, 1, subject, "", "document is too large"))
+        return None
+    try:
+        resource = parse_resource(plain)
+    except ValidationError as exc:
+        for err in exc.errors():
+            loc = tuple(err["loc"][1:])  # the first item is the union's tag (the kind)
+            line, col = _position(tree, loc)
+            dotted = ".".join(str(p) for p in loc)
+            errors.append(LoadError(file, line, col, subject, dotted, _message(err)))
+        return None
+    return _Document(resource, file, tree)
+
+
+def _error(doc: _Document, loc: tuple[str, ...], message: str) -> LoadError:
+    line, col = _position(doc.tree, loc)
+    return LoadError(doc.file, line, col, str(ref(doc.resource)), ".".join(loc), message)
+
+
+def _check_header(kind: object, version: object) -> tuple[str, str] | None:
+    if version != API_VERSION:
+        return "apiVersion", f"must be {API_VERSION}, not {version!r}"
+    if kind not in KINDS:
+        return "kind", f"must be one of {', '.join(KINDS)}, not {kind!r}"
+    return None
+
+
+def _subject(tree: CommentedMap, index: int) -> str:
+    kind = tree.get("kind") if isinstance(tree.get("kind"), str) else "document"
+    meta = tree.get("metadata")
+    name = meta.get("name") if isinstance(meta, dict) else None
+    if not isinstance(name, str):
+        return f"{kind} {index}" if kind != "document" else f"document {index}"
+    ns = meta.get("namespace") if isinstance(meta, dict) else None
+    return str(Ref(kind, ns if isinstance(ns, str) else "default", name))
+
+
+def _message(err: Any) -> str:
+    if err["type"] == "extra_forbidden":
+        return "unknown field"
+    message = str(err["msg"])
+    return message.removeprefix("Value error, ")
+
+
+def _position(tree: Any, loc: Iterable[Any]) -> Position:
+    """1-based line and column of the deepest node of `loc` present in the YAML tree."""
+    node, line, col = tree, 0, 0
+    if hasattr(tree, "lc"):
+        line, col = tree.lc.line, tree.lc.col
+    for key in loc:
+        if isinstance(node, CommentedMap) and key in node:
+            line, col = node.lc.key(key)
+            node = node[key]
+        elif isinstance(node, CommentedSeq) and isinstance(key, int) and key < len(node):
+            line, col = node.lc.item(key)
+            node = node[key]
+        else:
+            break
+    return line + 1, col + 1
+
+
+def _plain(node: Any, budget: list[int]) -> Any:
+    """Plain Python values, refusing documents that expand too far (alias bombs)."""
+    budget[0] += 1
+    if budget[0] > MAX_NODES_PER_DOCUMENT:
+        return None
+    if isinstance(node, dict):
+        out = {}
+        for key, value in node.items():
+            plain = _plain(value, budget)
+            if plain is None and value is not None:
+                return None
+            out[str(key)] = plain
+        return out
+    if isinstance(node, list):
+        items = [_plain(v, budget) for v in node]
+        if budget[0] > MAX_NODES_PER_DOCUMENT:
+            return None
+        return items
+    return node

@@ -1,0 +1,635 @@
+"""A stateful stand-in for MediaMTX's v3 Control API (v1.20.1), for tests and the offline demo.
+
+Path configurations live in memory as MediaMTX keeps them: only the fields set through the API
+are stored, and reads resolve them against the path defaults the way MediaMTX marshals them
+(durations as Go prints them, e.g. "1h0m0s"; passwords as "<redacted>"). Status codes and error
+texts follow MediaMTX's internal/api and internal/conf. Hooks for tests: a request log, a write
+counter, injected failures, a delay, Basic auth, seeding, and restart() which forgets every
+path, as a MediaMTX restart forgets paths made through the API.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import binascii
+import contextlib
+import copy
+import json
+import re
+import threading
+import uuid
+from collections.abc import Awaitable, Callable, Iterator, Sequence
+from datetime import UTC, datetime
+from fractions import Fraction
+from typing import Any
+
+import click
+from aiohttp import web
+
+VERSION = "v1.20.1"
+REDACTED = "<redacted>"
+# The only path fields MediaMTX redacts on read (internal/conf/redact.go, PR #6110).
+REDACTED_FIELDS = frozenset({"publishPass", "readPass"})
+
+# Every PathConf field with its default, as in pathDefaults of MediaMTX's mediamtx.yml.
+# fmt: off
+PATH_DEFAULTS: dict[str, Any] = {
+    # General
+    "source": "publisher", "sourceFingerprint": "", "sourceOnDemand": False,
+    "sourceOnDemandStartTimeout": "10s", "sourceOnDemandCloseAfter": "10s", "maxReaders": 0,
+    "srtReadPassphrase": "", "useAbsoluteTimestamp": False,
+    # Always available, forward
+    "alwaysAvailable": False, "alwaysAvailableTracks": [], "alwaysAvailableFile": "",
+    "forward": [],
+    # Record
+    "record": False, "recordPath": "./recordings/%path/%Y-%m-%d_%H-%M-%S-%f",
+    "recordFormat": "fmp4", "recordPartDuration": "1s", "recordMaxPartSize": "50M",
+    "recordSegmentDuration": "1h", "recordDeleteAfter": "1d",
+    # Publisher, RTSP, RTP, MoQ, WHEP and redirect sources
+    "overridePublisher": True, "srtPublishPassphrase": "", "rtspDemuxMpegts": False,
+    "rtspTransport": "automatic", "rtspAnyPort": False, "rtspRangeType": "", "rtspRangeStart": "",
+    "rtspScale": "", "rtspUDPSourcePortRange": [32768, 60999], "rtpSDP": "", "moqTransport": "quic",
+    "whepBearerToken": "", "whepSTUNGatherTimeout": "5s", "whepHandshakeTimeout": "10s",
+    "whepTrackGatherTimeout": "2s", "sourceRedirect": "",
+    # Raspberry Pi Camera source
+    "rpiCameraCamID": 0, "rpiCameraSecondary": False, "rpiCameraWidth": 1920,
+    "rpiCameraHeight": 1080, "rpiCameraHFlip": False, "rpiCameraVFlip": False,
+    "rpiCameraBrightness": 0.0, "rpiCameraContrast": 1.0, "rpiCameraSaturation": 1.0,
+    "rpiCameraSharpness": 1.0, "rpiCameraExposure": "normal", "rpiCameraAWB": "auto",
+    "rpiCameraAWBGains": [0.0, 0.0], "rpiCameraDenoise": "off", "rpiCameraShutter": 0,
+    "rpiCameraMetering": "centre", "rpiCameraGain": 0.0, "rpiCameraEV": 0.0, "rpiCameraROI": "",
+    "rpiCameraHDR": False, "rpiCameraTuningFile": "", "rpiCameraMode": "", "rpiCameraFPS": 30.0,
+    "rpiCameraAfMode": "continuous", "rpiCameraAfRange": "normal", "rpiCameraAfSpeed": "normal",
+    "rpiCameraLensPosition": 0.0, "rpiCameraAfWindow": "", "rpiCameraFlickerPeriod": 0,
+    "rpiCameraTextOverlayEnable": False, "rpiCameraTextOverlay": "%Y-%m-%d %H:%M:%S - MediaMTX",
+    "rpiCameraCodec": "auto", "rpiCameraIDRPeriod": 60, "rpiCameraBitrate": 5000000,
+    "rpiCameraH264Profile": "auto", "rpiCameraH264Level": "4.1", "rpiCameraMJPEGQuality": 60,
+    # Hooks
+    "runOnInit": "", "runOnInitRestart": False, "runOnDemand": "", "runOnDemandRestart": False,
+    "runOnDemandStartTimeout": "10s", "runOnDemandCloseAfter": "10s", "runOnUnDemand": "",
+    "runOnAvailable": "", "runOnAvailableRestart": False, "runOnUnavailable": "",
+    "runOnOnline": "", "runOnOnlineRestart": False, "runOnOffline": "", "runOnRead": "",
+    "runOnReadRestart": False, "runOnUnread": "", "runOnRecordSegmentCreate": "",
+    "runOnRecordSegmentComplete": "",
+}
+# Deprecated fields (name -> kind): accepted, returned only when set, otherwise inert here.
+DEPRECATED_FIELDS: dict[str, str] = {
+    "disablePublisherOverride": "bool", "fallback": "str", "mpegtsUDPReadBufferSize": "uint",
+    "playback": "bool", "publishIPs": "strs", "publishPass": "str", "publishUser": "str",
+    "readIPs": "strs", "readPass": "str", "readUser": "str", "rpiCameraHardwareH264Level": "str",
+    "rpiCameraHardwareH264Profile": "str", "rpiCameraJPEGQuality": "uint", "rpiCameraLevel": "str",
+    "rpiCameraProfile": "str", "rpiCameraSoftwareH264Level": "str",
+    "rpiCameraSoftwareH264Profile": "str", "rtpUDPReadBufferSize": "uint",
+    "rtspUDPReadBufferSize": "uint", "runOnNotReady": "str", "runOnReady": "str",
+    "runOnReadyRestart": "bool", "sourceAnyPortEnable": "bool", "sourceProtocol": "enum",
+}
+# fmt: on
+FIELDS = frozenset({"name", *PATH_DEFAULTS, *DEPRECATED_FIELDS})
+
+# Every duration field's name ends in Duration, Timeout or After (and no other field's does).
+_DURATIONS = frozenset(k for k in PATH_DEFAULTS if re.search("(Duration|Timeout|After)$", k))
+_TRANSPORTS = ("udp", "multicast", "tcp", "automatic")
+_ENUMS = {
+    "recordFormat": ("fmp4", "mpegts"),
+    "rtspTransport": _TRANSPORTS,
+    "sourceProtocol": _TRANSPORTS,
+    "rtspRangeType": ("", "clock", "npt", "smpte"),
+}
+_LISTS = {"alwaysAvailableTracks": "objs", "forward": "objs", "rtspUDPSourcePortRange": "uints"}
+_OBJECT_KEYS = {
+    "forward": {"dest", "destFingerprint", "whipBearerToken"},
+    "alwaysAvailableTracks": {"codec", "sampleRate", "channelCount", "muLaw"},
+}
+_GO_TYPES = {"str": "string", "int": "int", "uint": "uint", "float": "float64", "bool": "bool",
+             "dur": "conf.Duration", "size": "conf.StringSize", "enum": "string", "objs": "[]struct",
+             "strs": "[]string", "uints": "[]uint", "floats": "[]float64"}  # fmt: skip
+_SOURCE_PREFIXES = ("rtsp", "rtmp", "http", "udp", "unix+mpegts", "srt", "moqt", "whep")
+_SOURCE_TYPES = {"rtsp": "rtspSource", "rtmp": "rtmpSource", "http": "hlsSource",
+                 "srt": "srtSource", "moqt": "moqSource", "whep": "webRTCSource",
+                 "udp+rtp": "rtpSource", "udp": "mpegtsSource", "unix": "mpegtsSource"}  # fmt: skip
+_PATH_NAME = re.compile(r"^[0-9a-zA-Z_\-/.~:]+$")
+_NS = {"ns": 1, "us": 10**3, "µs": 10**3, "μs": 10**3, "ms": 10**6, "s": 10**9, "m": 60 * 10**9,
+       "h": 3600 * 10**9}  # fmt: skip
+_DAY = 86400 * 10**9
+_REALM = 'Basic realm="mediamtx"'
+_SIZES = {"B": 1, **{u: 1 << (10 * (i + 1)) for i, u in enumerate("KMGTPE")}}
+_SIZE_SUFFIXES = {"B": "B", **{u + s: u for u in "KMGTPE" for s in ("", "B", "IB")}}
+
+
+class _APIError(Exception):
+    def __init__(self, status: int, error: str, headers: dict[str, str] | None = None) -> None:
+        super().__init__(error)
+        self.status, self.error, self.headers = status, error, headers
+
+
+def _kind(field: str) -> str:
+    if field in _DURATIONS:
+        return "dur"
+    if field == "recordMaxPartSize":
+        return "size"
+    if field in _ENUMS:
+        return "enum"
+    if field in DEPRECATED_FIELDS or field in _LISTS:
+        return DEPRECATED_FIELDS.get(field) or _LISTS[field]
+    default = PATH_DEFAULTS[field]
+    if isinstance(default, list):
+        return "floats"
+    if isinstance(default, bool | float | str):
+        return {bool: "bool", float: "float", str: "str"}[type(default)]
+    return "int" if field == "maxReaders" else "uint"
+
+
+def _is_int(v: Any, low: int | None = None) -> bool:
+    return isinstance(v, int) and not isinstance(v, bool) and (low is None or v >= low)
+
+
+_CHECKS: dict[str, Callable[[Any], bool]] = {
+    "bool": lambda v: isinstance(v, bool),
+    "str": lambda v: isinstance(v, str),
+    "int": _is_int,
+    "uint": lambda v: _is_int(v, 0),
+    "float": lambda v: _is_int(v) or isinstance(v, float),
+    "strs": lambda v: isinstance(v, list) and all(isinstance(x, str) for x in v),
+    "uints": lambda v: isinstance(v, list) and all(_is_int(x, 0) for x in v),
+    "floats": lambda v: isinstance(v, list) and all(_is_int(x) or isinstance(x, float) for x in v),
+    "objs": lambda v: isinstance(v, list) and all(isinstance(x, dict) for x in v),
+}
+
+
+def _parse_duration(text: str) -> int:
+    """Nanoseconds of a MediaMTX duration: Go's time.ParseDuration plus a leading "<n>d"."""
+    days_match = re.match(r"(-?\d+)d", text)
+    days = int(days_match[1]) if days_match else 0
+    rest = text[days_match.end() :] if days_match else text
+    ns = 0
+    if rest:
+        sign, body = (-1, rest[1:]) if rest[:1] == "-" else (1, rest.removeprefix("+"))
+        parts = re.findall(r"(\d+\.?\d*|\.\d+)(ns|us|µs|μs|ms|s|m|h)", body)
+        if not body or (body != "0" and "".join(n + u for n, u in parts) != body):
+            raise ValueError(f'time: invalid duration "{text}"')
+        ns = sign * sum(int(Fraction(n) * _NS[u]) for n, u in parts)
+    total = abs(days) * _DAY + ns
+    return -total if days < 0 else total
+
+
+def _fraction(value: int, unit: int) -> str:
+    whole, frac = divmod(value, unit)
+    return f"{whole}.{str(frac).zfill(len(str(unit)) - 1).rstrip('0')}" if frac else str(whole)
+
+
+def _format_duration(ns: int) -> str:
+    """A duration as MediaMTX marshals it: whole days as "<n>d", the rest as Go prints it."""
+    days, rest = divmod(abs(ns), _DAY)
+    out = ("-" if ns < 0 else "") + (f"{days}d" if days else "")
+    if rest and rest < 10**9:
+        unit = "ns" if rest < 10**3 else "µs" if rest < 10**6 else "ms"
+        return out + _fraction(rest, _NS[unit]) + unit
+    if rest:
+        hours, rest = divmod(rest, _NS["h"])
+        minutes, rest = divmod(rest, _NS["m"])
+        out += (f"{hours}h" if hours else "") + (f"{minutes}m" if hours or minutes else "")
+        out += _fraction(rest, _NS["s"]) + "s"
+    return out
+
+
+def _parse_size(text: str) -> int:
+    """Bytes of a MediaMTX size ("50M", "1.5GiB"), as code.cloudfoundry.org/bytefmt reads it."""
+    match = re.fullmatch(r"(\d+\.?\d*|\.\d+)([A-Z]+)", text.strip().upper())
+    unit = _SIZE_SUFFIXES.get(match[2]) if match else None
+    if match is None or unit is None:
+        raise ValueError(
+            "byte quantity must be a positive integer with a unit of measurement like "
+            "M, MB, MiB, G, GiB, or GB"
+        )
+    return int(Fraction(match[1]) * _SIZES[unit])
+
+
+def _format_size(size: int) -> str:
+    unit = next((u for u in "EPTGMK" if size >= _SIZES[u]), "B")
+    return f"{size / _SIZES[unit]:.1f}".removesuffix(".0") + unit if size else "0B"
+
+
+def _json_type(value: Any) -> str:
+    names = {bool: "bool", str: "string", list: "array", dict: "object"}
+    return names.get(type(value), "number")
+
+
+def _decode_field(field: str, value: Any) -> None:
+    """Reject what MediaMTX's strict JSON decoding of an OptionalPath rejects."""
+    if field not in FIELDS:
+        raise _APIError(400, f'json: unknown field "{field}"')
+    kind = "str" if field == "name" else _kind(field)
+    if not _CHECKS.get(kind, _CHECKS["str"])(value):
+        raise _APIError(400, f"json: cannot unmarshal {_json_type(value)} into Go struct field "
+                        f".{field} of type {_GO_TYPES[kind]}")  # fmt: skip
+    try:
+        if kind == "dur":
+            _parse_duration(value)
+        elif kind == "size":
+            _parse_size(value)
+    except ValueError as exc:
+        raise _APIError(400, str(exc)) from None
+    if kind == "enum" and value not in _ENUMS[field]:
+        raise _APIError(400, f"invalid {field}: '{value}'")
+    for item in value if kind == "objs" else ():
+        for key in item:
+            if key not in _OBJECT_KEYS[field]:
+                raise _APIError(400, f'json: unknown field "{key}"')
+
+
+def _parse_conf(raw: str) -> dict[str, Any]:
+    try:
+        body = json.loads(raw)
+    except json.JSONDecodeError as exc:
+        raise _APIError(400, "unexpected end of JSON input" if not raw else exc.msg) from None
+    if not isinstance(body, dict):
+        raise _APIError(400, f"json: cannot unmarshal {_json_type(body)} into Go value")
+    for field, value in body.items():
+        if value is not None:
+            _decode_field(field, value)
+    # JSON null leaves a field unset; "name" is always taken from the URL.
+    return {k: v for k, v in body.items() if v is not None and k != "name"}
+
+
+def _name_error(name: str) -> str | None:
+    if not name:
+        return "cannot be empty"
+    if name[0] == "/" or name[-1] == "/":
+        return f"can't {'begin' if name[0] == '/' else 'end'} with a slash"
+    if not _PATH_NAME.match(name):
+        return (
+            "can contain only alphanumeric characters, underscore, dot, tilde, minus, slash, colon"
+        )
+    return None
+
+
+def _name_regexp(name: str) -> re.Pattern[str] | None:
+    """The regular expression of "all", "all_others" and "~..." paths; None for plain names."""
+    if name in ("all", "all_others"):
+        return re.compile("^.*$")
+    if not name.startswith("~"):
+        if err := _name_error(name):
+            raise _APIError(400, f"invalid path name '{name}': {err}")
+        return None
+    try:
+        return re.compile(name[1:])
+    except re.error:
+        raise _APIError(400, f"invalid regular expression: {name[1:]}") from None
+
+
+def _check_source(conf: dict[str, Any]) -> None:
+    source = conf["source"]
+    if source == "redirect" and not conf["sourceRedirect"]:
+        raise _APIError(400, "source redirect must be filled")
+    if source not in ("publisher", "redirect", "rpiCamera") and (
+        "://" not in source or not source.startswith(_SOURCE_PREFIXES)
+    ):
+        raise _APIError(400, f"invalid source: '{source}'")
+    for field in ("srtPublishPassphrase", "srtReadPassphrase"):
+        if conf[field] and not 10 <= len(conf[field]) <= 79:
+            label = "srtPublishPassphrase" if field[3] == "P" else "readRTPassphrase"
+            raise _APIError(400, f"invalid '{label}': must be between 10 and 79 characters")
+
+
+def _check_record(conf: dict[str, Any]) -> None:
+    path = conf["recordPath"]
+    if "%path" not in path:
+        raise _APIError(400, "'recordPath' must contain %path")
+    if "%s" not in path and not all(f"%{c}" in path for c in "YmdHMS"):
+        raise _APIError(400, "'recordPath' must contain either %s or %Y %m %d %H %M %S")
+    segment = _parse_duration(conf["recordSegmentDuration"])
+    if segment > _DAY:
+        raise _APIError(400, "maximum segment duration is 1 day")
+    delete_after = _parse_duration(conf["recordDeleteAfter"])
+    if delete_after != 0 and delete_after < segment:
+        raise _APIError(400, "'recordDeleteAfter' cannot be lower than 'recordSegmentDuration'")
+
+
+def _validate_path(name: str, fields: dict[str, Any]) -> None:
+    """The checks of MediaMTX's Path.validate that matter to camctl, in MediaMTX's order."""
+    conf = {**PATH_DEFAULTS, **fields}
+    regexp = _name_regexp(name)
+    static = conf["source"] not in ("publisher", "redirect")
+    if static and regexp and not conf["sourceOnDemand"]:
+        raise _APIError(400, "a path with a regular expression (or path 'all') and a static "
+                        "source must have 'sourceOnDemand' set to true")  # fmt: skip
+    if conf["srtPublishPassphrase"] and conf["source"] != "publisher":
+        raise _APIError(400, "'srtPublishPassphase' can only be used when source is 'publisher'")
+    if conf["sourceOnDemand"] and conf["source"] == "publisher":
+        raise _APIError(400, "'sourceOnDemand' is useless when source is 'publisher'")
+    if conf["source"] != "redirect" and conf["sourceRedirect"]:
+        raise _APIError(400, "'sourceRedirect' is useless when source is not 'redirect'")
+    _check_source(conf)
+    _check_record(conf)
+    if conf["runOnInit"] and regexp:
+        raise _APIError(400, "a path with a regular expression (or path 'all') does not support "
+                        "option 'runOnInit'; use another path")  # fmt: skip
+    if (conf["runOnDemand"] or conf["runOnUnDemand"]) and conf["source"] != "publisher":
+        raise _APIError(400, "'runOnDemand' and 'runOnUnDemand' can be used only when source "
+                        "is 'publisher'")  # fmt: skip
+
+
+def _render(field: str, value: Any) -> Any:
+    kind = _kind(field)
+    if kind == "dur":
+        return _format_duration(_parse_duration(value))
+    if kind == "size":
+        return _format_size(_parse_size(value))
+    if field in REDACTED_FIELDS and value:
+        return REDACTED
+    return copy.deepcopy(value)
+
+
+def _parse_uint31(text: str) -> int:
+    if not text.isdigit():
+        raise _APIError(400, f'strconv.ParseUint: parsing "{text}": invalid syntax')
+    if int(text) >= 1 << 31:
+        raise _APIError(400, f'strconv.ParseUint: parsing "{text}": value out of range')
+    return int(text)
+
+
+def _paginate(request: web.Request, items: list[Any]) -> dict[str, Any]:
+    per_page = _parse_uint31(request.query.get("itemsPerPage") or "100")
+    page = _parse_uint31(request.query.get("page") or "0")
+    if per_page == 0:
+        raise _APIError(400, "invalid items per page")
+    return {
+        "itemCount": len(items),
+        "pageCount": -(-len(items) // per_page),
+        "items": items[page * per_page : (page + 1) * per_page],
+    }
+
+
+def _param_name(request: web.Request) -> str:
+    if not (name := request.match_info["name"]):
+        raise _APIError(400, "invalid name")
+    return name
+
+
+def _now() -> str:
+    return datetime.now(UTC).isoformat().replace("+00:00", "Z")
+
+
+class MediaMTXEmulator:
+    """MediaMTX's Control API in memory. Not thread-safe: drive it from its own event loop."""
+
+    def __init__(
+        self, users: Sequence[tuple[str, str]] | None = None, *, auth_delay: float = 0.0
+    ) -> None:
+        self.users = list(users) if users is not None else None
+        self.auth_delay = auth_delay  # MediaMTX waits up to 4 s before a 401 for bad credentials
+        self.delay = 0.0
+        self.requests: list[tuple[str, str, Any]] = []
+        self.runtime: dict[str, dict[str, Any]] = {}  # per-path overrides of /v3/paths fields
+        self.recordings: dict[str, list[str]] = {}  # path name -> segment start times
+        self._paths: dict[str, dict[str, Any]] = {}
+        self._since: dict[str, str] = {}
+        self._failures: list[int] = []
+        self._writes = 0
+        self._started = _now()
+        self._runner: web.AppRunner | None = None
+
+    # --- test hooks ---------------------------------------------------------------------------
+    @property
+    def write_count(self) -> int:
+        """Successful add, patch, replace and delete calls."""
+        return self._writes
+
+    def restart(self) -> None:
+        """Forget every path and runtime state, as a MediaMTX restart does with API-made paths."""
+        self._paths.clear()
+        self._since.clear()
+        self.runtime.clear()
+        self._started = _now()
+
+    def fail_next(self, status: int = 500, times: int = 1) -> None:
+        self._failures.extend([status] * times)
+
+    def set_path(self, name: str, conf: dict[str, Any]) -> None:
+        """Seed a path as if configured outside camctl (not logged, not counted)."""
+        try:
+            fields = _parse_conf(json.dumps(conf))
+            _validate_path(name, fields)
+        except _APIError as exc:
+            raise ValueError(exc.error) from None
+        self._store(name, fields)
+
+    def stored(self, name: str) -> dict[str, Any]:
+        """The fields set on a path, unresolved and unredacted."""
+        return copy.deepcopy(self._paths[name])
+
+    def path_names(self) -> list[str]:
+        return sorted(self._paths)
+
+    def resolved(self, name: str) -> dict[str, Any]:
+        """A path configuration as MediaMTX returns it on read."""
+        conf = {**PATH_DEFAULTS, **self._paths[name]}
+        return {"name": name} | {k: _render(k, v) for k, v in conf.items()}
+
+    # --- serving ------------------------------------------------------------------------------
+    def app(self) -> web.Application:
+        app = web.Application(middlewares=[self._middleware])
+        routes: list[tuple[str, str, Callable[[web.Request], Awaitable[web.Response]]]] = [
+            ("GET", "/v3/info", self._info),
+            ("GET", "/v3/config/paths/list", self._config_list),
+            ("GET", "/v3/config/paths/get/{name:.*}", self._config_get),
+            ("POST", "/v3/config/paths/add/{name:.*}", self._config_add),
+            ("PATCH", "/v3/config/paths/patch/{name:.*}", self._config_patch),
+            ("POST", "/v3/config/paths/replace/{name:.*}", self._config_replace),
+            ("DELETE", "/v3/config/paths/delete/{name:.*}", self._config_delete),
+            ("GET", "/v3/paths/list", self._paths_list),
+            ("GET", "/v3/paths/get/{name:.*}", self._paths_get),
+            ("GET", "/v3/recordings/get/{name:.*}", self._recordings_get),
+        ]
+        for method, path, handler in routes:
+            app.router.add_route(method, path, handler)
+        return app
+
+    async def start(self, host: str = "127.0.0.1", port: int = 0) -> str:
+        """Serve on host:port (0 picks a free port); returns the base URL."""
+        self._runner = web.AppRunner(self.app(), access_log=None)
+        await self._runner.setup()
+        await web.TCPSite(self._runner, host, port).start()
+        bound_port = self._runner.addresses[0][1]
+        return f"http://{f'[{host}]' if ':' in host else host}:{bound_port}"
+
+    async def stop(self) -> None:
+        if self._runner is not None:
+            await self._runner.cleanup()
+            self._runner = None
+
+    @web.middleware
+    async def _middleware(
+        self, request: web.Request, handler: Callable[[web.Request], Awaitable[web.StreamResponse]]
+    ) -> web.StreamResponse:
+        raw = await request.text()
+        try:
+            body = json.loads(raw) if raw else None
+        except json.JSONDecodeError:
+            body = raw
+        self.requests.append((request.method, request.raw_path, body))
+        await asyncio.sleep(self.delay)
+        try:
+            if self._failures:
+                raise _APIError(self._failures.pop(0), "injected failure")
+            await self._authenticate(request)
+            return await handler(request)
+        except _APIError as exc:
+            data = {"status": "error", "error": exc.error}
+            return web.json_response(data, status=exc.status, headers=exc.headers)
+
+    async def _authenticate(self, request: web.Request) -> None:
+        if self.users is None:
+            return
+        scheme, _, token = request.headers.get("Authorization", "").partition(" ")
+        if scheme.lower() != "basic":  # MediaMTX asks for credentials at once
+            raise _APIError(401, "authentication error", {"WWW-Authenticate": _REALM})
+        try:
+            user, _, password = base64.b64decode(token, validate=True).decode().partition(":")
+        except (binascii.Error, UnicodeDecodeError):
+            user = password = ""
+        if (user, password) not in self.users:
+            await asyncio.sleep(self.auth_delay)
+            raise _APIError(401, "authentication error")
+
+    # --- configuration ------------------------------------------------------------------------
+    async def _info(self, request: web.Request) -> web.Response:
+        return web.json_response({"version": VERSION, "started": self._started})
+
+    async def _config_list(self, request: web.Request) -> web.Response:
+        return web.json_response(_paginate(request, [self.resolved(n) for n in self.path_names()]))
+
+    async def _config_get(self, request: web.Request) -> web.Response:
+        name = _param_name(request)
+        if name not in self._paths:
+            raise _APIError(404, "path configuration not found")
+        return web.json_response(self.resolved(name))
+
+    async def _config_add(self, request: web.Request) -> web.Response:
+        name, fields = _param_name(request), _parse_conf(await request.text())
+        if name in self._paths:
+            raise _APIError(400, "path already exists")
+        return self._commit(name, fields)
+
+    async def _config_patch(self, request: web.Request) -> web.Response:
+        name, fields = _param_name(request), _parse_conf(await request.text())
+        if name not in self._paths:
+            raise _APIError(404, "path not found")
+        return self._commit(name, {**self._paths[name], **fields})
+
+    async def _config_replace(self, request: web.Request) -> web.Response:
+        name, fields = _param_name(request), _parse_conf(await request.text())
+        return self._commit(name, fields)
+
+    async def _config_delete(self, request: web.Request) -> web.Response:
+        name = _param_name(request)
+        if self._paths.pop(name, None) is None:
+            raise _APIError(404, "path not found")
+        self._since.pop(name, None)
+        self._writes += 1
+        return web.json_response({"status": "ok"})
+
+    def _commit(self, name: str, fields: dict[str, Any]) -> web.Response:
+        _validate_path(name, fields)
+        self._store(name, fields)
+        self._writes += 1
+        return web.json_response({"status": "ok"})
+
+    def _store(self, name: str, fields: dict[str, Any]) -> None:
+        self._paths[name] = copy.deepcopy(fields)
+        self._since.setdefault(name, _now())
+
+    # --- runtime ------------------------------------------------------------------------------
+    def _runtime_item(self, name: str) -> dict[str, Any]:
+        conf = {**PATH_DEFAULTS, **self._paths[name]}
+        source = self._runtime_source(name, conf)
+        since = self._since[name] if source else None
+        item: dict[str, Any] = {"name": name, "confName": name, "source": source}
+        for state in ("ready", "available", "online"):
+            item |= {state: source is not None, f"{state}Time": since}
+        item |= {"tracks": [], "tracks2": [], "inboundBytes": 0, "inboundFramesInError": 0,
+                 "outboundBytes": 0, "bytesReceived": 0, "bytesSent": 0, "readers": []}  # fmt: skip
+        return item | copy.deepcopy(self.runtime.get(name, {}))
+
+    @staticmethod
+    def _runtime_source(name: str, conf: dict[str, Any]) -> dict[str, str] | None:
+        """runOnInit publishes at once; static sources not on demand are pulled at once."""
+        if conf["runOnInit"]:
+            return {"type": "rtspSession", "id": str(uuid.uuid5(uuid.NAMESPACE_URL, name))}
+        source = conf["source"]
+        if source in ("publisher", "redirect") or conf["sourceOnDemand"]:
+            return None
+        if source == "rpiCamera":
+            return {"type": "rpiCameraSource", "id": ""}
+        prefix = max((p for p in _SOURCE_TYPES if source.startswith(p)), key=len)
+        return {"type": _SOURCE_TYPES[prefix], "id": ""}
+
+    def _runtime_names(self) -> list[str]:
+        return [n for n in self.path_names() if _name_regexp(n) is None]
+
+    async def _paths_list(self, request: web.Request) -> web.Response:
+        items = [self._runtime_item(n) for n in self._runtime_names()]
+        return web.json_response(_paginate(request, items))
+
+    async def _paths_get(self, request: web.Request) -> web.Response:
+        name = _param_name(request)
+        if name not in self._runtime_names():
+            raise _APIError(404, "path not found")
+        return web.json_response(self._runtime_item(name))
+
+    async def _recordings_get(self, request: web.Request) -> web.Response:
+        name = _param_name(request)
+        if name not in self._paths:
+            if err := _name_error(name):
+                raise _APIError(400, f"invalid path name: {err} ({name})")
+            regexps = (_name_regexp(n) for n in self.path_names())
+            if not any(r and r.search(name) for r in regexps):
+                raise _APIError(400, f"path '{name}' is not configured")
+        segments = [{"start": start} for start in self.recordings.get(name, [])]
+        return web.json_response({"name": name, "segments": segments})
+
+
+@contextlib.contextmanager
+def run_in_thread(
+    emulator: MediaMTXEmulator, host: str = "127.0.0.1", port: int = 0
+) -> Iterator[str]:
+    """Serve the emulator from a daemon thread with its own event loop; yields the base URL."""
+    loop = asyncio.new_event_loop()
+    thread = threading.Thread(target=loop.run_forever, name="mediamtx-emulator", daemon=True)
+    thread.start()
+    try:
+        yield asyncio.run_coroutine_threadsafe(emulator.start(host, port), loop).result(10)
+    finally:
+        with contextlib.suppress(Exception):
+            asyncio.run_coroutine_threadsafe(emulator.stop(), loop).result(10)
+        loop.call_soon_threadsafe(loop.stop)
+        thread.join(10)
+        loop.close()
+
+
+async def _serve(emulator: MediaMTXEmulator, host: str, port: int) -> None:
+    url = await emulator.start(host, port)
+    click.echo(f"MediaMTX {VERSION} Control API emulator listening on {url}")
+    try:
+        await asyncio.Event().wait()
+    finally:
+        await emulator.stop()
+
+
+@click.command()
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=9997, show_default=True, type=int)
+@click.option("--user", "users", multiple=True, metavar="USER:PASS", help="Require Basic auth.")
+def main(host: str, port: int, users: tuple[str, ...]) -> None:
+    """Run the MediaMTX Control API emulator until interrupted."""
+    pairs = [tuple(u.split(":", 1)) for u in users]
+    if any(len(p) != 2 for p in pairs):
+        raise click.BadParameter("expected USER:PASS", param_hint="--user")
+    emulator = MediaMTXEmulator([(p[0], p[1]) for p in pairs] or None)
+    with contextlib.suppress(KeyboardInterrupt):
+        asyncio.run(_serve(emulator, host, port))
+
+
+if __name__ == "__main__":
+    main()
