@@ -197,7 +197,7 @@ def apply(**options: Any) -> None:
                     "actions": [action_json(r.action, r.error) for r in outcome.results],
                     "notes": outcome.plan.notes,
                     "errors": _errors(result, outcome),
-                    "resources": status_json(outcome.plan.statuses),
+                    "resources": status_json(outcome.statuses),
                 }
             )
         )
@@ -210,7 +210,7 @@ def apply(**options: Any) -> None:
             click.echo(f"! {note}")
         if outcome.observed.error is None and not outcome.failed:
             click.echo(plan_summary([]) if not outcome.results else "Applied.")
-        click.echo(status_table(outcome.plan.statuses))
+        click.echo(status_table(outcome.statuses))
     failed = result.errors or outcome.failed or outcome.observed.error
     sys.exit(EXIT_ERROR if failed else 0)
 

@@ -30,7 +30,8 @@ def condition(
 ) -> Condition:
     """Build a condition from a tri-state: True, False or None for Unknown."""
     text: ConditionStatus = "Unknown" if status is None else ("True" if status else "False")
-    return Condition(
+    # Built from camctl's own constants on every pass: construct, don't re-validate.
+    return Condition.model_construct(
         type=type_, status=text, reason=reason, message=message, last_transition_time=now
     )
 

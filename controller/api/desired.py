@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import NamedTuple
 
 from controller.api.kinds import Camera, Recording, Ref, Stream, ref
@@ -39,15 +40,13 @@ class Desired:
         return self.cameras.get(Ref("Camera", stream.metadata.namespace, stream.spec.camera))
 
     def recording_of(self, stream: Stream) -> Recording | None:
-        ns, name = stream.metadata.namespace, stream.metadata.name
-        return next(
-            (
-                r
-                for r in self.recordings.values()
-                if r.metadata.namespace == ns and r.spec.stream == name
-            ),
-            None,
-        )
+        return self._recordings_by_stream.get(ref(stream))
+
+    @cached_property
+    def _recordings_by_stream(self) -> dict[Ref, Recording]:
+        return {
+            Ref("Stream", r.metadata.namespace, r.spec.stream): r for r in self.recordings.values()
+        }
 
 
 def check_references(resources: Iterable[AnyResource]) -> list[Problem]:

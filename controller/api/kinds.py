@@ -8,7 +8,6 @@ here, at load time, so `camctl validate` catches it before anything is applied.
 from __future__ import annotations
 
 import hashlib
-import json
 from typing import Annotated, Any, Literal, NamedTuple
 
 from pydantic import (
@@ -291,7 +290,7 @@ def generation(resource: Camera | Stream | Recording) -> int:
     """Kubernetes' generation, or in file mode a stable hash of the spec standing in for it."""
     if resource.metadata.generation is not None:
         return resource.metadata.generation
-    spec = json.dumps(resource.spec.model_dump(mode="json", by_alias=True), sort_keys=True)
+    spec = resource.spec.model_dump_json(by_alias=True)  # fields in declaration order
     return int.from_bytes(hashlib.sha256(spec.encode()).digest()[:6], "big")
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 from decimal import Decimal
+from functools import lru_cache
 
 _DURATION_PART = re.compile(r"(\d+(?:\.\d*)?|\.\d+)(ns|us|µs|ms|s|m|h|d)")
 _NANOS = {
@@ -28,6 +29,7 @@ RESERVED_PATH_NAMES = frozenset({"all", "all_others"})
 DAY_NS = _NANOS["d"]
 
 
+@lru_cache(maxsize=4096)
 def parse_duration(text: str) -> int:
     """Nanoseconds in a Go-style duration with days: `30s`, `1h30m`, `7d`, `1d12h`."""
     text = text.strip()

@@ -8,6 +8,7 @@ have created: no duplicates, no orphans, no false PathConflict.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -16,7 +17,7 @@ from typing import Any
 from controller.api.desired import Desired
 from controller.api.device import Device
 from controller.api.kinds import Ref, Status
-from controller.observe.mediamtx import MediaMTXClient, MediaMTXError
+from controller.observe.mediamtx import MediaMTXClient, MediaMTXError, PathNotFound
 from controller.reconcile.inventory import Inventory
 from controller.reconcile.plan import Action, Plan, Settings, mark_failed, plan
 
@@ -41,6 +42,7 @@ class Outcome:
     plan: Plan
     results: list[Result]
     observed: Observed
+    statuses: dict[Ref, Status]
 
     @property
     def failed(self) -> list[Result]:
@@ -70,22 +72,31 @@ async def reconcile_once(
     dry_run: bool = False,
     previous: Mapping[Ref, Status] | None = None,
 ) -> Outcome:
+    """Observe, plan and (unless `dry_run`) apply; statuses describe the state reached."""
     observed = await observe(client)
     owned = inventory.load()
-    result = plan(
-        desired, devices, observed.paths, owned, settings, now(), previous, observed.runtime
-    )
+
+    def plan_against(paths: Mapping[str, Mapping[str, Any]] | None, owners: Any) -> Plan:
+        return plan(desired, devices, paths, owners, settings, now(), previous, observed.runtime)
+
+    result = plan_against(observed.paths, owned)
     if dry_run or not result.actions:
         if not dry_run and result.inventory != owned:
             inventory.save(result.inventory)
-        return Outcome(result, [], observed)
+        return Outcome(result, [], observed, result.statuses)
     results = await execute(client, inventory, owned, result)
-    return Outcome(result, results, observed)
+    failed = [r for r in results if r.error is not None]
+    # Plan once more against what MediaMTX now holds: no I/O, and honest statuses.
+    reached = plan_against(project(observed.paths or {}, results), result.inventory_after())
+    for failure in failed:
+        mark_failed(reached, failure.action, failure.error or "", now())
+    return Outcome(result, results, observed, reached.statuses)
 
 
 async def execute(
     client: MediaMTXClient, inventory: Inventory, owned: Mapping[str, Any], result: Plan
 ) -> list[Result]:
+    """Send the actions, a few at a time; one failure does not stop the others."""
     inventory.save({**owned, **result.inventory})  # intent first: see the module docstring
     limit = asyncio.Semaphore(CONCURRENCY)
 
@@ -98,11 +109,23 @@ async def execute(
             return Result(action)
 
     results = await asyncio.gather(*(run(a) for a in result.actions))
-    deleted = {r.action.path for r in results if r.action.op == "delete" and r.error is None}
-    inventory.save({p: o for p, o in result.inventory.items() if p not in deleted})
-    for failure in (r for r in results if r.error is not None):
-        mark_failed(result, failure.action, failure.error or "", now())
+    inventory.save(result.inventory_after(failed=(r.action.path for r in results if r.error)))
     return list(results)
+
+
+def project(
+    paths: Mapping[str, Mapping[str, Any]], results: Sequence[Result]
+) -> dict[str, Mapping[str, Any]]:
+    """MediaMTX's paths as the successful actions left them."""
+    after = dict(paths)
+    for r in results:
+        if r.error is not None:
+            continue
+        if r.action.op == "delete":
+            after.pop(r.action.path, None)
+        else:
+            after[r.action.path] = {**after.get(r.action.path, {}), **r.action.config}
+    return after
 
 
 async def _send(client: MediaMTXClient, action: Action) -> None:
@@ -111,4 +134,5 @@ async def _send(client: MediaMTXClient, action: Action) -> None:
     elif action.op == "patch":
         await client.patch_path_config(action.path, action.config)
     else:
-        await client.delete_path_config(action.path)
+        with contextlib.suppress(PathNotFound):  # already gone: the goal is reached
+            await client.delete_path_config(action.path)

@@ -7,7 +7,7 @@ touches a path it does not own, and never deletes because a source is broken or 
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Literal
@@ -17,6 +17,7 @@ from controller.api.desired import Desired
 from controller.api.device import Device
 from controller.api.kinds import (
     Camera,
+    CameraMatch,
     CameraStatus,
     DeviceLink,
     Recording,
@@ -73,6 +74,11 @@ class Plan:
     def converged(self) -> bool:
         return not self.actions
 
+    def inventory_after(self, failed: Iterable[str] = ()) -> dict[str, Owner]:
+        """What camctl owns once the actions ran: deleted paths are no longer owned."""
+        gone = {a.path for a in self.actions if a.op == "delete"} - set(failed)
+        return {p: o for p, o in self.inventory.items() if p not in gone}
+
 
 @dataclass
 class _Pass:
@@ -87,6 +93,7 @@ class _Pass:
     statuses: dict[Ref, Status] = field(default_factory=dict)
     claimed: dict[str, Owner] = field(default_factory=dict)
     kept: set[str] = field(default_factory=set)
+    pending: set[str] = field(default_factory=set)
     notes: list[str] = field(default_factory=list)
 
 
@@ -106,7 +113,9 @@ def plan(
     """
     state = _Pass(desired, paths, inventory, settings, now)
     cameras = {
-        key: cam for key, cam in desired.cameras.items() if _is_ours(cam, settings.node_name)
+        key: cam
+        for key, cam in sorted(desired.cameras.items())
+        if _is_ours(cam, settings.node_name)
     }
     matched = _match_cameras(state, cameras, devices)
     for _, stream in sorted(desired.streams.items()):
@@ -136,9 +145,8 @@ def _match_cameras(
     state: _Pass, cameras: Mapping[Ref, Camera], devices: Sequence[Device]
 ) -> dict[Ref, Device]:
     """Each Camera's one device; ambiguity and two claims on a device match nothing."""
-    candidates = {
-        key: [d for d in devices if cam.spec.match.matches(d)] for key, cam in cameras.items()
-    }
+    index = DeviceIndex(devices)
+    candidates = {key: index.candidates(cam.spec.match) for key, cam in cameras.items()}
     claims: dict[str, list[Ref]] = {}
     for key, found in candidates.items():
         if len(found) == 1:
@@ -179,6 +187,29 @@ def _match_cameras(
             device=matched.get(key),
         )
     return matched
+
+
+class DeviceIndex:
+    """Devices looked up by their most selective fact, so matching stays linear in N."""
+
+    def __init__(self, devices: Sequence[Device]) -> None:
+        self.devices = sorted(devices, key=lambda d: d.node)
+        self.by: dict[str, dict[str, list[Device]]] = {"serial": {}, "usb_path": {}, "name": {}}
+        for d in self.devices:
+            if d.serial:
+                self.by["serial"].setdefault(d.serial.lower(), []).append(d)
+            if d.usb_path:
+                self.by["usb_path"].setdefault(d.usb_path.lower(), []).append(d)
+            for name in {d.node, d.by_id, d.by_path} - {None}:
+                self.by["name"].setdefault(str(name).lower(), []).append(d)
+
+    def candidates(self, match: CameraMatch) -> list[Device]:
+        keys = (("serial", match.serial), ("usb_path", match.usb_path), ("name", match.device))
+        pool = next(
+            (self.by[index].get(value.lower(), []) for index, value in keys if value),
+            self.devices,
+        )
+        return [d for d in pool if match.matches(d)]
 
 
 # --- Streams -------------------------------------------------------------------------
@@ -233,7 +264,7 @@ def _plan_stream(
         ready = condition(
             "Ready", True, "PathConfigured", f"MediaMTX path {path!r} is configured", state.now
         )
-    pending = any(a.path == path and a.op != "delete" for a in state.actions)
+    pending = path in state.pending
     if pending:
         ready = condition(
             "Ready", False, "Reconciling", f"path {path!r} is being configured", state.now
@@ -248,14 +279,14 @@ def _converge(
     state: _Pass, key: Ref, path: str, wanted: Mapping[str, Any], observed: Mapping[str, Any] | None
 ) -> None:
     if observed is None:
-        state.actions.append(
-            Action("add", path, dict(wanted), {f: (None, v) for f, v in wanted.items()}, key)
-        )
-        return
-    changes = differing(wanted, observed)
-    if changes:
+        diff = {f: (None, v) for f, v in wanted.items()}
+        state.actions.append(Action("add", path, dict(wanted), diff, key))
+    elif changes := differing(wanted, observed):
         diff = {f: (observed.get(f), v) for f, v in changes.items()}
         state.actions.append(Action("patch", path, changes, diff, key))
+    else:
+        return
+    state.pending.add(path)
 
 
 def _urls(path: str, settings: Settings) -> StreamUrls:

@@ -102,12 +102,13 @@ _OBJECT_KEYS = {
     "alwaysAvailableTracks": {"codec", "sampleRate", "channelCount", "muLaw"},
 }
 _GO_TYPES = {"str": "string", "int": "int", "uint": "uint", "float": "float64", "bool": "bool",
-             "dur": "conf.Duration", "size": "conf.StringSize", "enum": "string", "objs": "[]struct",
-             "strs": "[]string", "uints": "[]uint", "floats": "[]float64"}  # fmt: skip
-_SOURCE_PREFIXES = ("rtsp", "rtmp", "http", "udp", "unix+mpegts", "srt", "moqt", "whep")
+             "dur": "conf.Duration", "size": "conf.StringSize", "enum": "string", "uints": "[]uint",
+             "objs": "[]struct", "strs": "[]string", "floats": "[]float64"}  # fmt: skip
 _SOURCE_TYPES = {"rtsp": "rtspSource", "rtmp": "rtmpSource", "http": "hlsSource",
                  "srt": "srtSource", "moqt": "moqSource", "whep": "webRTCSource",
-                 "udp+rtp": "rtpSource", "udp": "mpegtsSource", "unix": "mpegtsSource"}  # fmt: skip
+                 "udp+rtp": "rtpSource", "udp": "mpegtsSource",
+                 "unix+mpegts": "mpegtsSource"}  # fmt: skip
+_SOURCE_PREFIXES = tuple(_SOURCE_TYPES)  # URL schemes MediaMTX pulls from (rtsps, wheps, ...)
 _PATH_NAME = re.compile(r"^[0-9a-zA-Z_\-/.~:]+$")
 _NS = {"ns": 1, "us": 10**3, "µs": 10**3, "μs": 10**3, "ms": 10**6, "s": 10**9, "m": 60 * 10**9,
        "h": 3600 * 10**9}  # fmt: skip
@@ -389,6 +390,7 @@ class MediaMTXEmulator:
         self._writes = 0
         self._started = _now()
         self._runner: web.AppRunner | None = None
+        self.url: str | None = None  # set while serving
 
     # --- test hooks ---------------------------------------------------------------------------
     @property
@@ -448,16 +450,18 @@ class MediaMTXEmulator:
 
     async def start(self, host: str = "127.0.0.1", port: int = 0) -> str:
         """Serve on host:port (0 picks a free port); returns the base URL."""
-        self._runner = web.AppRunner(self.app(), access_log=None)
+        # A short shutdown: stop() should not wait out requests slowed down by `delay`.
+        self._runner = web.AppRunner(self.app(), access_log=None, shutdown_timeout=0.1)
         await self._runner.setup()
         await web.TCPSite(self._runner, host, port).start()
         bound_port = self._runner.addresses[0][1]
-        return f"http://{f'[{host}]' if ':' in host else host}:{bound_port}"
+        self.url = f"http://{f'[{host}]' if ':' in host else host}:{bound_port}"
+        return self.url
 
     async def stop(self) -> None:
         if self._runner is not None:
             await self._runner.cleanup()
-            self._runner = None
+            self._runner = self.url = None
 
     @web.middleware
     async def _middleware(

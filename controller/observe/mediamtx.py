@@ -1,0 +1,238 @@
+"""Async client for MediaMTX's v3 Control API: how camctl reads and changes MediaMTX.
+
+Every failure becomes a MediaMTXError that names the call and the cause (MediaMTX's own error
+text, an HTTP status, or why MediaMTX could not be reached). Credentials never appear in
+messages, reprs or logs: the API password is kept out of URLs and scrubbed from error texts,
+and so are passwords inside URLs that MediaMTX echoes back (camera source URLs).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import re
+from collections.abc import Mapping
+from pathlib import Path
+from types import TracebackType
+from typing import Any, Self
+from urllib.parse import quote, unquote, urlsplit, urlunsplit
+
+import httpx
+
+from controller import __version__
+
+log = logging.getLogger(__name__)
+
+DEFAULT_URL = "http://127.0.0.1:9997"
+ENV_USER = "CAMCTL_MEDIAMTX_USER"
+ENV_PASSWORD = "CAMCTL_MEDIAMTX_PASSWORD"
+ENV_PASSWORD_FILE = "CAMCTL_MEDIAMTX_PASSWORD_FILE"
+REDACTED = "<redacted>"
+# "scheme://user:password@" anywhere in a text; the password part is group 2.
+_URL_CREDENTIALS = re.compile(r"([a-z][a-z0-9+.-]*://[^\s/:@]*:)([^\s/@]*)@", re.IGNORECASE)
+_MAX_PAGES = 10_000  # a bound, so a server that keeps growing cannot keep us paging forever
+
+
+class MediaMTXError(Exception):
+    """A Control API call failed: `call` is "METHOD /path", `status` None if never answered."""
+
+    def __init__(self, call: str, status: int | None, error: str) -> None:
+        self.call, self.status, self.error = call, status, error
+        super().__init__(f"{call}: {error}" if status is None else f"{call}: {status} {error}")
+
+
+class PathNotFound(MediaMTXError):
+    """MediaMTX answered 404: no such path (configuration)."""
+
+
+def _quote_name(name: str) -> str:
+    """A path name for the URL: "/" kept (MediaMTX names are hierarchical), the rest quoted."""
+    if not name:
+        raise ValueError("path name must not be empty")
+    return quote(name, safe="/")
+
+
+def _error_text(response: httpx.Response) -> str:
+    """MediaMTX's {"status": "error", "error": ...}, or what else the body or status says."""
+    try:
+        body = response.json()
+    except ValueError:
+        body = None
+    if isinstance(body, dict) and isinstance(body.get("error"), str) and body["error"]:
+        text: str = body["error"]
+    else:
+        text = " ".join(response.text.split())[:200] or response.reason_phrase or "no details"
+    if response.status_code == 401:
+        text += f" (check {ENV_USER} and {ENV_PASSWORD} or {ENV_PASSWORD_FILE})"
+    return text
+
+
+def _split_credentials(url: str) -> tuple[str, str | None, str | None]:
+    """The URL without "user:password@", and the user and password it carried."""
+    parts = urlsplit(url)
+    if parts.username is None:
+        return url.rstrip("/"), None, None
+    netloc = parts.netloc.rpartition("@")[2]
+    bare = urlunsplit(parts._replace(netloc=netloc)).rstrip("/")
+    return bare, unquote(parts.username), unquote(parts.password or "")
+
+
+class MediaMTXClient:
+    """MediaMTX's Control API, the calls camctl makes. Use as `async with` or call aclose()."""
+
+    page_size = 100
+
+    def __init__(
+        self,
+        url: str = DEFAULT_URL,
+        *,
+        user: str | None = None,
+        password: str | None = None,
+        timeout: float = 5.0,
+        transport: httpx.AsyncBaseTransport | None = None,
+    ) -> None:
+        # Credentials in the URL would end up in every message that names the URL.
+        self.url, url_user, url_password = _split_credentials(url)
+        if user is None and url_user is not None:
+            user, password = url_user, url_password if password is None else password
+        if password and user is None:
+            raise ValueError("a MediaMTX password needs a user")
+        self.user = user
+        self._password = password or None
+        self._timeout = timeout
+        self._http = httpx.AsyncClient(
+            base_url=self.url,
+            auth=httpx.BasicAuth(user, password or "") if user is not None else None,
+            timeout=timeout,
+            transport=transport,
+            headers={"User-Agent": f"camctl/{__version__}"},
+        )
+
+    @classmethod
+    def from_env(cls, url: str, env: Mapping[str, str] = os.environ, **kw: Any) -> MediaMTXClient:
+        """A client with credentials from CAMCTL_MEDIAMTX_USER and CAMCTL_MEDIAMTX_PASSWORD or
+        CAMCTL_MEDIAMTX_PASSWORD_FILE (a mounted secret; its trailing newline is dropped)."""
+        user, password = env.get(ENV_USER) or None, env.get(ENV_PASSWORD) or None
+        password_file = env.get(ENV_PASSWORD_FILE) or None
+        if password is not None and password_file is not None:
+            raise ValueError(f"set {ENV_PASSWORD} or {ENV_PASSWORD_FILE}, not both")
+        if password_file is not None:
+            try:
+                password = Path(password_file).read_text(encoding="utf-8").rstrip("\r\n")
+            except OSError as exc:
+                reason = exc.strerror or type(exc).__name__
+                raise ValueError(
+                    f"cannot read {ENV_PASSWORD_FILE} {password_file}: {reason}"
+                ) from None
+        if password is not None and user is None:
+            raise ValueError(f"a MediaMTX password needs a user: set {ENV_USER}")
+        kw.setdefault("user", user)
+        kw.setdefault("password", password)
+        return cls(url, **kw)
+
+    def __repr__(self) -> str:
+        return f"MediaMTXClient(url={self.url!r}, user={self.user!r})"
+
+    async def __aenter__(self) -> Self:
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.aclose()
+
+    async def aclose(self) -> None:
+        await self._http.aclose()
+
+    # --- calls ------------------------------------------------------------------------------
+    async def info(self) -> dict[str, Any]:
+        return await self._get_object("/v3/info")
+
+    async def list_path_configs(self) -> dict[str, dict[str, Any]]:
+        """Every path configuration, resolved (defaults filled in), by name."""
+        return await self._list_all("/v3/config/paths/list")
+
+    async def get_path_config(self, name: str) -> dict[str, Any]:
+        return await self._get_object(f"/v3/config/paths/get/{_quote_name(name)}")
+
+    async def add_path_config(self, name: str, conf: Mapping[str, Any]) -> None:
+        await self._request("POST", f"/v3/config/paths/add/{_quote_name(name)}", json=dict(conf))
+
+    async def patch_path_config(self, name: str, conf: Mapping[str, Any]) -> None:
+        path = f"/v3/config/paths/patch/{_quote_name(name)}"
+        await self._request("PATCH", path, json=dict(conf))
+
+    async def replace_path_config(self, name: str, conf: Mapping[str, Any]) -> None:
+        path = f"/v3/config/paths/replace/{_quote_name(name)}"
+        await self._request("POST", path, json=dict(conf))
+
+    async def delete_path_config(self, name: str) -> None:
+        await self._request("DELETE", f"/v3/config/paths/delete/{_quote_name(name)}")
+
+    async def list_paths(self) -> dict[str, dict[str, Any]]:
+        """Every runtime path (source, readers, bytes), by name."""
+        return await self._list_all("/v3/paths/list")
+
+    async def get_recordings(self, name: str) -> dict[str, Any]:
+        return await self._get_object(f"/v3/recordings/get/{_quote_name(name)}")
+
+    # --- plumbing -----------------------------------------------------------------------------
+    async def _list_all(self, path: str) -> dict[str, dict[str, Any]]:
+        items: dict[str, dict[str, Any]] = {}
+        page, page_count = 0, 1
+        while page < min(page_count, _MAX_PAGES):
+            params = {"page": page, "itemsPerPage": self.page_size}
+            data = await self._get_object(path, params=params)
+            entries = data.get("items")
+            if not isinstance(entries, list) or not all(isinstance(i, dict) for i in entries):
+                raise MediaMTXError(f"GET {path}", 200, "unexpected response: no list of items")
+            items.update((str(item.get("name", "")), item) for item in entries)
+            page, page_count = page + 1, int(data.get("pageCount") or 0)
+        return items
+
+    async def _get_object(
+        self, path: str, params: Mapping[str, int] | None = None
+    ) -> dict[str, Any]:
+        response = await self._request("GET", path, params=params)
+        try:
+            data = response.json()
+        except ValueError:
+            data = None
+        if not isinstance(data, dict):
+            raise MediaMTXError(
+                f"GET {path}", response.status_code, "unexpected response: not JSON"
+            )
+        return data
+
+    async def _request(
+        self,
+        method: str,
+        path: str,
+        *,
+        params: Mapping[str, int] | None = None,
+        json: dict[str, Any] | None = None,
+    ) -> httpx.Response:
+        call = f"{method} {path}"
+        try:
+            response = await self._http.request(method, path, params=params, json=json)
+        except httpx.TimeoutException as exc:
+            reason = f"timed out after {self._timeout:g}s ({type(exc).__name__})"
+            raise MediaMTXError(call, None, self._unreachable(reason)) from exc
+        except httpx.TransportError as exc:
+            raise MediaMTXError(call, None, self._unreachable(str(exc) or repr(exc))) from exc
+        log.debug("MediaMTX %s -> %d", call, response.status_code)
+        if not response.is_success:
+            error_class = PathNotFound if response.status_code == 404 else MediaMTXError
+            raise error_class(call, response.status_code, self._scrub(_error_text(response)))
+        return response
+
+    def _unreachable(self, reason: str) -> str:
+        return self._scrub(f"cannot reach MediaMTX at {self.url}: {reason}")
+
+    def _scrub(self, text: str) -> str:
+        """Hide passwords: any in a URL, and the API password wherever it might show up."""
+        text = _URL_CREDENTIALS.sub(rf"\g<1>{REDACTED}@", text)
+        return text.replace(self._password, REDACTED) if self._password else text

@@ -1,0 +1,332 @@
+"""The planner: examples of each rule, then properties over generated worlds (hypothesis)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from controller.api.conditions import find
+from controller.api.desired import Desired, assemble
+from controller.api.device import Device
+from controller.api.kinds import Camera, CameraStatus, Ref, StreamStatus, parse_resource
+from controller.api.units import normalize_duration
+from controller.reconcile.plan import Action, Owner, Plan, Settings, plan
+from controller.reconcile.render import DURATION_FIELDS, RECORD_FIELDS
+
+NOW = datetime(2026, 11, 28, 12, 0, tzinfo=UTC)
+SETTINGS = Settings(node_name="edge-01")
+SOURCE = "cams.yaml"
+# What MediaMTX fills in around the fields camctl manages, when it answers a read.
+RESOLVED_EXTRAS = {"sourceOnDemand": False, "maxReaders": 0, "readPass": "<redacted>"}
+
+
+def doc(kind: str, name: str, **spec: Any) -> Any:
+    return parse_resource(
+        {
+            "apiVersion": "camctl.dev/v1alpha1",
+            "kind": kind,
+            "metadata": {"name": name},
+            "spec": spec,
+        }
+    )
+
+
+def camera(name: str, serial: str, **spec: Any) -> Camera:
+    result = doc("Camera", name, match={"serial": serial}, **spec)
+    assert isinstance(result, Camera)
+    return result
+
+
+def device(serial: str, node: str | None = None) -> Device:
+    return Device(
+        node=node or f"/dev/video-{serial}", serial=serial, by_id=f"/dev/v4l/by-id/{serial}"
+    )
+
+
+def desired(*resources: Any, source: str = SOURCE, held: tuple[str, ...] = ()) -> Desired:
+    snapshot, problems = assemble(((r, source) for r in resources), held)
+    assert problems == []
+    return snapshot
+
+
+def mediamtx_after(paths: Mapping[str, Mapping[str, Any]], actions: list[Action]) -> dict[str, Any]:
+    """MediaMTX's config paths after the actions, read back as MediaMTX answers reads."""
+    state = {name: dict(conf) for name, conf in paths.items()}
+    for action in actions:
+        if action.op == "delete":
+            del state[action.path]
+            continue
+        if action.op == "add":
+            assert action.path not in state, "add of an existing path is a 400"
+            state[action.path] = {"name": action.path, **RESOLVED_EXTRAS}
+        state[action.path].update(
+            {
+                f: normalize_duration(v) if f in DURATION_FIELDS else v
+                for f, v in action.config.items()
+            }
+        )
+    return state
+
+
+def run(
+    world: Desired,
+    devices: list[Device],
+    paths: dict[str, Any] | None,
+    owned: dict[str, Owner],
+    **kw: Any,
+) -> Plan:
+    return plan(world, devices, paths, owned, kw.pop("settings", SETTINGS), NOW, **kw)
+
+
+def ready(result: Plan, key: Ref) -> tuple[str, str]:
+    cond = find(result.statuses[key].conditions, "Ready")
+    assert cond is not None
+    return cond.status, cond.reason
+
+
+FRONT = Ref("Stream", "default", "front")
+WORLD = desired(camera("front", "S1"), doc("Stream", "front", camera="front", path="cams/front"))
+
+
+def converged_paths(
+    world: Desired = WORLD, devices: list[Device] | None = None
+) -> tuple[dict[str, Any], dict[str, Owner]]:
+    first = run(world, devices or [device("S1")], {}, {})
+    return mediamtx_after({}, first.actions), first.inventory
+
+
+# --- examples ------------------------------------------------------------------------
+
+
+def test_cold_start_adds_every_field_camctl_manages() -> None:
+    result = run(WORLD, [device("S1")], {}, {})
+    (action,) = result.actions
+    assert action.op == "add" and action.path == "cams/front" and action.stream == FRONT
+    assert "/dev/v4l/by-id/S1" in action.config["runOnInit"]
+    assert set(RECORD_FIELDS) <= set(action.config)
+    assert result.inventory == {"cams/front": Owner(str(FRONT), SOURCE)}
+    status = result.statuses[FRONT]
+    assert isinstance(status, StreamStatus)
+    assert status.device_link == "byId" and status.urls and status.urls.rtsp.endswith("/cams/front")
+
+
+def test_converged_plans_nothing_and_reads_are_compared_semantically() -> None:
+    paths, owned = converged_paths()
+    result = run(WORLD, [device("S1")], paths, owned)
+    assert result.actions == []
+    assert ready(result, FRONT) == ("True", "PathConfigured")
+    assert ready(result, Ref("Camera", "default", "front")) == ("True", "DeviceFound")
+
+
+def test_drift_is_patched_field_by_field() -> None:
+    paths, owned = converged_paths()
+    paths["cams/front"]["runOnInit"] = "ffmpeg -i something-else"
+    paths["cams/front"]["recordDeleteAfter"] = "3d"
+    (action,) = run(WORLD, [device("S1")], paths, owned).actions
+    assert action.op == "patch" and set(action.config) == {"runOnInit", "recordDeleteAfter"}
+    assert action.diff["recordDeleteAfter"] == ("3d", "1d")
+
+
+def test_a_path_camctl_did_not_create_is_a_conflict_unless_adopted() -> None:
+    paths = {"cams/front": {"name": "cams/front", "source": "publisher"}}
+    result = run(WORLD, [device("S1")], paths, {})
+    assert result.actions == [] and result.inventory == {}
+    assert ready(result, FRONT) == ("False", "PathConflict")
+    stalled = find(result.statuses[FRONT].conditions, "Stalled")
+    assert stalled is not None and stalled.status == "True"
+
+    adopting = desired(
+        camera("front", "S1"), doc("Stream", "front", camera="front", path="cams/front", adopt=True)
+    )
+    result = run(adopting, [device("S1")], paths, {})
+    assert [a.op for a in result.actions] == ["patch"]
+    assert "cams/front" in result.inventory
+
+
+def test_owned_paths_no_longer_declared_are_deleted() -> None:
+    paths, owned = converged_paths()
+    other = desired(camera("back", "S2"))
+    result = run(other, [device("S1"), device("S2")], paths, owned)
+    assert [(a.op, a.path) for a in result.actions] == [("delete", "cams/front")]
+
+
+def test_a_broken_source_never_causes_a_delete() -> None:
+    paths, owned = converged_paths()
+    broken = desired(camera("back", "S2"), source="other.yaml", held=(SOURCE,))
+    result = run(broken, [device("S1")], paths, owned)
+    assert result.actions == [] and "cams/front" in result.inventory
+    assert any("has errors" in n for n in result.notes)
+
+
+def test_an_empty_source_prunes_only_when_allowed() -> None:
+    paths, owned = converged_paths()
+    result = run(Desired(), [device("S1")], paths, owned)
+    assert result.actions == [] and result.inventory == owned
+    assert "--allow-empty" in result.notes[0]
+    allowed = Settings(node_name="edge-01", allow_empty=True)
+    assert [a.op for a in run(Desired(), [], paths, owned, settings=allowed).actions] == ["delete"]
+
+
+def test_an_absent_camera_removes_its_path_and_says_why() -> None:
+    paths, owned = converged_paths()
+    result = run(WORLD, [], paths, owned)
+    assert [(a.op, a.path) for a in result.actions] == [("delete", "cams/front")]
+    assert ready(result, Ref("Camera", "default", "front")) == ("False", "DeviceAbsent")
+    assert ready(result, FRONT) == ("False", "CameraNotReady")
+
+
+def test_ambiguous_and_conflicting_matches_are_never_guessed() -> None:
+    twins = [device("S1", "/dev/video0"), device("S1", "/dev/video2")]
+    result = run(WORLD, twins, {}, {})
+    assert result.actions == []
+    assert ready(result, Ref("Camera", "default", "front")) == ("False", "AmbiguousMatch")
+
+    both = desired(camera("a", "S1"), camera("b", "S1"))
+    result = run(both, [device("S1")], {}, {})
+    assert ready(result, Ref("Camera", "default", "a")) == ("False", "DeviceConflict")
+    assert ready(result, Ref("Camera", "default", "b")) == ("False", "DeviceConflict")
+
+
+def test_cameras_of_other_nodes_are_left_to_their_controller() -> None:
+    elsewhere = desired(
+        camera("front", "S1", node="edge-02"),
+        doc("Stream", "front", camera="front", path="cams/front"),
+    )
+    result = run(elsewhere, [device("S1")], {}, {})
+    assert result.actions == [] and result.statuses == {}
+    mine = run(elsewhere, [device("S1")], {}, {}, settings=Settings(node_name="edge-02"))
+    assert [a.op for a in mine.actions] == ["add"]
+
+
+def test_unreachable_mediamtx_plans_nothing_and_reports_unknown() -> None:
+    _, owned = converged_paths()
+    result = run(Desired(), [], None, owned)
+    assert result.actions == [] and result.inventory == owned
+    result = run(WORLD, [device("S1")], None, owned)
+    assert ready(result, FRONT) == ("Unknown", "MediaMTXUnreachable")
+
+
+def test_turning_recording_on_touches_only_record_fields() -> None:
+    paths, owned = converged_paths()
+    recorded = desired(
+        *WORLD.cameras.values(), *WORLD.streams.values(), doc("Recording", "front", stream="front")
+    )
+    (action,) = run(recorded, [device("S1")], paths, owned).actions
+    assert action.op == "patch" and set(action.config) <= set(RECORD_FIELDS)
+    assert action.config["record"] is True
+
+
+def test_transition_time_moves_only_when_status_changes() -> None:
+    paths, owned = converged_paths()
+    first = run(WORLD, [device("S1")], paths, owned)
+    later = plan(
+        WORLD, [device("S1")], paths, owned, SETTINGS, NOW + timedelta(hours=1), first.statuses
+    )
+    assert find(later.statuses[FRONT].conditions, "Ready") == find(
+        first.statuses[FRONT].conditions, "Ready"
+    )
+    gone = plan(WORLD, [], paths, owned, SETTINGS, NOW + timedelta(hours=2), later.statuses)
+    cond = find(gone.statuses[FRONT].conditions, "Ready")
+    assert cond is not None and cond.last_transition_time == NOW + timedelta(hours=2)
+    assert isinstance(gone.statuses[Ref("Camera", "default", "front")], CameraStatus)
+
+
+# --- properties ----------------------------------------------------------------------
+
+SERIALS = [f"S{i}" for i in range(5)]
+NAMES = [f"c{i}" for i in range(5)]
+SOURCES = ["a.yaml", "b.yaml"]
+
+
+@st.composite
+def worlds(
+    draw: st.DrawFn,
+) -> tuple[list[tuple[Any, str]], list[Device], dict[str, Any], dict[str, Owner]]:
+    """Declared resources (with sources), devices, MediaMTX's paths and camctl's inventory."""
+    resources: list[tuple[Any, str]] = []
+    for name in draw(st.lists(st.sampled_from(NAMES), unique=True)):
+        resources.append(
+            (camera(name, draw(st.sampled_from(SERIALS))), draw(st.sampled_from(SOURCES)))
+        )
+        if draw(st.booleans()):
+            spec = {
+                "camera": name,
+                "path": f"cams/{name}",
+                "mode": draw(st.sampled_from(["always", "onDemand"])),
+                "adopt": draw(st.booleans()),
+            }
+            resources.append((doc("Stream", name, **spec), draw(st.sampled_from(SOURCES))))
+            if draw(st.booleans()):
+                rec = doc(
+                    "Recording",
+                    name,
+                    stream=name,
+                    retention=draw(st.sampled_from(["1d", "7d", "0s"])),
+                )
+                resources.append((rec, draw(st.sampled_from(SOURCES))))
+    devices = [device(s) for s in draw(st.lists(st.sampled_from(SERIALS), unique=True))]
+    names = [f"cams/{n}" for n in NAMES] + ["other/one", "other/two"]
+    paths = {
+        p: {
+            "name": p,
+            "source": "publisher",
+            "runOnInit": draw(st.sampled_from(["", "x"])),
+            **RESOLVED_EXTRAS,
+        }
+        for p in draw(st.lists(st.sampled_from(names), unique=True))
+    }
+    owned = {
+        p: Owner(f"Stream/{p.split('/')[1]}", draw(st.sampled_from(SOURCES)))
+        for p in draw(st.lists(st.sampled_from(names), unique=True))
+    }
+    return resources, devices, paths, owned
+
+
+@settings(max_examples=300, deadline=None)
+@given(worlds(), st.sets(st.sampled_from(SOURCES)))
+def test_planning_again_after_applying_yields_nothing(world: Any, held: set[str]) -> None:
+    resources, devices, paths, owned = world
+    snapshot, _ = assemble(resources, held)
+    first = run(snapshot, devices, paths, owned)
+    after = mediamtx_after(paths, first.actions)
+    second = run(snapshot, devices, after, first.inventory_after())
+    assert second.actions == []
+    assert second.inventory == first.inventory_after()
+
+
+@settings(max_examples=300, deadline=None)
+@given(worlds(), st.sets(st.sampled_from(SOURCES)))
+def test_unowned_paths_are_never_touched_and_held_sources_never_lose_paths(
+    world: Any, held: set[str]
+) -> None:
+    resources, devices, paths, owned = world
+    snapshot, _ = assemble(resources, held)
+    result = run(snapshot, devices, paths, owned)
+    adopters = {s.path for s in snapshot.streams.values() if s.spec.adopt}
+    for action in result.actions:
+        if action.op == "add":
+            assert action.path not in paths
+        elif action.op == "patch":
+            assert action.path in owned or action.path in adopters
+        else:
+            assert action.path in owned
+            assert owned[action.path].source not in snapshot.held
+
+
+@settings(max_examples=200, deadline=None)
+@given(worlds(), st.randoms(use_true_random=False))
+def test_the_order_of_documents_does_not_change_the_plan(world: Any, rnd: Any) -> None:
+    resources, devices, paths, owned = world
+    shuffled = list(resources)
+    rnd.shuffle(shuffled)
+    a = run(assemble(resources)[0], devices, paths, owned)
+    b = run(
+        assemble(shuffled)[0], list(reversed(devices)), dict(reversed(list(paths.items()))), owned
+    )
+    assert a.actions == b.actions
+    assert a.statuses == b.statuses
+    assert a.inventory == b.inventory

@@ -1,0 +1,216 @@
+"""Rendering Streams as MediaMTX path configs, and the real ffmpeg accepting the commands."""
+
+from __future__ import annotations
+
+import shlex
+import shutil
+import socket
+import subprocess
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from controller.api.device import Device
+from controller.api.kinds import Recording, Stream, VideoSpec, parse_resource
+from controller.reconcile.render import (
+    RECORD_FIELDS,
+    choose_device,
+    differing,
+    ffmpeg_command,
+    path_config,
+)
+
+DEVICE = Device(
+    node="/dev/video0",
+    by_id="/dev/v4l/by-id/usb-046d_C920_A1B2C3D4-video-index0",
+    by_path="/dev/v4l/by-path/pci-0000:00:14.0-usb-0:1:1.0-video-index0",
+)
+
+
+def stream(**spec: Any) -> Stream:
+    doc = {
+        "apiVersion": "camctl.dev/v1alpha1",
+        "kind": "Stream",
+        "metadata": {"name": "front"},
+        "spec": {"camera": "front", **spec},
+    }
+    result = parse_resource(doc)
+    assert isinstance(result, Stream)
+    return result
+
+
+def recording(**spec: Any) -> Recording:
+    doc = {
+        "apiVersion": "camctl.dev/v1alpha1",
+        "kind": "Recording",
+        "metadata": {"name": "front"},
+        "spec": {"stream": "front", **spec},
+    }
+    result = parse_resource(doc)
+    assert isinstance(result, Recording)
+    return result
+
+
+def test_device_choice_prefers_the_setting_then_stable_links() -> None:
+    assert choose_device(DEVICE, "byId").path == DEVICE.by_id
+    assert choose_device(DEVICE, "byPath").link == "byPath"
+    assert choose_device(DEVICE, "node").path == "/dev/video0"
+    no_serial = Device(node="/dev/video4", by_path="/dev/v4l/by-path/x")
+    assert choose_device(no_serial, "byId").link == "byPath"
+    bare = Device(node="/dev/video6")
+    assert choose_device(bare, "byId").path == "/dev/video6"
+
+
+def test_always_mode_uses_run_on_init_and_clears_on_demand() -> None:
+    conf = path_config(stream(), "/dev/video0", None)
+    assert conf["runOnInit"].startswith("ffmpeg ") and conf["runOnInitRestart"] is True
+    assert conf["runOnDemand"] == "" and conf["runOnDemandRestart"] is False
+    assert conf["source"] == "publisher"
+    assert conf["record"] is False
+
+
+def test_on_demand_mode_uses_run_on_demand() -> None:
+    conf = path_config(stream(mode="onDemand"), "/dev/video0", None)
+    assert conf["runOnInit"] == "" and conf["runOnDemand"].startswith("ffmpeg ")
+
+
+def test_recording_fields() -> None:
+    rec = recording(format="mpegts", segmentDuration="10m", retention="2d", path="/r/%path/%s")
+    conf = path_config(stream(), "/dev/video0", rec)
+    assert {f: conf[f] for f in RECORD_FIELDS} == {
+        "record": True,
+        "recordPath": "/r/%path/%s",
+        "recordFormat": "mpegts",
+        "recordPartDuration": "1s",
+        "recordSegmentDuration": "10m0s",
+        "recordDeleteAfter": "2d",
+    }
+    disabled = path_config(stream(), "/dev/video0", recording(enabled=False))
+    assert disabled["record"] is False
+
+
+def test_toggling_recording_changes_only_record_fields() -> None:
+    """MediaMTX applies record fields in place: turning recording on must not restart video."""
+    before = path_config(stream(), DEVICE.by_id or "", None)
+    after = path_config(stream(), DEVICE.by_id or "", recording())
+    assert set(differing(after, before)) <= set(RECORD_FIELDS)
+
+
+def test_durations_compare_by_length_and_redacted_values_are_left_alone() -> None:
+    wanted = {"recordSegmentDuration": "1h0m0s", "runOnInit": "x"}
+    assert differing(wanted, {"recordSegmentDuration": "60m", "runOnInit": "x"}) == {}
+    assert differing(wanted, {"recordSegmentDuration": "1h", "runOnInit": "<redacted>"}) == {}
+    assert differing(wanted, {"recordSegmentDuration": "2h", "runOnInit": "x"}) == {
+        "recordSegmentDuration": "1h0m0s"
+    }
+
+
+def test_command_names_the_device_and_publishes_to_mediamtx() -> None:
+    command = ffmpeg_command(VideoSpec(), "/dev/v4l/by-id/x")
+    args = shlex.split(command)
+    assert args[args.index("-i") + 1] == "/dev/v4l/by-id/x"
+    assert args[-3:] == ["-f", "rtsp", "rtsp://localhost:$RTSP_PORT/$MTX_PATH"]
+    assert args[args.index("-input_format") + 1] == "mjpeg"
+    assert args[args.index("-video_size") + 1] == "1280x720"
+
+
+# --- the real ffmpeg -----------------------------------------------------------------
+
+FFMPEG = shutil.which("ffmpeg")
+
+
+@pytest.fixture(scope="module")
+def ffmpeg() -> str:
+    assert FFMPEG, "ffmpeg is missing: install Debian's ffmpeg (make test does, as root)"
+    return FFMPEG
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def as_mediamtx_runs_it(command: str, port: int, path: str, source: list[str]) -> list[str]:
+    """Expand the variables MediaMTX sets, split shell-style, swap the camera for `source`."""
+    expanded = command.replace("$RTSP_PORT", str(port)).replace("$MTX_PATH", path)
+    args = shlex.split(expanded)
+    start = args.index("-f")  # the input side: -f v4l2 … -i DEVICE
+    end = args.index("-i") + 2
+    assert args[start + 1] == "v4l2"
+    return [*args[:start], *source, *args[end:]]
+
+
+VIDEOS = [
+    VideoSpec(),
+    VideoSpec(width=640, height=480, fps=15, bitrate="800k"),
+    VideoSpec(input="yuyv422", width=320, height=240, fps=10, bitrate="300k", keyframe_interval=10),
+]
+
+
+@pytest.mark.parametrize("video", VIDEOS, ids=lambda v: f"{v.width}x{v.height}@{v.fps}")
+def test_ffmpeg_publishes_rendered_encoder_settings_over_rtsp(
+    ffmpeg: str, video: VideoSpec, tmp_path: Path
+) -> None:
+    source = [
+        "-re",
+        "-f",
+        "lavfi",
+        "-i",
+        f"testsrc=size={video.width}x{video.height}:rate={video.fps}",
+        "-t",
+        "2",
+    ]
+    publish_and_receive(ffmpeg, ffmpeg_command(video, "/dev/video0"), source, tmp_path)
+
+
+def test_ffmpeg_passes_h264_through(ffmpeg: str, tmp_path: Path) -> None:
+    clip = tmp_path / "camera.mp4"  # an H.264 camera's output, keyframe every second
+    make_clip = f"{ffmpeg} -v error -f lavfi -i testsrc=size=640x480:rate=15 -t 3 -g 15 "
+    make_clip += f"-c:v libx264 -pix_fmt yuv420p {clip}"
+    subprocess.run(shlex.split(make_clip), check=True, timeout=60)
+    video = VideoSpec(input="h264", codec="copy", width=640, height=480, fps=15)
+    source = ["-re", "-i", str(clip)]
+    publish_and_receive(ffmpeg, ffmpeg_command(video, "/dev/video0"), source, tmp_path)
+
+
+def publish_and_receive(ffmpeg: str, command: str, source: list[str], tmp_path: Path) -> None:
+    """A listening ffmpeg stands in for MediaMTX's RTSP server and must receive frames."""
+    port = free_port()
+    received = tmp_path / "received.framecrc"
+    listener = subprocess.Popen(
+        [
+            ffmpeg,
+            "-v",
+            "error",
+            "-rtsp_flags",
+            "listen",
+            "-timeout",
+            "20",
+            "-i",
+            f"rtsp://127.0.0.1:{port}/cams/front",
+            "-f",
+            "framecrc",  # one line per decoded frame
+            str(received),
+        ],
+        stderr=subprocess.PIPE,
+    )
+    try:
+        publisher = publish_when_listening(as_mediamtx_runs_it(command, port, "cams/front", source))
+        assert publisher.returncode == 0, publisher.stderr
+        assert listener.wait(timeout=30) == 0, listener.stderr.read() if listener.stderr else ""
+    finally:
+        listener.kill()
+    frames = [line for line in received.read_text().splitlines() if not line.startswith("#")]
+    assert len(frames) >= 5, received.read_text()
+
+
+def publish_when_listening(args: list[str]) -> subprocess.CompletedProcess[str]:
+    """The listener needs a moment to bind; retry the publisher while it is refused."""
+    for _ in range(50):
+        result = subprocess.run(args, capture_output=True, text=True, timeout=60)
+        if "Connection refused" not in result.stderr:
+            return result
+        subprocess.run(["sleep", "0.1"], check=True)
+    return result
