@@ -211,7 +211,7 @@ def apply(**options: Any) -> None:
         if outcome.observed.error is None and not outcome.failed:
             click.echo(plan_summary([]) if not outcome.results else "Applied.")
         click.echo(status_table(outcome.statuses))
-    failed = result.errors or outcome.failed or outcome.observed.error
+    failed = result.errors or outcome.failed or outcome.observed.error or _stalled(outcome)
     sys.exit(EXIT_ERROR if failed else 0)
 
 
@@ -273,6 +273,15 @@ def _reconcile(options: dict[str, Any], *, dry_run: bool) -> tuple[Any, LoadResu
             return asyncio.run(once()), result
     except (InventoryError, ValueError) as exc:
         raise click.ClickException(str(exc)) from exc
+
+
+def _stalled(outcome: Any) -> bool:
+    """A resource that needs a person (a conflict, an ambiguous match) fails the apply."""
+    return any(
+        c.type == "Stalled" and c.status == "True"
+        for status in outcome.statuses.values()
+        for c in status.conditions
+    )
 
 
 def _errors(result: LoadResult, outcome: Any = None) -> list[str]:

@@ -49,10 +49,16 @@ class Desired:
         }
 
 
-def check_references(resources: Iterable[AnyResource]) -> list[Problem]:
-    """Dangling references and two claims on one thing (a path, a stream's recording)."""
+def check_references(
+    resources: Iterable[AnyResource], invalid: Iterable[Ref] = ()
+) -> list[Problem]:
+    """Dangling references and two claims on one thing (a path, a stream's recording).
+
+    `invalid` names documents that exist but failed validation: a reference to one of them
+    is not dangling, and saying so would only bury the real error.
+    """
     items = list(resources)
-    names = {ref(r) for r in items}
+    names = {ref(r) for r in items} | set(invalid)
     problems: list[Problem] = []
     paths: dict[str, Ref] = {}
     recorded: dict[Ref, Ref] = {}
@@ -79,7 +85,9 @@ def check_references(resources: Iterable[AnyResource]) -> list[Problem]:
 
 
 def assemble(
-    resources: Iterable[tuple[AnyResource, str]], held: Iterable[str] = ()
+    resources: Iterable[tuple[AnyResource, str]],
+    held: Iterable[str] = (),
+    invalid: Iterable[Ref] = (),
 ) -> tuple[Desired, list[Problem]]:
     """Build the snapshot, leaving out resources with problems and holding their sources.
 
@@ -87,7 +95,7 @@ def assemble(
     Stream is not reported dangling just because its Camera's file has a typo elsewhere.
     """
     pairs = list(resources)
-    problems = check_references(r for r, _ in pairs)
+    problems = check_references((r for r, _ in pairs), invalid)
     broken = {p.ref for p in problems}
     origins = {ref(r): origin for r, origin in pairs}
     held = frozenset(held) | {origins[b] for b in broken}

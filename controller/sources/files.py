@@ -82,11 +82,12 @@ def load(paths: Sequence[Path]) -> LoadResult:
         errors.append(LoadError(str(paths[0]), 0, 0, "", "", f"more than {MAX_FILES} files"))
         files = files[:MAX_FILES]
     documents: list[_Document] = []
+    invalid: set[Ref] = set()
     held: set[str] = set()
     seen: dict[Ref, _Document] = {}
     for path in files:
         file_errors: list[LoadError] = []
-        for doc in _load_file(path, file_errors):
+        for doc in _load_file(path, file_errors, invalid):
             key = ref(doc.resource)
             if key in seen:
                 first = seen[key]
@@ -100,7 +101,7 @@ def load(paths: Sequence[Path]) -> LoadResult:
         if file_errors:
             held.add(str(path))
             errors.extend(file_errors)
-    desired, problems = assemble(((d.resource, d.file) for d in documents), held)
+    desired, problems = assemble(((d.resource, d.file) for d in documents), held, invalid)
     by_ref = {ref(d.resource): d for d in documents}
     for problem in problems:
         doc = by_ref[problem.ref]
@@ -109,7 +110,7 @@ def load(paths: Sequence[Path]) -> LoadResult:
     return LoadResult(desired, errors, [str(f) for f in files])
 
 
-def _load_file(path: Path, errors: list[LoadError]) -> Iterator[_Document]:
+def _load_file(path: Path, errors: list[LoadError], invalid: set[Ref]) -> Iterator[_Document]:
     name = str(path)
     try:
         if path.stat().st_size > MAX_FILE_BYTES:
@@ -133,6 +134,8 @@ def _load_file(path: Path, errors: list[LoadError]) -> Iterator[_Document]:
         doc = _parse(name, index, tree, errors)
         if doc is not None:
             yield doc
+        elif (named := _ref_of(tree)) is not None:
+            invalid.add(named)
 
 
 def _parse(file: str, index: int, tree: Any, errors: list[LoadError]) -> _Document | None:
@@ -184,6 +187,16 @@ def _subject(tree: CommentedMap, index: int) -> str:
         return f"{kind} {index}" if kind != "document" else f"document {index}"
     ns = meta.get("namespace") if isinstance(meta, dict) else None
     return str(Ref(kind, ns if isinstance(ns, str) else "default", name))
+
+
+def _ref_of(tree: Any) -> Ref | None:
+    """The identity a document claims, even when it failed validation."""
+    if not isinstance(tree, dict) or not isinstance(meta := tree.get("metadata"), dict):
+        return None
+    kind, name, ns = tree.get("kind"), meta.get("name"), meta.get("namespace", "default")
+    if isinstance(kind, str) and isinstance(name, str) and isinstance(ns, str):
+        return Ref(kind, ns, name)
+    return None
 
 
 def _message(err: Any) -> str:
