@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
+import signal
 import socket
 import sys
 from collections.abc import Callable, Sequence
@@ -25,12 +27,17 @@ from controller.api.schema import document_schema
 from controller.output import (
     action_json,
     devices_table,
+    health_text,
     plan_summary,
     plan_text,
+    resources_table,
     status_json,
     status_table,
     to_json,
 )
+from controller.reconcile.inventory import Inventory, InventoryError, default_state_dir
+from controller.reconcile.loop import Timing
+from controller.reconcile.plan import Settings
 from controller.sources.files import LoadResult, load
 from controller.sources.suggest import camera_documents, render_yaml
 
@@ -92,7 +99,6 @@ def controller_options(func: F) -> F:
             help="Let an empty source delete every path camctl owns.",
         ),
         simulate_option,
-        output_option,
         paths_argument,
     ]
     for option in reversed(options):
@@ -163,6 +169,7 @@ def devices(
 
 @main.command()
 @controller_options
+@output_option
 def plan(**options: Any) -> None:
     """Show what apply would change; exit 0 converged, 2 changes pending, 1 error."""
     outcome, result = _reconcile(options, dry_run=True)
@@ -187,6 +194,7 @@ def plan(**options: Any) -> None:
 
 @main.command()
 @controller_options
+@output_option
 def apply(**options: Any) -> None:
     """Converge MediaMTX once, then print each action and every resource's status."""
     outcome, result = _reconcile(options, dry_run=False)
@@ -213,6 +221,52 @@ def apply(**options: Any) -> None:
         click.echo(status_table(outcome.statuses))
     failed = result.errors or outcome.failed or outcome.observed.error or _stalled(outcome)
     sys.exit(EXIT_ERROR if failed else 0)
+
+
+@main.command()
+@controller_options
+@click.option(
+    "--resync", type=float, default=30.0, show_default=True, help="Seconds between full passes."
+)
+@click.option(
+    "--log-format", type=click.Choice(["text", "json"]), default="text", show_default=True
+)
+def run(resync: float, log_format: str, **options: Any) -> None:
+    """Keep MediaMTX converged: react to edits, hotplug and MediaMTX restarts until stopped."""
+    from controller import logs
+    from controller.reconcile.loop import Timing
+
+    logs.setup(log_format)
+    try:
+        asyncio.run(_run_controller(options, Timing(resync=resync)))
+    except InventoryError as exc:
+        raise click.ClickException(str(exc)) from exc
+
+
+@main.command()
+@click.option(
+    "--state-dir",
+    envvar="CAMCTL_STATE_DIR",
+    type=click.Path(file_okay=False, path_type=Path),
+    help="The running controller's state directory [default: ~/.local/state/camctl].",
+)
+@click.option("-o", "--output", type=click.Choice(["text", "wide", "json", "yaml"]), default="text")
+def status(state_dir: Path | None, output: str) -> None:
+    """Every resource's conditions, and the controller's health, as the controller wrote them."""
+    from controller.reconcile.statusfiles import StatusStore
+
+    controller, resources = StatusStore(state_dir or default_state_dir()).read()
+    if output == "json":
+        click.echo(to_json({"controller": controller, "resources": resources}))
+    elif output == "yaml":
+        click.echo(render_yaml([{"controller": controller, "resources": resources}]), nl=False)
+    else:
+        if controller is None:
+            raise click.ClickException(
+                "no status yet: is `camctl run` running with this --state-dir?"
+            )
+        click.echo(health_text(controller))
+        click.echo(resources_table(resources, wide=output == "wide"))
 
 
 @main.command()
@@ -245,21 +299,63 @@ def _claims(result: LoadResult, found: Sequence[Device]) -> dict[str, Ref]:
     return claims
 
 
+def _settings(options: dict[str, Any]) -> Settings:
+    return Settings(
+        node_name=options["node_name"],
+        device_link=options["device_link"],
+        public_host=options["public_host"] or urlsplit(options["mediamtx"]).hostname or "127.0.0.1",
+        allow_empty=options["allow_empty"],
+    )
+
+
+async def _run_controller(options: dict[str, Any], timing: Timing) -> None:
+    from controller.observe.devices import DeviceSource, SimulatedDevices, UdevDevices
+    from controller.observe.mediamtx import MediaMTXClient
+    from controller.reconcile.loop import Controller
+    from controller.reconcile.statusfiles import StatusStore
+    from controller.sources.files import FileSource
+
+    state_dir = options["state_dir"] or default_state_dir()
+    devices: DeviceSource = (
+        SimulatedDevices(options["simulate_devices"])
+        if options["simulate_devices"]
+        else UdevDevices()
+    )
+    inventory = Inventory(state_dir)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
+    with inventory.locked():
+        async with MediaMTXClient.from_env(options["mediamtx"]) as client:
+            controller = Controller(
+                FileSource(options["paths"]),
+                devices,
+                client,
+                inventory,
+                StatusStore(state_dir),
+                _settings(options),
+                timing,
+            )
+            logging.getLogger("camctl").info(
+                "camctl %s watching %s, MediaMTX at %s, state in %s",
+                __version__,
+                ", ".join(map(str, options["paths"])),
+                client.url,
+                state_dir,
+            )
+            await controller.run(stop)
+            logging.getLogger("camctl").info("stopped after %d passes", controller.health.passes)
+
+
 def _reconcile(options: dict[str, Any], *, dry_run: bool) -> tuple[Any, LoadResult]:
     from controller.observe.mediamtx import MediaMTXClient
     from controller.reconcile.apply import reconcile_once
-    from controller.reconcile.inventory import Inventory, InventoryError, default_state_dir
-    from controller.reconcile.plan import Settings
 
     result = load(options["paths"])
     found = _devices(options["simulate_devices"])
     url = options["mediamtx"]
-    settings = Settings(
-        node_name=options["node_name"],
-        device_link=options["device_link"],
-        public_host=options["public_host"] or urlsplit(url).hostname or "127.0.0.1",
-        allow_empty=options["allow_empty"],
-    )
+    settings = _settings(options)
     inventory = Inventory(options["state_dir"] or default_state_dir())
 
     async def once() -> Any:

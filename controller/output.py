@@ -117,3 +117,53 @@ def table(rows: Sequence[Sequence[str]]) -> str:
 
 def to_json(data: Any) -> str:
     return json.dumps(data, indent=2, sort_keys=False)
+
+
+def health_text(controller: Mapping[str, Any]) -> str:
+    """The controller's own status, as `camctl status` shows it above the resources."""
+    h = controller.get("status", {})
+    reachable = {True: "reachable", False: "UNREACHABLE", None: "unknown"}[
+        h.get("mediamtx_reachable")
+    ]
+    lines = [
+        f"controller {controller.get('metadata', {}).get('name', '?')}: "
+        f"{h.get('passes', 0)} passes, last {h.get('last_pass') or 'never'}, "
+        f"last success {h.get('last_success') or 'never'}",
+        f"MediaMTX {h.get('mediamtx_version') or ''}: {reachable}".replace("  ", " "),
+    ]
+    lines += [f"error: {redact(e)}" for e in h.get("errors", [])]
+    lines += [f"note: {n}" for n in h.get("notes", [])]
+    return "\n".join(lines) + "\n"
+
+
+def resources_table(resources: Iterable[Mapping[str, Any]], *, wide: bool = False) -> str:
+    header = ["RESOURCE", "READY", "REASON", "SINCE", "MESSAGE"]
+    if wide:
+        header[4:4] = ["GENERATION", "DETAIL"]
+    rows = [tuple(header)]
+    for doc in resources:
+        status = doc.get("status", {})
+        ready: Mapping[str, Any] = next(
+            (c for c in status.get("conditions", []) if c["type"] == "Ready"), {}
+        )
+        meta = doc.get("metadata", {})
+        key = Ref(doc.get("kind", "?"), meta.get("namespace", "default"), meta.get("name", "?"))
+        row = [
+            str(key),
+            ready.get("status", "Unknown"),
+            ready.get("reason", ""),
+            ready.get("lastTransitionTime", ""),
+            redact(ready.get("message", "")),
+        ]
+        if wide:
+            row[4:4] = [str(status.get("observedGeneration", "")), _detail(status)]
+        rows.append(tuple(row))
+    return table(rows)
+
+
+def _detail(status: Mapping[str, Any]) -> str:
+    if urls := status.get("urls"):
+        return str(urls.get("rtsp", ""))
+    if device := status.get("device"):
+        return str(device.get("node") if isinstance(device, Mapping) else device)
+    return str(status.get("path") or "")

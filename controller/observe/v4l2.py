@@ -10,8 +10,9 @@ file for demos and machines without cameras.
 
 from __future__ import annotations
 
+import asyncio
 import re
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -30,6 +31,7 @@ __all__ = [
     "device_from_udev",
     "enumerate_devices",
     "load_simulated",
+    "watch_udev",
 ]
 
 SUBSYSTEM = "video4linux"
@@ -47,6 +49,31 @@ def enumerate_devices(context: pyudev.Context | None = None) -> list[Device]:
     ctx = context if context is not None else pyudev.Context()
     found = (device_from_udev(dev) for dev in ctx.list_devices(subsystem=SUBSYSTEM))
     return sorted((d for d in found if d is not None), key=lambda d: _node_key(d.node))
+
+
+async def watch_udev(notify: Callable[[str], None], context: pyudev.Context | None = None) -> None:
+    """Call `notify` on every video4linux uevent (add, remove, change) until cancelled.
+
+    pyudev has no asyncio API: the monitor's socket is read from the event loop, and every
+    waiting event is drained at once so a burst wakes the controller once.
+    """
+    monitor = pyudev.Monitor.from_netlink(context if context is not None else pyudev.Context())
+    monitor.filter_by(SUBSYSTEM)
+    monitor.start()
+    loop = asyncio.get_running_loop()
+
+    def drain() -> None:
+        actions = []
+        while (dev := monitor.poll(0)) is not None:
+            actions.append(f"{dev.action} {dev.device_node or dev.sys_name}")
+        if actions:
+            notify("udev: " + ", ".join(actions))
+
+    loop.add_reader(monitor.fileno(), drain)
+    try:
+        await asyncio.Event().wait()
+    finally:
+        loop.remove_reader(monitor.fileno())
 
 
 def device_from_udev(dev: pyudev.Device) -> Device | None:

@@ -7,11 +7,13 @@ resources are left out and the planner keeps what that file owned until it is fi
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Sequence
+import hashlib
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import watchfiles
 from pydantic import ValidationError
 from ruamel.yaml import YAML
 from ruamel.yaml.comments import CommentedMap, CommentedSeq
@@ -75,49 +77,138 @@ def discover(paths: Sequence[Path]) -> list[Path]:
 
 
 def load(paths: Sequence[Path]) -> LoadResult:
-    """Load every document under `paths` into a desired-state snapshot."""
-    files = discover(paths)
-    errors: list[LoadError] = []
-    if len(files) > MAX_FILES:
-        errors.append(LoadError(str(paths[0]), 0, 0, "", "", f"more than {MAX_FILES} files"))
-        files = files[:MAX_FILES]
-    documents: list[_Document] = []
-    invalid: set[Ref] = set()
-    held: set[str] = set()
-    seen: dict[Ref, _Document] = {}
-    for path in files:
-        file_errors: list[LoadError] = []
-        for doc in _load_file(path, file_errors, invalid):
-            key = ref(doc.resource)
-            if key in seen:
-                first = seen[key]
-                line, _ = _position(first.tree, ())
-                file_errors.append(
-                    _error(doc, ("metadata", "name"), f"duplicate: declared at {first.file}:{line}")
+    """Load every document under `paths` into a desired-state snapshot (one shot)."""
+    return FileSource(paths).load()
+
+
+@dataclass
+class _FileLoad:
+    """One file's documents and errors, kept while its contents stay the same."""
+
+    digest: bytes
+    documents: list[_Document]
+    errors: list[LoadError]
+    declared: set[Ref]  # every identity the file claims, valid or not
+
+
+class FileSource:
+    """Documents under `paths`, reloaded on demand; unchanged files are not parsed again.
+
+    A file that breaks after it once loaded cleanly keeps its last good documents in
+    force, so a typo saved in an editor changes nothing in MediaMTX until it is fixed.
+    """
+
+    def __init__(self, paths: Sequence[Path]) -> None:
+        self.paths = list(paths)
+        self._loads: dict[str, _FileLoad] = {}
+        self._last_good: dict[str, list[_Document]] = {}
+
+    def load(self) -> LoadResult:
+        files = discover(self.paths)
+        errors: list[LoadError] = []
+        if len(files) > MAX_FILES:
+            errors.append(
+                LoadError(str(self.paths[0]), 0, 0, "", "", f"more than {MAX_FILES} files")
+            )
+            files = files[:MAX_FILES]
+        self._loads = {str(f): self._load_file(f) for f in files}
+        self._last_good = {f: self._last_good[f] for f in self._loads if f in self._last_good}
+        in_force, declared, held = [], set(), set()
+        for name, loaded in self._loads.items():
+            errors.extend(loaded.errors)
+            declared |= loaded.declared
+            if not loaded.errors:
+                self._last_good[name] = loaded.documents
+            elif name in self._last_good:
+                errors.append(
+                    LoadError(
+                        name, 1, 1, "", "", "has errors: its last good version stays in force"
+                    )
                 )
-                continue
-            seen[key] = doc
-            documents.append(doc)
-        if file_errors:
-            held.add(str(path))
-            errors.extend(file_errors)
-    desired, problems = assemble(((d.resource, d.file) for d in documents), held, invalid)
-    by_ref = {ref(d.resource): d for d in documents}
-    for problem in problems:
-        doc = by_ref[problem.ref]
-        errors.append(_error(doc, tuple(problem.field.split(".")), problem.message))
-    errors.sort(key=lambda e: (e.file, e.line, e.col))
-    return LoadResult(desired, errors, [str(f) for f in files])
+            else:
+                held.add(name)
+            in_force.extend(self._last_good.get(name, loaded.documents))
+        documents, dup_errors = _without_duplicates(in_force)
+        errors.extend(dup_errors)
+        held |= {e.file for e in dup_errors}
+        desired, problems = assemble(((d.resource, d.file) for d in documents), held, declared)
+        by_ref = {ref(d.resource): d for d in documents}
+        for problem in problems:
+            doc = by_ref[problem.ref]
+            errors.append(_error(doc, tuple(problem.field.split(".")), problem.message))
+        errors.sort(key=lambda e: (e.file, e.line, e.col))
+        return LoadResult(desired, errors, [str(f) for f in files])
+
+    @property
+    def fingerprint(self) -> tuple[tuple[str, bytes], ...]:
+        """Changes exactly when a file's contents, or the set of files, changed."""
+        return tuple((name, loaded.digest) for name, loaded in self._loads.items())
+
+    async def watch(self, notify: Callable[[str], None]) -> None:
+        """Call `notify` when anything under the paths changes, until cancelled.
+
+        Directories are watched, not files: editors save by rename, `git checkout` swaps
+        files, Kubernetes swaps a ConfigMap's `..data` symlink. Contents are compared by
+        `load`, so a notification for a touch costs one hash per file.
+        """
+        await watch_paths(self.paths, notify, "files")
+
+    def _load_file(self, path: Path) -> _FileLoad:
+        name = str(path)
+        try:
+            if path.stat().st_size > MAX_FILE_BYTES:
+                error = LoadError(name, 1, 1, "", "", f"larger than {MAX_FILE_BYTES} bytes")
+                return _FileLoad(b"", [], [error], set())
+            data = path.read_bytes()
+        except OSError as exc:
+            return _FileLoad(b"", [], [LoadError(name, 1, 1, "", "", f"cannot read: {exc}")], set())
+        digest = hashlib.sha256(data).digest()
+        cached = self._loads.get(name)
+        if cached is not None and cached.digest == digest:
+            return cached
+        loaded = _FileLoad(digest, [], [], set())
+        loaded.documents = list(_parse_file(name, data, loaded.errors, loaded.declared))
+        return loaded
 
 
-def _load_file(path: Path, errors: list[LoadError], invalid: set[Ref]) -> Iterator[_Document]:
-    name = str(path)
+async def watch_paths(paths: Sequence[Path], notify: Callable[[str], None], what: str) -> None:
+    """Notify on changes that can matter to `paths`; other files in their folders are ignored."""
+    dirs = [str(p.absolute()) for p in paths if p.is_dir()]
+    files = {str(p.absolute()) for p in paths if not p.is_dir()}
+    roots = sorted({*dirs, *(str(Path(f).parent) for f in files)})
+
+    def relevant(_: watchfiles.Change, changed: str) -> bool:
+        path = Path(changed)
+        if path.name.startswith(".."):  # a Kubernetes ConfigMap swapping its ..data link
+            return True
+        if any(changed.startswith(d + "/") for d in dirs):  # YAML files, or folders moving
+            return path.suffix in SUFFIXES or not path.suffix
+        return changed in files
+
+    # 50 ms of quiet ends a burst; watchfiles' own default (1.6 s) would dominate latency.
+    async for changes in watchfiles.awatch(*roots, watch_filter=relevant, debounce=50, step=10):
+        names = sorted({Path(p).name for _, p in changes})
+        notify(f"{what}: {', '.join(names[:5])}{' …' if len(names) > 5 else ''} changed")
+
+
+def _without_duplicates(documents: list[_Document]) -> tuple[list[_Document], list[LoadError]]:
+    seen: dict[Ref, _Document] = {}
+    errors = []
+    for doc in documents:
+        first = seen.setdefault(ref(doc.resource), doc)
+        if first is not doc:
+            line, _ = _position(first.tree, ())
+            message = f"duplicate: declared at {first.file}:{line}"
+            errors.append(_error(doc, ("metadata", "name"), message))
+    return list(seen.values()), errors
+
+
+def _parse_file(
+    name: str, data: bytes, errors: list[LoadError], declared: set[Ref]
+) -> Iterator[_Document]:
     try:
-        if path.stat().st_size > MAX_FILE_BYTES:
-            errors.append(LoadError(name, 1, 1, "", "", f"larger than {MAX_FILE_BYTES} bytes"))
-            return
-        text = path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as exc:
         errors.append(LoadError(name, 1, 1, "", "", f"cannot read: {exc}"))
         return
     try:
@@ -131,11 +222,11 @@ def _load_file(path: Path, errors: list[LoadError], invalid: set[Ref]) -> Iterat
     for index, tree in enumerate(trees, start=1):
         if tree is None:
             continue  # an empty document, as after a trailing `---`
+        if (named := _ref_of(tree)) is not None:
+            declared.add(named)
         doc = _parse(name, index, tree, errors)
         if doc is not None:
             yield doc
-        elif (named := _ref_of(tree)) is not None:
-            invalid.add(named)
 
 
 def _parse(file: str, index: int, tree: Any, errors: list[LoadError]) -> _Document | None:

@@ -1,0 +1,265 @@
+"""The continuous controller: wake on events, coalesce them, reconcile, publish, repeat.
+
+Events only say *that* something may have changed: file edits (watchfiles), udev hotplug,
+MediaMTX restarting or drifting (polled), and a periodic resync. Every pass then plans
+from whole snapshots, so a lost or duplicated event costs nothing. Failures back off
+exponentially, capped, and are retried until MediaMTX answers again.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import json
+import logging
+import time
+from collections.abc import Coroutine
+from dataclasses import dataclass, field
+from typing import Any
+
+from controller.api.kinds import Ref, Status
+from controller.observe.devices import DeviceSource
+from controller.observe.mediamtx import MediaMTXClient, MediaMTXError
+from controller.reconcile.apply import Outcome, now, reconcile_once
+from controller.reconcile.inventory import Inventory
+from controller.reconcile.metrics import Metrics
+from controller.reconcile.plan import Settings
+from controller.reconcile.statusfiles import StatusStore
+from controller.sources.files import FileSource
+
+log = logging.getLogger("camctl")
+
+
+@dataclass(frozen=True)
+class Timing:
+    resync: float = 30.0  # a full pass at least this often, whatever the events said
+    coalesce: float = 0.005  # after a wake, gather the rest of a burst for this long
+    poll: float = 1.0  # ask MediaMTX whether it restarted
+    drift: float = 5.0  # compare MediaMTX's path configs with what they were
+    backoff_min: float = 0.25
+    backoff_max: float = 30.0
+    stop_grace: float = 1.5  # on SIGTERM, let the current pass finish this long
+
+
+@dataclass
+class Health:
+    """What `camctl status` shows about the controller itself."""
+
+    started: str = field(default_factory=lambda: now().isoformat())
+    passes: int = 0
+    last_pass: str | None = None
+    last_success: str | None = None
+    last_reasons: list[str] = field(default_factory=list)
+    mediamtx_reachable: bool | None = None
+    mediamtx_version: str | None = None
+    errors: list[str] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+
+
+class Controller:
+    def __init__(
+        self,
+        files: FileSource,
+        devices: DeviceSource,
+        client: MediaMTXClient,
+        inventory: Inventory,
+        store: StatusStore,
+        settings: Settings,
+        timing: Timing = Timing(),
+        metrics: Metrics | None = None,
+    ) -> None:
+        self.files, self.devices, self.client = files, devices, client
+        self.inventory, self.store, self.settings, self.timing = inventory, store, settings, timing
+        self.metrics = metrics or Metrics()
+        self.health = Health()
+        self.statuses: dict[Ref, Status] = {}
+        self.outcome: Outcome | None = None
+        self._wake = asyncio.Event()
+        self._reasons: list[str] = []
+        self._backoff = 0.0
+        self._converged_inputs: str | None = None
+        self.passes_done = asyncio.Condition()
+
+    def trigger(self, reason: str) -> None:
+        """Ask for a pass soon; safe to call from any callback on the loop."""
+        if len(self._reasons) < 100:
+            self._reasons.append(reason)
+        self._wake.set()
+
+    async def run(self, stop: asyncio.Event) -> None:
+        """Reconcile until `stop` is set; the pass under way then gets `stop_grace` to end."""
+        watchers = [
+            asyncio.create_task(self._guard(self.files.watch(self.trigger), "file watch")),
+            asyncio.create_task(self._guard(self.devices.watch(self.trigger), "device watch")),
+            asyncio.create_task(self._guard(self._poll_mediamtx(), "MediaMTX poll")),
+        ]
+        stopping = asyncio.create_task(stop.wait())
+        self.trigger("start")
+        try:
+            while not stop.is_set():
+                if not await self._sleep_until_woken(stopping):
+                    self.trigger("retry" if self._backoff else "resync")
+                if stop.is_set():
+                    break
+                await asyncio.sleep(self.timing.coalesce)
+                await self._pass_or_stop(stopping)
+        finally:
+            for task in [*watchers, stopping]:
+                task.cancel()
+            await asyncio.gather(*watchers, stopping, return_exceptions=True)
+
+    async def _pass_or_stop(self, stopping: asyncio.Task[Any]) -> None:
+        task = asyncio.create_task(self.reconcile())
+        await asyncio.wait({task, stopping}, return_when=asyncio.FIRST_COMPLETED)
+        if not task.done():  # stopping: give the pass a moment to finish its writes
+            await asyncio.wait({task}, timeout=self.timing.stop_grace)
+            task.cancel()
+        try:
+            await task
+        except asyncio.CancelledError:
+            log.warning("stopped in the middle of a pass; the inventory keeps it safe")
+        except Exception:
+            self._backoff = self._next_backoff(failed=True)
+            log.exception("reconcile pass failed; retrying in %.2fs", self._backoff)
+
+    async def _sleep_until_woken(self, stopping: asyncio.Task[Any]) -> bool:
+        """Wait for an event, a stop, or the next resync/retry; True unless time ran out."""
+        woken = asyncio.create_task(self._wake.wait())
+        timeout = self._backoff or self.timing.resync
+        done, _ = await asyncio.wait(
+            {woken, stopping}, timeout=timeout, return_when=asyncio.FIRST_COMPLETED
+        )
+        woken.cancel()
+        return bool(done)
+
+    def _next_backoff(self, failed: bool) -> float:
+        if not failed:
+            return 0.0
+        return min(max(self._backoff * 2, self.timing.backoff_min), self.timing.backoff_max)
+
+    async def reconcile(self) -> Outcome:
+        """One pass over whole snapshots; the statuses it reaches are published."""
+        self._wake.clear()
+        reasons, self._reasons = self._reasons, []
+        started = time.perf_counter()
+        loaded = self.files.load()
+        devices = self.devices.current()
+        inputs = _fingerprint(self.files.fingerprint, devices)
+        outcome = await reconcile_once(
+            loaded.desired,
+            devices,
+            self.client,
+            self.inventory,
+            self.settings,
+            previous=self.statuses,
+        )
+        elapsed = time.perf_counter() - started
+        self.outcome, self.statuses = outcome, outcome.statuses
+        failed = outcome.observed.error is not None or bool(outcome.failed)
+        self._account(outcome, inputs, elapsed, failed)
+        self._backoff = self._next_backoff(failed)
+        self._update_health(reasons, [str(e) for e in loaded.errors], outcome, failed)
+        self.store.publish(self.statuses)
+        self.store.publish_controller(self._health_document())
+        self._log(reasons, outcome, loaded.errors, elapsed)
+        async with self.passes_done:
+            self.passes_done.notify_all()
+        return outcome
+
+    def _account(self, outcome: Outcome, inputs: str, elapsed: float, failed: bool) -> None:
+        m = self.metrics
+        m.passes.labels(result="error" if failed else "ok").inc()
+        m.pass_duration.observe(elapsed)
+        m.mediamtx_up.set(0 if outcome.observed.error else 1)
+        for result in outcome.results:
+            m.actions.labels(op=result.action.op, result="error" if result.error else "ok").inc()
+        applied = sum(r.error is None for r in outcome.results)
+        if applied and inputs == self._converged_inputs:
+            m.drift_corrections.inc(applied)  # nothing declared changed: MediaMTX had drifted
+        if not failed:
+            m.last_success.set_to_current_time()
+            self._converged_inputs = inputs
+
+    def _update_health(
+        self, reasons: list[str], errors: list[str], outcome: Outcome, failed: bool
+    ) -> None:
+        h = self.health
+        h.passes += 1
+        h.last_pass = now().isoformat()
+        h.last_reasons = reasons[:10]
+        h.mediamtx_reachable = outcome.observed.error is None
+        h.errors = errors + ([outcome.observed.error] if outcome.observed.error else [])
+        h.errors += [f"{r.action.op} {r.action.path}: {r.error}" for r in outcome.failed]
+        h.notes = outcome.plan.notes
+        if not failed:
+            h.last_success = h.last_pass
+
+    def _health_document(self) -> dict[str, Any]:
+        return {
+            "apiVersion": "camctl.dev/v1alpha1",
+            "kind": "Controller",
+            "metadata": {"name": self.settings.node_name or "camctl"},
+            "status": {k: v for k, v in vars(self.health).items() if v is not None},
+        }
+
+    def _log(self, reasons: list[str], outcome: Outcome, errors: list[Any], elapsed: float) -> None:
+        extra = {"reasons": reasons[:10], "duration_ms": round(elapsed * 1000, 1)}
+        for result in outcome.results:
+            if result.error:
+                log.error(
+                    "%s %s failed: %s",
+                    result.action.op,
+                    result.action.path,
+                    result.error,
+                    extra=extra,
+                )
+            else:
+                log.info("%s %s", result.action.op, result.action.path, extra=extra)
+        for error in errors:
+            log.error("%s", error)
+        if outcome.observed.error:
+            log.warning(
+                "MediaMTX unreachable, retrying in %.2fs: %s", self._backoff, outcome.observed.error
+            )
+
+    async def _poll_mediamtx(self) -> None:
+        """MediaMTX pushes nothing: notice restarts (paths gone) and drift by asking."""
+        started: str | None = None
+        last_configs: str | None = None
+        next_drift = time.monotonic() + self.timing.drift
+        while True:
+            await asyncio.sleep(self.timing.poll)
+            try:
+                info = await self.client.info()
+                if time.monotonic() >= next_drift:
+                    next_drift = time.monotonic() + self.timing.drift
+                    configs = _digest(await self.client.list_path_configs())
+                    if last_configs is not None and configs != last_configs:
+                        self.trigger("mediamtx: path configs changed")
+                    last_configs = configs
+            except MediaMTXError:
+                if self.health.mediamtx_reachable:
+                    self.trigger("mediamtx: unreachable")
+                continue
+            self.health.mediamtx_version = str(info.get("version"))
+            if info.get("started") != started:
+                if started is not None or not self.health.mediamtx_reachable:
+                    self.trigger("mediamtx: restarted or back")
+                started = info.get("started")
+
+    async def _guard(self, work: Coroutine[Any, Any, None], what: str) -> None:
+        """A watcher that dies is logged; the periodic resync still covers for it."""
+        try:
+            await work
+        except asyncio.CancelledError:
+            raise
+        except Exception:
+            log.exception("%s failed; relying on the periodic resync", what)
+
+
+def _fingerprint(files: Any, devices: Any) -> str:
+    return hashlib.sha256(repr((files, devices)).encode()).hexdigest()
+
+
+def _digest(data: Any) -> str:
+    return hashlib.sha256(json.dumps(data, sort_keys=True).encode()).hexdigest()

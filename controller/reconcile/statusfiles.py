@@ -1,0 +1,71 @@
+"""Status as files: one JSON document per resource under the state directory.
+
+Written atomically and only when it changed, read back by `camctl status`. They live in
+the state directory, outside the watched tree, so writing them never wakes the loop.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from controller.api.kinds import API_VERSION, KINDS, Ref, Status
+from controller.reconcile.inventory import write_atomic
+
+CONTROLLER = "controller.json"
+
+
+class StatusStore:
+    def __init__(self, state_dir: Path) -> None:
+        self.root = state_dir / "status"
+        self._written: dict[Ref, str] = {}
+
+    def path_of(self, key: Ref) -> Path:
+        return self.root / key.kind / key.namespace / f"{key.name}.json"
+
+    def publish(self, statuses: Mapping[Ref, Status]) -> int:
+        """Write the statuses that changed, remove those of resources that are gone."""
+        written = 0
+        for key, status in statuses.items():
+            body = status.model_dump(mode="json", by_alias=True, exclude_none=True)
+            text = json.dumps(body, sort_keys=True)
+            if self._written.get(key) != text:
+                document = {
+                    "apiVersion": API_VERSION,
+                    "kind": key.kind,
+                    "metadata": {"name": key.name, "namespace": key.namespace},
+                    "status": body,
+                }
+                write_atomic(self.path_of(key), document)
+                self._written[key] = text
+                written += 1
+        for key in set(self._stored()) - set(statuses):
+            self.path_of(key).unlink(missing_ok=True)
+            self._written.pop(key, None)
+        return written
+
+    def publish_controller(self, health: Mapping[str, Any]) -> None:
+        write_atomic(self.root / CONTROLLER, dict(health))
+
+    def _stored(self) -> list[Ref]:
+        return [
+            Ref(kind, path.parent.name, path.stem)
+            for kind in KINDS
+            for path in sorted((self.root / kind).glob("*/*.json"))
+        ]
+
+    def read(self) -> tuple[dict[str, Any] | None, list[dict[str, Any]]]:
+        """The controller's health and every resource's status document, as written."""
+        controller = _read_json(self.root / CONTROLLER)
+        resources = [_read_json(self.path_of(key)) for key in self._stored()]
+        return controller, [r for r in resources if r is not None]
+
+
+def _read_json(path: Path) -> dict[str, Any] | None:
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    return data if isinstance(data, dict) else None
