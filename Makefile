@@ -27,9 +27,9 @@ system-deps:
 demo: $(VENV)/.installed
 	$(CAMCTL) demo
 
-# Against a real MediaMTX and real cameras: CAMCTL_MEDIAMTX_URL, CAMCTL_STATE_DIR apply.
+# Against a real MediaMTX and real cameras (CAMCTL_MEDIAMTX_URL, CAMCTL_STATE_DIR apply).
 run: $(VENV)/.installed
-	$(CAMCTL) apply $(or $(CONFIG),examples/gitops)
+	$(CAMCTL) run $(or $(CONFIG),examples/gitops)
 
 lint: $(VENV)/.test-installed
 	$(VENV)/bin/ruff check controller tests

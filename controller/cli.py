@@ -270,12 +270,17 @@ def status(state_dir: Path | None, output: str) -> None:
 
 
 @main.command()
-@click.option("--keep-running", is_flag=True, help="Leave the emulator up until Ctrl-C.")
-def demo(keep_running: bool) -> None:
+@click.option(
+    "--live/--once",
+    default=True,
+    show_default=True,
+    help="After apply and plan, keep converging on edits of examples/ until Ctrl-C.",
+)
+def demo(live: bool) -> None:
     """Apply examples/ to a MediaMTX emulator with simulated cameras, offline."""
     from controller.testing.demo import run_demo
 
-    sys.exit(run_demo(keep_running=keep_running))
+    sys.exit(run_demo(live=live))
 
 
 # --- helpers -------------------------------------------------------------------------

@@ -1,14 +1,14 @@
 """`make demo` / `camctl demo`: the whole flow offline, against the MediaMTX emulator.
 
-It applies examples/gitops with the simulated cameras of examples/devices.yaml, then
-plans again to show that a converged controller has nothing left to do.
+It applies examples/gitops with the simulated cameras of examples/devices.yaml, plans
+again to show that a converged controller has nothing left to do, then (with --live)
+runs the controller: edit the examples and watch MediaMTX follow.
 """
 
 from __future__ import annotations
 
 import shlex
 import tempfile
-import time
 from pathlib import Path
 
 import click
@@ -16,7 +16,7 @@ import click
 from controller.testing.mediamtx import MediaMTXEmulator, run_in_thread
 
 
-def run_demo(examples: Path = Path("examples"), *, keep_running: bool = False) -> int:
+def run_demo(examples: Path = Path("examples"), *, live: bool = True) -> int:
     from controller.cli import main  # the demo drives the real commands
 
     documents, devices = examples / "gitops", examples / "devices.yaml"
@@ -30,31 +30,30 @@ def run_demo(examples: Path = Path("examples"), *, keep_running: bool = False) -
         common = f"{documents} --mediamtx {url} --simulate-devices {devices} --state-dir {state}"
         click.secho(f"MediaMTX emulator at {url}; state in {state}\n", bold=True)
         for command in (f"validate {documents}", f"apply {common}", f"plan {common}"):
-            click.secho(f"$ camctl {command}", fg="cyan")
             code = _run(main, command)
-            click.echo(f"(exit {code})\n")
         click.echo(f"MediaMTX paths: {', '.join(emulator.path_names())}")
         click.echo(f"API writes: {emulator.write_count} (one per path; the second plan wrote none)")
-        if keep_running:
-            click.echo(f"\nThe emulator stays up at {url}; try: camctl plan {common}")
-            _wait_for_interrupt()
+        if live:
+            click.secho(
+                f"\nNow live: edit {documents}/*.yaml, or unplug a camera by deleting it from "
+                f"{devices}.\nIn another terminal: camctl status --state-dir {state}\n"
+                "Ctrl-C stops.\n",
+                bold=True,
+            )
+            code = _run(main, f"run {common}")
     return code
 
 
 def _run(main: click.Group, command: str) -> int:
+    click.secho(f"$ camctl {command}", fg="cyan")
     try:
         main.main(shlex.split(command), prog_name="camctl", standalone_mode=False)
     except SystemExit as exc:
-        return int(exc.code or 0)
+        code = int(exc.code or 0)
     except click.ClickException as exc:
         exc.show()
-        return exc.exit_code
-    return 0
-
-
-def _wait_for_interrupt() -> None:
-    try:
-        while True:
-            time.sleep(3600)
-    except KeyboardInterrupt:
-        pass
+        code = exc.exit_code
+    else:
+        code = 0
+    click.echo(f"(exit {code})\n")
+    return code
