@@ -13,9 +13,9 @@ import hashlib
 import json
 import logging
 import time
-from collections.abc import Coroutine
+from collections.abc import Callable, Coroutine, Hashable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 from controller.api.kinds import Ref, Status
 from controller.observe.devices import DeviceSource
@@ -25,9 +25,26 @@ from controller.reconcile.inventory import Inventory
 from controller.reconcile.metrics import Metrics
 from controller.reconcile.plan import Settings
 from controller.reconcile.statusfiles import StatusStore
-from controller.sources.files import FileSource
+from controller.sources.files import LoadResult
 
 log = logging.getLogger("camctl")
+
+
+class DesiredSource(Protocol):
+    """Where the declared resources come from: files, or Kubernetes custom resources."""
+
+    def load(self) -> LoadResult: ...
+
+    @property
+    def fingerprint(self) -> Hashable: ...
+
+    async def watch(self, notify: Callable[[str], None]) -> None: ...
+
+
+class StatusSink(Protocol):
+    """Somewhere statuses go besides the status files: Kubernetes, the view."""
+
+    async def publish(self, statuses: Mapping[Ref, Status]) -> None: ...
 
 
 @dataclass(frozen=True)
@@ -59,7 +76,7 @@ class Health:
 class Controller:
     def __init__(
         self,
-        files: FileSource,
+        files: DesiredSource,
         devices: DeviceSource,
         client: MediaMTXClient,
         inventory: Inventory,
@@ -67,10 +84,12 @@ class Controller:
         settings: Settings,
         timing: Timing = Timing(),
         metrics: Metrics | None = None,
+        sinks: Sequence[StatusSink] = (),
     ) -> None:
         self.files, self.devices, self.client = files, devices, client
         self.inventory, self.store, self.settings, self.timing = inventory, store, settings, timing
         self.metrics = metrics or Metrics()
+        self.sinks = list(sinks)
         self.health = Health()
         self.statuses: dict[Ref, Status] = {}
         self.outcome: Outcome | None = None
@@ -161,6 +180,11 @@ class Controller:
         self._update_health(reasons, [str(e) for e in loaded.errors], outcome, failed)
         self.store.publish(self.statuses)
         self.store.publish_controller(self._health_document())
+        for sink in self.sinks:
+            try:
+                await sink.publish(self.statuses)
+            except Exception:  # a sink that fails must not stop MediaMTX being converged
+                log.exception("publishing statuses to %s failed", type(sink).__name__)
         self._log(reasons, outcome, loaded.errors, elapsed)
         async with self.passes_done:
             self.passes_done.notify_all()
