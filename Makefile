@@ -32,9 +32,10 @@ run: $(VENV)/.installed
 	$(CAMCTL) run $(or $(CONFIG),examples/gitops)
 
 lint: $(VENV)/.test-installed
-	$(VENV)/bin/ruff check controller tests
-	$(VENV)/bin/ruff format --check controller tests
+	$(VENV)/bin/ruff check controller tests benchmarks
+	$(VENV)/bin/ruff format --check controller tests benchmarks
 	$(VENV)/bin/mypy
+	$(VENV)/bin/mypy --strict benchmarks
 
 test: lint
 	umockdev-wrapper $(PY) -m pytest $(PYTEST_ARGS)

@@ -55,6 +55,7 @@ async def test_info(client: MediaMTXClient) -> None:
 
 
 async def test_list_follows_every_page(client: MediaMTXClient, emu: MediaMTXEmulator) -> None:
+    client.page_size = 100
     for i in range(250):
         emu.set_path(f"cams/cam{i:03}", {"runOnInit": f"ffmpeg {i}"})
     configs = await client.list_path_configs()

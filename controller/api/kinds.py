@@ -150,6 +150,9 @@ DeviceLink = Literal["byId", "byPath", "node"]
 
 
 class VideoSpec(_Model):
+    # Frozen, hence hashable: streams with the same video share one rendered command line.
+    model_config = ConfigDict(frozen=True)
+
     input: Literal["mjpeg", "yuyv422", "h264", "nv12"] = Field(
         default="mjpeg", description="Pixel format read from the camera (ffmpeg -input_format)"
     )

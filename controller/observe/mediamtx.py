@@ -80,7 +80,7 @@ def _split_credentials(url: str) -> tuple[str, str | None, str | None]:
 class MediaMTXClient:
     """MediaMTX's Control API, the calls camctl makes. Use as `async with` or call aclose()."""
 
-    page_size = 100
+    page_size = 1000  # fewer round trips; MediaMTX sets no upper bound
 
     def __init__(
         self,

@@ -35,7 +35,7 @@ from controller.reconcile.render import choose_device, differing, path_config
 Op = Literal["add", "patch", "delete"]
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Owner:
     """Inventory entry: which Stream a path was created for, and from which source."""
 
@@ -89,12 +89,25 @@ class _Pass:
     inventory: Mapping[str, Owner]
     settings: Settings
     now: datetime
+    previous: Mapping[Ref, Status]
     actions: list[Action] = field(default_factory=list)
     statuses: dict[Ref, Status] = field(default_factory=dict)
     claimed: dict[str, Owner] = field(default_factory=dict)
     kept: set[str] = field(default_factory=set)
     pending: set[str] = field(default_factory=set)
     notes: list[str] = field(default_factory=list)
+    idle: dict[str, Condition] = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.idle = _idle(self.now)
+
+    def conditions(
+        self, key: Ref, ready: Condition, *, reconciling: bool = False, stalled: bool = False
+    ) -> list[Condition]:
+        """Ready and the kstatus pair, with the previous times of those whose status held."""
+        current = _summary(ready, reconciling=reconciling, stalled=stalled, idle=self.idle)
+        before = self.previous.get(key)
+        return current if before is None else merge_conditions(before.conditions, current)
 
 
 def plan(
@@ -111,23 +124,22 @@ def plan(
 
     `paths` is None when MediaMTX could not be read: statuses say so and nothing is done.
     """
-    state = _Pass(desired, paths, inventory, settings, now)
+    state = _Pass(desired, paths, inventory, settings, now, previous or {})
     cameras = {
         key: cam
         for key, cam in sorted(desired.cameras.items())
         if _is_ours(cam, settings.node_name)
     }
     matched = _match_cameras(state, cameras, devices)
-    for _, stream in sorted(desired.streams.items()):
+    for key, stream in sorted(desired.streams.items()):
         camera = desired.camera_of(stream)
         if camera is None or ref(camera) in cameras:
-            _plan_stream(state, stream, camera, matched, runtime or {})
+            _plan_stream(state, key, stream, camera, matched, runtime or {})
     for key, recording in sorted(desired.recordings.items()):
         _recording_status(state, key, recording)
     _plan_deletes(state)
-    statuses = _with_history(state.statuses, previous or {})
     inventory = {**state.claimed, **{p: inventory[p] for p in state.kept if p in inventory}}
-    return Plan(sorted(state.actions, key=_order), statuses, inventory, state.notes)
+    return Plan(sorted(state.actions, key=_order), state.statuses, inventory, state.notes)
 
 
 def _is_ours(camera: Camera, node_name: str | None) -> bool:
@@ -183,7 +195,7 @@ def _match_cameras(
         stalled = ready.reason in ("AmbiguousMatch", "DeviceConflict")
         state.statuses[key] = CameraStatus(
             observed_generation=generation(cam),
-            conditions=_summary(ready, reconciling=False, stalled=stalled, now=state.now),
+            conditions=state.conditions(key, ready, stalled=stalled),
             device=matched.get(key),
         )
     return matched
@@ -217,18 +229,18 @@ class DeviceIndex:
 
 def _plan_stream(
     state: _Pass,
+    key: Ref,
     stream: Stream,
     camera: Camera | None,
     matched: Mapping[Ref, Device],
     runtime: Mapping[str, Mapping[str, Any]],
 ) -> None:
-    key, path = ref(stream), stream.path
-    status = StreamStatus(
-        observed_generation=generation(stream), path=path, urls=_urls(path, state.settings)
-    )
+    path = stream.path
     observed = None if state.paths is None else state.paths.get(path)
     owned = path in state.inventory
     device = matched.get(ref(camera)) if camera else None
+    chosen: dict[str, Any] = {}  # the device name ffmpeg opens, once there is a device
+    live: Mapping[str, Any] | None = None  # what MediaMTX says of the path, once configured
     if camera is None:
         state.kept.add(path)
         ready = condition(
@@ -254,13 +266,14 @@ def _plan_stream(
         )
     else:
         choice = choose_device(device, stream.spec.device_link or state.settings.device_link)
-        status.device, status.device_link = choice.path, choice.link
+        chosen = {"device": choice.path, "device_link": choice.link}
         wanted = path_config(stream, choice.path, state.desired.recording_of(stream))
-        state.claimed[path] = Owner(str(key), state.desired.origins.get(key, ""))
+        owner = Owner(str(key), state.desired.origins.get(key, ""))
+        if state.inventory.get(path) == owner:
+            owner = state.inventory[path]  # the very same: fewer new objects on each pass
+        state.claimed[path] = owner
         _converge(state, key, path, wanted, observed)
         live = runtime.get(path, {})
-        status.readers = len(live.get("readers") or []) if live else None
-        status.bytes_received = live.get("inboundBytes") if live else None
         ready = condition(
             "Ready", True, "PathConfigured", f"MediaMTX path {path!r} is configured", state.now
         )
@@ -269,9 +282,18 @@ def _plan_stream(
         ready = condition(
             "Ready", False, "Reconciling", f"path {path!r} is being configured", state.now
         )
-    status.conditions = _summary(
-        ready, reconciling=pending, stalled=ready.reason == "PathConflict", now=state.now
+    status = StreamStatus(
+        observed_generation=generation(stream),
+        path=path,
+        urls=_urls(path, state.settings),
+        conditions=state.conditions(
+            key, ready, reconciling=pending, stalled=ready.reason == "PathConflict"
+        ),
+        **chosen,
     )
+    if live is not None:  # taken as MediaMTX reports them
+        status.readers = len(live.get("readers") or []) if live else None
+        status.bytes_received = live.get("inboundBytes") if live else None
     state.statuses[key] = status
 
 
@@ -325,7 +347,7 @@ def _recording_status(state: _Pass, key: Ref, recording: Recording) -> None:
         )
     state.statuses[key] = RecordingStatus(
         observed_generation=generation(recording),
-        conditions=_summary(ready, reconciling=False, stalled=False, now=state.now),
+        conditions=state.conditions(key, ready),
         path=stream_status.path,
     )
 
@@ -359,34 +381,27 @@ def _plan_deletes(state: _Pass) -> None:
 
 
 def _summary(
-    ready: Condition, *, reconciling: bool, stalled: bool, now: datetime
+    ready: Condition, *, reconciling: bool, stalled: bool, idle: Mapping[str, Condition]
 ) -> list[Condition]:
     """Ready plus the kstatus pair, so `kubectl wait` and kstatus users both understand it."""
     return [
         ready,
-        condition(
-            "Reconciling",
-            reconciling,
-            ready.reason if reconciling else "Idle",
-            ready.message if reconciling else "",
-            now,
-        ),
-        condition(
-            "Stalled",
-            stalled,
-            ready.reason if stalled else "Idle",
-            ready.message if stalled else "",
-            now,
-        ),
+        _flag("Reconciling", reconciling, ready, idle),
+        _flag("Stalled", stalled, ready, idle),
     ]
 
 
-def _with_history(statuses: dict[Ref, Status], previous: Mapping[Ref, Status]) -> dict[Ref, Status]:
-    for key, status in statuses.items():
-        before = previous.get(key)
-        if before is not None:
-            status.conditions = merge_conditions(before.conditions, status.conditions)
-    return statuses
+def _flag(type_: str, on: bool, ready: Condition, idle: Mapping[str, Condition]) -> Condition:
+    """Reconciling or Stalled: True for Ready's reason, else the pass's one shared `idle`."""
+    if not on:
+        return idle[type_]
+    return condition(type_, True, ready.reason, ready.message, ready.last_transition_time)
+
+
+def _idle(now: datetime) -> dict[str, Condition]:
+    """Reconciling and Stalled when False: alike for every resource, so made once a pass
+    (conditions are immutable; thousands of copies would only keep the collector busy)."""
+    return {type_: condition(type_, False, "Idle", "", now) for type_ in ("Reconciling", "Stalled")}
 
 
 def mark_failed(plan: Plan, action: Action, error: str, now: datetime) -> None:
@@ -396,4 +411,4 @@ def mark_failed(plan: Plan, action: Action, error: str, now: datetime) -> None:
         ready = condition(
             "Ready", False, "ApplyFailed", f"{action.op} {action.path!r}: {error}", now
         )
-        status.conditions = _summary(ready, reconciling=True, stalled=False, now=now)
+        status.conditions = _summary(ready, reconciling=True, stalled=False, idle=_idle(now))

@@ -9,6 +9,7 @@ from __future__ import annotations
 import shlex
 from collections.abc import Mapping
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any
 
 from controller.api.device import Device
@@ -35,6 +36,9 @@ DURATION_FIELDS = frozenset(
     }
 )
 PUBLISH_URL = "rtsp://localhost:$RTSP_PORT/$MTX_PATH"
+REDACTED = "<redacted>"
+DEFAULT_SEGMENT_DURATION = normalize_duration("1h")
+DEFAULT_DELETE_AFTER = normalize_duration("1d")
 
 
 @dataclass(frozen=True)
@@ -57,13 +61,18 @@ def choose_device(device: Device, preferred: DeviceLink) -> DeviceChoice:
 
 def ffmpeg_command(video: VideoSpec, device_path: str) -> str:
     """The command MediaMTX runs to publish the camera; split shell-style, no shell."""
+    before, after = _command_around_device(video)
+    return f"{before} {shlex.quote(device_path)} {after}"
+
+
+@lru_cache(maxsize=256)
+def _command_around_device(video: VideoSpec) -> tuple[str, str]:
+    """The quoted command line before and after the device: shared by streams alike."""
     args = ["ffmpeg", "-hide_banner", "-loglevel", "warning"]
     args += ["-f", "v4l2", "-input_format", video.input]
     args += ["-video_size", f"{video.width}x{video.height}", "-framerate", str(video.fps)]
-    args += ["-i", device_path]
-    args += encoder_args(video)
     # MediaMTX expands $RTSP_PORT and $MTX_PATH itself, so they stay unquoted.
-    return f"{shlex.join(args)} -f rtsp {PUBLISH_URL}"
+    return f"{shlex.join(args)} -i", f"{shlex.join(encoder_args(video))} -f rtsp {PUBLISH_URL}"
 
 
 def encoder_args(video: VideoSpec) -> list[str]:
@@ -87,8 +96,8 @@ def record_fields(recording: Recording | None) -> dict[str, Any]:
         "recordPath": (spec and spec.path) or DEFAULT_RECORD_PATH,
         "recordFormat": spec.format if spec else "fmp4",
         "recordPartDuration": spec.part_duration if spec else "1s",
-        "recordSegmentDuration": spec.segment_duration if spec else normalize_duration("1h"),
-        "recordDeleteAfter": spec.retention if spec else normalize_duration("1d"),
+        "recordSegmentDuration": spec.segment_duration if spec else DEFAULT_SEGMENT_DURATION,
+        "recordDeleteAfter": spec.retention if spec else DEFAULT_DELETE_AFTER,
     }
 
 
@@ -121,6 +130,7 @@ def differing(desired: Mapping[str, Any], actual: Mapping[str, Any]) -> dict[str
     return {
         field: value
         for field, value in desired.items()
-        if actual.get(field) != "<redacted>"
-        and normalize(field, actual.get(field)) != normalize(field, value)
+        if (read := actual.get(field)) != value  # equal as read is equal as meant: fast path
+        and read != REDACTED
+        and normalize(field, read) != normalize(field, value)
     }

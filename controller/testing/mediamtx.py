@@ -350,15 +350,18 @@ def _parse_uint31(text: str) -> int:
     return int(text)
 
 
-def _paginate(request: web.Request, items: list[Any]) -> dict[str, Any]:
+def _paginate(
+    request: web.Request, names: list[str], render: Callable[[str], Any]
+) -> dict[str, Any]:
+    """One page of `names`, rendered; only that page is rendered, as MediaMTX slices first."""
     per_page = _parse_uint31(request.query.get("itemsPerPage") or "100")
     page = _parse_uint31(request.query.get("page") or "0")
     if per_page == 0:
         raise _APIError(400, "invalid items per page")
     return {
-        "itemCount": len(items),
-        "pageCount": -(-len(items) // per_page),
-        "items": items[page * per_page : (page + 1) * per_page],
+        "itemCount": len(names),
+        "pageCount": -(-len(names) // per_page),
+        "items": [render(n) for n in names[page * per_page : (page + 1) * per_page]],
     }
 
 
@@ -502,7 +505,7 @@ class MediaMTXEmulator:
         return web.json_response({"version": VERSION, "started": self._started})
 
     async def _config_list(self, request: web.Request) -> web.Response:
-        return web.json_response(_paginate(request, [self.resolved(n) for n in self.path_names()]))
+        return web.json_response(_paginate(request, self.path_names(), self.resolved))
 
     async def _config_get(self, request: web.Request) -> web.Response:
         name = _param_name(request)
@@ -573,8 +576,7 @@ class MediaMTXEmulator:
         return [n for n in self.path_names() if _name_regexp(n) is None]
 
     async def _paths_list(self, request: web.Request) -> web.Response:
-        items = [self._runtime_item(n) for n in self._runtime_names()]
-        return web.json_response(_paginate(request, items))
+        return web.json_response(_paginate(request, self._runtime_names(), self._runtime_item))
 
     async def _paths_get(self, request: web.Request) -> web.Response:
         name = _param_name(request)
