@@ -8,9 +8,6 @@ passing or skipping with empty lists.
 
 from __future__ import annotations
 
-import gc
-import os
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -28,51 +25,7 @@ from controller.observe.v4l2 import (
 EXAMPLE = Path(__file__).resolve().parent.parent / "examples" / "devices.yaml"
 
 # ---------------------------------------------------------------------------------------------
-# umockdev testbed
-#
-# umockdev gotchas (0.17.16), learned the hard way:
-# - Destroying a Testbed unsets $UMOCKDEV_DIR even while a newer Testbed lives, after which
-#   udev silently shows the real /sys again. So this module keeps ONE Testbed and clear()s it
-#   between tests instead of making one per test.
-# - Re-adding a device with an `N:` (device node) line whose node was used before in the same
-#   Testbed aborts the whole process (assertion in create_node_for_device), even after
-#   remove_device() or clear(). Enumeration needs no /dev file: DEVNAME gives the node name,
-#   so the records below have no `N:` line.
-# - Monitors made before clear() receive no events afterwards.
-
-
-@pytest.fixture(scope="module")
-def _module_testbed() -> Iterator[Any]:
-    if "umockdev" not in os.environ.get("LD_PRELOAD", ""):
-        pytest.fail(
-            "these udev tests need the umockdev preload; run them as "
-            "`umockdev-wrapper python -m pytest tests/test_v4l2.py` (without it udev shows "
-            "the real /sys, so every device list is just empty)",
-            pytrace=False,
-        )
-    import gi
-
-    gi.require_version("UMockdev", "1.0")
-    from gi.repository import UMockdev
-
-    tb = UMockdev.Testbed.new()
-    yield tb
-    tb.clear()
-    del tb
-    gc.collect()
-
-
-@pytest.fixture
-def testbed(_module_testbed: Any) -> Iterator[Any]:
-    """An empty umockdev Testbed; FAILS (never skips) when the umockdev preload is missing."""
-    import pyudev
-
-    _module_testbed.clear()
-    leaked = [d.sys_path for d in pyudev.Context().list_devices()]
-    if leaked:
-        pytest.fail(f"the umockdev testbed is not in effect; udev shows {leaked[:3]}", False)
-    yield _module_testbed
-    _module_testbed.clear()
+# udev records for umockdev's Testbed (the `testbed` fixture and its gotchas: conftest.py)
 
 
 USB = "/devices/pci0000:00/0000:00:14.0/usb1"

@@ -11,6 +11,7 @@ file for demos and machines without cameras.
 from __future__ import annotations
 
 import asyncio
+import logging
 import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
@@ -40,6 +41,8 @@ BY_ID = "/dev/v4l/by-id/"
 BY_PATH = "/dev/v4l/by-path/"
 MAX_DEVICE_FILE_BYTES = 1024 * 1024
 
+log = logging.getLogger(__name__)
+
 # ---------------------------------------------------------------------------------------------
 # udev
 
@@ -64,8 +67,14 @@ async def watch_udev(notify: Callable[[str], None], context: pyudev.Context | No
 
     def drain() -> None:
         actions = []
-        while (dev := monitor.poll(0)) is not None:
-            actions.append(f"{dev.action} {dev.device_node or dev.sys_name}")
+        try:
+            while (dev := monitor.poll(0)) is not None:
+                actions.append(f"{dev.action} {dev.device_node or dev.sys_name}")
+        except OSError as exc:
+            # ENOBUFS: a burst (a camera flapping, a hub replugged) overflowed the socket and
+            # the kernel dropped events. Passes list every device, so waking is all it takes.
+            log.warning("udev monitor: %s; some events were lost, re-listing devices", exc)
+            actions.append(f"events lost ({exc.strerror or exc})")
         if actions:
             notify("udev: " + ", ".join(actions))
 
