@@ -250,7 +250,8 @@ class Controller:
         """MediaMTX pushes nothing: notice restarts (paths gone) and drift by asking."""
         started: str | None = None
         last_configs: str | None = None
-        next_drift = time.monotonic() + self.timing.drift
+        told_back = False
+        next_drift = 0.0  # the first poll takes the baseline at once
         while True:
             await asyncio.sleep(self.timing.poll)
             try:
@@ -258,18 +259,26 @@ class Controller:
                 if time.monotonic() >= next_drift:
                     next_drift = time.monotonic() + self.timing.drift
                     configs = _digest(await self.client.list_path_configs())
-                    if last_configs is not None and configs != last_configs:
+                    # The first look triggers too: a change (or a restart) between the first
+                    # pass and the baseline would otherwise wait for the resync.
+                    if configs != last_configs:
                         self.trigger("mediamtx: path configs changed")
                     last_configs = configs
             except MediaMTXError:
+                told_back = False
                 if self.health.mediamtx_reachable:
                     self.trigger("mediamtx: unreachable")
                 continue
             self.health.mediamtx_version = str(info.get("version"))
-            if info.get("started") != started:
-                if started is not None or not self.health.mediamtx_reachable:
-                    self.trigger("mediamtx: restarted or back")
-                started = info.get("started")
+            # Answering while the last pass could not reach it: converge now, not at the end
+            # of the backoff (up to backoff_max), even if it did not restart meanwhile. Once:
+            # if that pass fails too, the backoff holds.
+            down = self.health.mediamtx_reachable is False
+            if down and not told_back:
+                self.trigger("mediamtx: back")
+            elif started is not None and info.get("started") != started:
+                self.trigger("mediamtx: restarted")
+            told_back, started = down, info.get("started")
 
     async def _guard(self, work: Coroutine[Any, Any, None], what: str) -> None:
         """A watcher that dies is logged; the periodic resync still covers for it."""

@@ -181,8 +181,11 @@ async def watch_paths(paths: Sequence[Path], notify: Callable[[str], None], what
         path = Path(changed)
         if path.name.startswith(".."):  # a Kubernetes ConfigMap swapping its ..data link
             return True
-        if any(changed.startswith(d + "/") for d in dirs):  # YAML files, or folders moving
-            return path.suffix in SUFFIXES or not path.suffix
+        for d in dirs:
+            if changed.startswith(d + "/"):
+                # YAML files, or folders moving; not what hides in .git and other dot folders.
+                hidden = any(part.startswith(".") for part in Path(changed[len(d) + 1 :]).parts)
+                return not hidden and (path.suffix in SUFFIXES or not path.suffix)
         return changed in files
 
     # watchfiles' defaults (1.6 s) would dominate latency. Its watcher polls every `step` ms
