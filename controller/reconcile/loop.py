@@ -17,6 +17,7 @@ from collections.abc import Callable, Coroutine, Hashable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
+from controller.api.device import Device
 from controller.api.kinds import Ref, Status
 from controller.observe.devices import DeviceSource
 from controller.observe.mediamtx import MediaMTXClient, MediaMTXError
@@ -92,7 +93,9 @@ class Controller:
         self.sinks = list(sinks)
         self.health = Health()
         self.statuses: dict[Ref, Status] = {}
-        self.outcome: Outcome | None = None
+        self.outcome: Outcome | None = None  # the last pass, for readers such as the view
+        self.loaded: LoadResult | None = None
+        self.devices_seen: list[Device] = []
         self._wake = asyncio.Event()
         self._reasons: list[str] = []
         self._backoff = 0.0
@@ -161,8 +164,8 @@ class Controller:
         self._wake.clear()
         reasons, self._reasons = self._reasons, []
         started = time.perf_counter()
-        loaded = self.files.load()
-        devices = self.devices.current()
+        loaded = self.loaded = self.files.load()
+        devices = self.devices_seen = self.devices.current()
         inputs = _fingerprint(self.files.fingerprint, devices)
         outcome = await reconcile_once(
             loaded.desired,
