@@ -41,7 +41,7 @@ test: lint
 	umockdev-wrapper $(PY) -m pytest $(PYTEST_ARGS)
 
 bench: $(VENV)/.test-installed
-	$(PY) -m benchmarks
+	umockdev-wrapper $(PY) -m benchmarks
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .hypothesis

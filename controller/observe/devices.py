@@ -11,6 +11,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Protocol
 
+import pyudev
+
 from controller.api.device import Device
 from controller.observe import v4l2
 from controller.sources.files import watch_paths
@@ -27,8 +29,14 @@ class DeviceSource(Protocol):
 class UdevDevices:
     """The V4L2 capture nodes udev knows; woken by udev's uevents."""
 
+    _context: pyudev.Context | None = None
+
     def current(self) -> list[Device]:
-        return v4l2.enumerate_devices()
+        # One Context for the process: making one loads libudev through ctypes.util.find_library,
+        # which runs `ldconfig -p` (a fork) every time.
+        if self._context is None:
+            self._context = pyudev.Context()
+        return v4l2.enumerate_devices(self._context)
 
     async def watch(self, notify: Callable[[str], None]) -> None:
         await v4l2.watch_udev(notify)
@@ -43,11 +51,19 @@ class SimulatedDevices:
     def __init__(self, path: Path) -> None:
         self.path = path
         self._last_good: list[Device] = []
+        self._last_read: bytes | None = None
         self.error: str | None = None
 
     def current(self) -> list[Device]:
         try:
+            data = self.path.read_bytes()
+        except OSError:
+            data = None
+        if data is not None and data == self._last_read and self.error is None:
+            return self._last_good  # unchanged since the last good read: no parse
+        try:
             self._last_good = v4l2.load_simulated(self.path)
+            self._last_read = data
             self.error = None
         except ValueError as exc:
             if self.error != str(exc):

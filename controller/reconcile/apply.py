@@ -97,7 +97,9 @@ async def execute(
     client: MediaMTXClient, inventory: Inventory, owned: Mapping[str, Any], result: Plan
 ) -> list[Result]:
     """Send the actions, a few at a time; one failure does not stop the others."""
-    inventory.save({**owned, **result.inventory})  # intent first: see the module docstring
+    intent = {**owned, **result.inventory}
+    if intent != owned:  # a patch of a path camctl owns already changes no ownership
+        inventory.save(intent)  # intent first: see the module docstring
     limit = asyncio.Semaphore(CONCURRENCY)
 
     async def run(action: Action) -> Result:
@@ -109,7 +111,9 @@ async def execute(
             return Result(action)
 
     results = await asyncio.gather(*(run(a) for a in result.actions))
-    inventory.save(result.inventory_after(failed=(r.action.path for r in results if r.error)))
+    after = result.inventory_after(failed=(r.action.path for r in results if r.error))
+    if after != intent:
+        inventory.save(after)
     return list(results)
 
 

@@ -99,7 +99,7 @@ class Controller:
         self._wake = asyncio.Event()
         self._reasons: list[str] = []
         self._backoff = 0.0
-        self._converged_inputs: str | None = None
+        self._converged_inputs: object = None
         self.passes_done = asyncio.Condition()
 
     def trigger(self, reason: str) -> None:
@@ -193,7 +193,7 @@ class Controller:
             self.passes_done.notify_all()
         return outcome
 
-    def _account(self, outcome: Outcome, inputs: str, elapsed: float, failed: bool) -> None:
+    def _account(self, outcome: Outcome, inputs: object, elapsed: float, failed: bool) -> None:
         m = self.metrics
         m.passes.labels(result="error" if failed else "ok").inc()
         m.pass_duration.observe(elapsed)
@@ -293,8 +293,9 @@ class Controller:
             log.exception("%s failed; relying on the periodic resync", what)
 
 
-def _fingerprint(files: Any, devices: Any) -> str:
-    return hashlib.sha256(repr((files, devices)).encode()).hexdigest()
+def _fingerprint(files: Hashable, devices: Sequence[Any]) -> tuple[Hashable, tuple[Any, ...]]:
+    """The inputs of a pass, compared with == (a repr of 1,000 pydantic Devices took 23 ms)."""
+    return files, tuple(devices)
 
 
 def _digest(data: Any) -> str:

@@ -21,6 +21,8 @@ class StatusStore:
     def __init__(self, state_dir: Path) -> None:
         self.root = state_dir / "status"
         self._written: dict[Ref, str] = {}
+        self._published: dict[Ref, Status] = {}  # the last status written for each resource
+        self._on_disk: set[Ref] | None = None  # listed once; then kept up to date here
 
     def path_of(self, key: Ref) -> Path:
         return self.root / key.kind / key.namespace / f"{key.name}.json"
@@ -28,7 +30,12 @@ class StatusStore:
     def publish(self, statuses: Mapping[Ref, Status]) -> int:
         """Write the statuses that changed, remove those of resources that are gone."""
         written = 0
+        if self._on_disk is None:
+            self._on_disk = set(self._stored())
         for key, status in statuses.items():
+            if self._published.get(key) == status:
+                continue  # equal models dump to equal documents: nothing to write
+            self._published[key] = status.model_copy(deep=True)
             body = status.model_dump(mode="json", by_alias=True, exclude_none=True)
             text = json.dumps(body, sort_keys=True)
             if self._written.get(key) != text:
@@ -40,10 +47,13 @@ class StatusStore:
                 }
                 write_atomic(self.path_of(key), document)
                 self._written[key] = text
+                self._on_disk.add(key)
                 written += 1
-        for key in set(self._stored()) - set(statuses):
+        for key in self._on_disk - statuses.keys():
             self.path_of(key).unlink(missing_ok=True)
             self._written.pop(key, None)
+            self._published.pop(key, None)
+            self._on_disk.discard(key)
         return written
 
     def publish_controller(self, health: Mapping[str, Any]) -> None:

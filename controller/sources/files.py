@@ -17,7 +17,7 @@ import watchfiles
 from pydantic import ValidationError
 from ruamel.yaml import YAML
 from ruamel.yaml.comments import CommentedMap, CommentedSeq
-from ruamel.yaml.error import MarkedYAMLError
+from ruamel.yaml.error import MarkedYAMLError, YAMLError
 
 from controller.api.desired import AnyResource, Desired, assemble
 from controller.api.kinds import API_VERSION, KINDS, Ref, parse_resource, ref
@@ -56,7 +56,17 @@ class LoadResult:
 class _Document:
     resource: AnyResource
     file: str
-    tree: CommentedMap
+    parsed: CommentedMap | None = None  # the round-trip tree, when the file needed one
+    text: str = ""  # otherwise the file's text, and which document of it this is
+    index: int = 0
+
+    @property
+    def tree(self) -> CommentedMap:
+        """Lines and columns, for errors only: the fast loader keeps none, so parse again."""
+        if self.parsed is None:
+            trees = YAML(typ="rt").load_all(self.text)
+            self.parsed = next(t for i, t in enumerate(trees, start=1) if i == self.index)
+        return self.parsed
 
 
 def discover(paths: Sequence[Path]) -> list[Path]:
@@ -102,6 +112,7 @@ class FileSource:
         self.paths = list(paths)
         self._loads: dict[str, _FileLoad] = {}
         self._last_good: dict[str, list[_Document]] = {}
+        self._result: tuple[Any, LoadResult] | None = None
 
     def load(self) -> LoadResult:
         files = discover(self.paths)
@@ -112,6 +123,8 @@ class FileSource:
             )
             files = files[:MAX_FILES]
         self._loads = {str(f): self._load_file(f) for f in files}
+        if self._result is not None and not errors and self.fingerprint == self._result[0]:
+            return self._result[1]  # the same files with the same contents: the same result
         self._last_good = {f: self._last_good[f] for f in self._loads if f in self._last_good}
         in_force, declared, held = [], set(), set()
         for name, loaded in self._loads.items():
@@ -137,7 +150,9 @@ class FileSource:
             doc = by_ref[problem.ref]
             errors.append(_error(doc, tuple(problem.field.split(".")), problem.message))
         errors.sort(key=lambda e: (e.file, e.line, e.col))
-        return LoadResult(desired, errors, [str(f) for f in files])
+        result = LoadResult(desired, errors, [str(f) for f in files])
+        self._result = (self.fingerprint, result)
+        return result
 
     @property
     def fingerprint(self) -> tuple[tuple[str, bytes], ...]:
@@ -215,6 +230,11 @@ def _parse_file(
     except UnicodeDecodeError as exc:
         errors.append(LoadError(name, 1, 1, "", "", f"cannot read: {exc}"))
         return
+    fast = _parse_fast(name, text)
+    if fast is not None:
+        declared.update(ref(doc.resource) for doc in fast)
+        yield from fast
+        return
     try:
         trees = list(YAML(typ="rt").load_all(text))
     except MarkedYAMLError as exc:
@@ -231,6 +251,30 @@ def _parse_file(
         doc = _parse(name, index, tree, errors)
         if doc is not None:
             yield doc
+
+
+def _parse_fast(name: str, text: str) -> list[_Document] | None:
+    """A file without any problem, through ruamel's C loader (no positions); None at the
+    first problem, and the round-trip loader then finds and places every one."""
+    try:
+        trees = list(YAML(typ="safe").load_all(text))
+    except YAMLError:
+        return None
+    documents = []
+    for index, tree in enumerate(trees, start=1):
+        if tree is None:
+            continue
+        if not isinstance(tree, dict) or _check_header(tree.get("kind"), tree.get("apiVersion")):
+            return None
+        plain = _plain(tree, [0])
+        if plain is None:
+            return None
+        try:
+            resource = parse_resource(plain)
+        except ValidationError:
+            return None
+        documents.append(_Document(resource, name, text=text, index=index))
+    return documents
 
 
 def _parse(file: str, index: int, tree: Any, errors: list[LoadError]) -> _Document | None:
@@ -258,7 +302,7 @@ def _parse(file: str, index: int, tree: Any, errors: list[LoadError]) -> _Docume
             dotted = ".".join(str(p) for p in loc)
             errors.append(LoadError(file, line, col, subject, dotted, _message(err)))
         return None
-    return _Document(resource, file, tree)
+    return _Document(resource, file, parsed=tree)
 
 
 def _error(doc: _Document, loc: tuple[str, ...], message: str) -> LoadError:
