@@ -101,6 +101,12 @@ class _Pass:
     def __post_init__(self) -> None:
         self.idle = _idle(self.now)
 
+    def settle(self, key: Ref, status: Status) -> None:
+        """Record a status; an unchanged one is the previous object itself, so this pass's
+        copy is freed at once instead of living on into the collector's old generation."""
+        before = self.previous.get(key)
+        self.statuses[key] = before if before == status else status
+
     def conditions(
         self, key: Ref, ready: Condition, *, reconciling: bool = False, stalled: bool = False
     ) -> list[Condition]:
@@ -193,10 +199,13 @@ def _match_cameras(
             name = found[0].product or found[0].node
             ready = condition("Ready", True, "DeviceFound", f"{found[0].node} ({name})", state.now)
         stalled = ready.reason in ("AmbiguousMatch", "DeviceConflict")
-        state.statuses[key] = CameraStatus(
-            observed_generation=generation(cam),
-            conditions=state.conditions(key, ready, stalled=stalled),
-            device=matched.get(key),
+        state.settle(
+            key,
+            CameraStatus(
+                observed_generation=generation(cam),
+                conditions=state.conditions(key, ready, stalled=stalled),
+                device=matched.get(key),
+            ),
         )
     return matched
 
@@ -294,7 +303,7 @@ def _plan_stream(
     if live is not None:  # taken as MediaMTX reports them
         status.readers = len(live.get("readers") or []) if live else None
         status.bytes_received = live.get("inboundBytes") if live else None
-    state.statuses[key] = status
+    state.settle(key, status)
 
 
 def _converge(
@@ -345,10 +354,13 @@ def _recording_status(state: _Pass, key: Ref, recording: Recording) -> None:
         ready = condition(
             "Ready", True, "RecordingConfigured", f"path {stream_status.path!r} records", state.now
         )
-    state.statuses[key] = RecordingStatus(
-        observed_generation=generation(recording),
-        conditions=state.conditions(key, ready),
-        path=stream_status.path,
+    state.settle(
+        key,
+        RecordingStatus(
+            observed_generation=generation(recording),
+            conditions=state.conditions(key, ready),
+            path=stream_status.path,
+        ),
     )
 
 
