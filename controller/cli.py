@@ -143,6 +143,24 @@ def schema() -> None:
 
 
 @main.command()
+@click.option(
+    "-d",
+    "--directory",
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Write one file per CRD into this directory (e.g. crds/) instead of printing them.",
+)
+def crds(directory: Path | None) -> None:
+    """Print the CustomResourceDefinitions of Camera, Stream and Recording, for kubectl."""
+    from controller.api.crd import render_all, write_dir
+
+    if directory is None:
+        click.echo(render_all(), nl=False)
+        return
+    for path in write_dir(directory):
+        click.echo(f"wrote {path}", err=True)
+
+
+@main.command()
 @click.option("--suggest", is_flag=True, help="Print Camera documents for unclaimed devices.")
 @click.option(
     "--declared",
@@ -231,16 +249,40 @@ def apply(**options: Any) -> None:
 @click.option(
     "--log-format", type=click.Choice(["text", "json"]), default="text", show_default=True
 )
+@click.option(
+    "--kubernetes",
+    is_flag=True,
+    envvar="CAMCTL_KUBERNETES",
+    help="Read Camera/Stream/Recording custom resources (kopf) instead of PATHS; "
+    "write their status, Events and finalizers.",
+)
+@click.option(
+    "--namespace",
+    envvar="CAMCTL_NAMESPACE",
+    help="With --kubernetes: watch only this namespace [default: all namespaces].",
+)
+@click.option(
+    "--claim-unassigned",
+    is_flag=True,
+    envvar="CAMCTL_CLAIM_UNASSIGNED",
+    help="With --kubernetes: also own Cameras without spec.node (one camctl per cluster only).",
+)
 def run(resync: float, log_format: str, **options: Any) -> None:
     """Keep MediaMTX converged: react to edits, hotplug and MediaMTX restarts until stopped."""
     from controller import logs
     from controller.reconcile.loop import Timing
 
+    if options["kubernetes"] == bool(options["paths"]):
+        raise click.UsageError("give PATHS, or --kubernetes (not both)")
     logs.setup(log_format)
     try:
         asyncio.run(_run_controller(options, Timing(resync=resync)))
     except InventoryError as exc:
         raise click.ClickException(str(exc)) from exc
+
+
+# `run --kubernetes` takes no PATHS: they are required unless --kubernetes (checked in run).
+next(p for p in run.params if p.name == "paths").required = False
 
 
 @main.command()
@@ -318,7 +360,6 @@ async def _run_controller(options: dict[str, Any], timing: Timing) -> None:
     from controller.observe.mediamtx import MediaMTXClient
     from controller.reconcile.loop import Controller
     from controller.reconcile.statusfiles import StatusStore
-    from controller.sources.files import FileSource
 
     state_dir = options["state_dir"] or default_state_dir()
     devices: DeviceSource = (
@@ -331,26 +372,52 @@ async def _run_controller(options: dict[str, Any], timing: Timing) -> None:
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
+    source, sinks, watching = _desired_source(options, inventory, stop)
     with inventory.locked():
         async with MediaMTXClient.from_env(options["mediamtx"]) as client:
             controller = Controller(
-                FileSource(options["paths"]),
+                source,
                 devices,
                 client,
                 inventory,
                 StatusStore(state_dir),
                 _settings(options),
                 timing,
+                sinks=sinks,
             )
+            if hasattr(source, "attach"):
+                source.attach(controller)
             logging.getLogger("camctl").info(
                 "camctl %s watching %s, MediaMTX at %s, state in %s",
                 __version__,
-                ", ".join(map(str, options["paths"])),
+                watching,
                 client.url,
                 state_dir,
             )
             await controller.run(stop)
             logging.getLogger("camctl").info("stopped after %d passes", controller.health.passes)
+
+
+def _desired_source(
+    options: dict[str, Any], inventory: Inventory, stop: asyncio.Event
+) -> tuple[Any, list[Any], str]:
+    """Files, or with --kubernetes the custom resources (also a status sink)."""
+    from controller.sources.files import FileSource
+
+    if not options.get("kubernetes"):
+        return FileSource(options["paths"]), [], ", ".join(map(str, options["paths"]))
+    from controller.sources.kubernetes import KubernetesSource
+
+    source = KubernetesSource(
+        inventory,
+        options["node_name"],
+        options["namespace"],
+        claim_unassigned=options["claim_unassigned"],
+        stop=stop.set,
+    )
+    scope = f"namespace {options['namespace']}" if options["namespace"] else "all namespaces"
+    where = f"Kubernetes ({scope}) as node {options['node_name']}"
+    return source, [source], where
 
 
 def _reconcile(options: dict[str, Any], *, dry_run: bool) -> tuple[Any, LoadResult]:
