@@ -7,7 +7,7 @@ still run, and the exit status is 1.
 
 from __future__ import annotations
 
-from benchmarks import bench_apply, bench_idle, bench_loop, bench_plan
+from benchmarks import bench_apply, bench_idle, bench_loop, bench_plan, bench_view
 
 
 def main() -> int:
@@ -15,6 +15,7 @@ def main() -> int:
     bench_apply.main()
     complete = bench_loop.main()
     bench_idle.main()
+    bench_view.main()
     return 0 if complete else 1
 
 

@@ -8,12 +8,14 @@ reconcile package and print what came back. Exit codes: 0 done or converged, 1 a
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import logging
 import signal
 import socket
 import sys
 from collections.abc import Callable, Sequence
+from contextlib import AbstractAsyncContextManager
 from pathlib import Path
 from typing import Any, TypeVar
 from urllib.parse import urlsplit
@@ -40,6 +42,7 @@ from controller.reconcile.loop import Timing
 from controller.reconcile.plan import Settings
 from controller.sources.files import LoadResult, load
 from controller.sources.suggest import camera_documents, render_yaml
+from controller.view.commands import get as get_command
 
 F = TypeVar("F", bound=Callable[..., Any])
 EXIT_ERROR, EXIT_PENDING = 1, 2
@@ -267,17 +270,31 @@ def apply(**options: Any) -> None:
     envvar="CAMCTL_CLAIM_UNASSIGNED",
     help="With --kubernetes: also own Cameras without spec.node (one camctl per cluster only).",
 )
+@click.option(
+    "--view",
+    "view_address",
+    metavar="HOST:PORT",
+    envvar="CAMCTL_VIEW",
+    help="Serve the read-only JSON-RPC view, /metrics and the dashboard (e.g. 127.0.0.1:9990).",
+)
+@click.option(
+    "--view-token-file",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    envvar="CAMCTL_VIEW_TOKEN_FILE",
+    help="Bearer tokens of the view, one a line, re-read when changed; needed unless on loopback.",
+)
 def run(resync: float, log_format: str, **options: Any) -> None:
     """Keep MediaMTX converged: react to edits, hotplug and MediaMTX restarts until stopped."""
     from controller import logs
     from controller.reconcile.loop import Timing
+    from controller.view.server import ViewError
 
     if options["kubernetes"] == bool(options["paths"]):
         raise click.UsageError("give PATHS, or --kubernetes (not both)")
     logs.setup(log_format)
     try:
         asyncio.run(_run_controller(options, Timing(resync=resync)))
-    except InventoryError as exc:
+    except (InventoryError, ViewError) as exc:
         raise click.ClickException(str(exc)) from exc
 
 
@@ -293,10 +310,28 @@ next(p for p in run.params if p.name == "paths").required = False
     help="The running controller's state directory [default: ~/.local/state/camctl].",
 )
 @click.option("-o", "--output", type=click.Choice(["text", "wide", "json", "yaml"]), default="text")
-def status(state_dir: Path | None, output: str) -> None:
+@click.option(
+    "--server",
+    envvar="CAMCTL_VIEW_URL",
+    help="Ask a running view (camctl run --view) instead, e.g. http://127.0.0.1:9990.",
+)
+@click.option(
+    "--token-file",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    envvar="CAMCTL_VIEW_TOKEN_FILE",
+    help="With --server: a file whose first line is a view token (or CAMCTL_VIEW_TOKEN).",
+)
+def status(
+    state_dir: Path | None, output: str, server: str | None, token_file: Path | None
+) -> None:
     """Every resource's conditions, and the controller's health, as the controller wrote them."""
     from controller.reconcile.statusfiles import StatusStore
 
+    if server:
+        from controller.view.commands import status_from_server
+
+        status_from_server(server, token_file, output)
+        return
     controller, resources = StatusStore(state_dir or default_state_dir()).read()
     if output == "json":
         click.echo(to_json({"controller": controller, "resources": resources}))
@@ -323,6 +358,9 @@ def demo(live: bool) -> None:
     from controller.testing.demo import run_demo
 
     sys.exit(run_demo(live=live))
+
+
+main.add_command(get_command, "get")
 
 
 # --- helpers -------------------------------------------------------------------------
@@ -394,8 +432,18 @@ async def _run_controller(options: dict[str, Any], timing: Timing) -> None:
                 client.url,
                 state_dir,
             )
-            await controller.run(stop)
+            async with _view(controller, options):
+                await controller.run(stop)
             logging.getLogger("camctl").info("stopped after %d passes", controller.health.passes)
+
+
+def _view(controller: Any, options: dict[str, Any]) -> AbstractAsyncContextManager[Any]:
+    """The read-only view of the controller, while it runs, when --view is given."""
+    if not options.get("view_address"):
+        return contextlib.nullcontext()
+    from controller.view.server import serving
+
+    return serving(controller, options["view_address"], options.get("view_token_file"))
 
 
 def _desired_source(

@@ -1,0 +1,248 @@
+"""The view under load: `streams.list` with 100 streams, WebSocket latency, idle subscribers.
+
+One process runs the controller on the MediaMTX emulator (100 simulated cameras) and its
+view; load comes from other processes:
+
+1. `wrk` (Debian) with 32 connections POSTs `streams.list` for a few seconds, first to the
+   view (answers cached per snapshot version), then to a naive aiohttp handler in the same
+   process that answers the same method from the same snapshot but serialises it with
+   `json` on every request. Requests per second, p99 and their ratio.
+2. A WebSocket client subscribes; MediaMTX's runtime is changed (a reader joins a path) and
+   a pass is triggered: the time from the view's publish (the status change) to the
+   notification arriving, and from the trigger (the pass included) to it. Medians.
+3. 200 subscribed WebSocket clients, from a child process, stay idle: the server's resident
+   memory (VmRSS) with them minus without them, per subscriber.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import gc
+import json
+import re
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+from aiohttp import web
+
+from controller.reconcile.loop import Timing
+from controller.view.harness import Running, running, until
+from controller.view.methods import methods
+from controller.view.models import ListParams
+from controller.view.rpc import Context
+from controller.view.server import HttpSession
+
+STREAMS = 100
+CONNECTIONS = 32
+DURATION = 5  # seconds of wrk per target
+LATENCY_SAMPLES = 40
+SUBSCRIBERS = 200
+TARGET_RPS, TARGET_RATIO, TARGET_P99_MS, TARGET_NOTIFY_MS = 5000, 3.0, 10.0, 20.0
+TOKEN = "bench-token-0123456789abcdef"
+BODY = '{"jsonrpc":"2.0","id":1,"method":"streams.list"}'
+QUIET = Timing(resync=3600, poll=3600, drift=3600)
+WRK_SCRIPT = f"""
+wrk.method = "POST"
+wrk.body = '{BODY}'
+wrk.headers["Content-Type"] = "application/json"
+wrk.headers["Authorization"] = "Bearer {TOKEN}"
+"""
+
+
+def write_world(root: Path, n: int) -> tuple[Path, Path]:
+    docs, dev = root / "docs", root / "dev"
+    docs.mkdir(parents=True)
+    dev.mkdir()
+    text, devices = [], []
+    for i in range(n):
+        name, serial = f"cam-{i:03d}", f"SER{i:05d}"
+        text.append(
+            f"apiVersion: camctl.dev/v1alpha1\nkind: Camera\nmetadata:\n  name: {name}\n"
+            f"  labels: {{site: s{i % 4}}}\nspec:\n  match: {{serial: '{serial}'}}\n---\n"
+            f"apiVersion: camctl.dev/v1alpha1\nkind: Stream\nmetadata: {{name: {name}}}\n"
+            f"spec:\n  camera: {name}\n  path: cams/{name}\n"
+            "  video: {width: 640, height: 480, fps: 15, bitrate: 1M}\n---\n"
+            f"apiVersion: camctl.dev/v1alpha1\nkind: Recording\nmetadata: {{name: {name}}}\n"
+            f"spec:\n  stream: {name}\n  retention: 7d\n"
+        )
+        devices.append(
+            f"  - {{node: /dev/video{2 * i}, serial: '{serial}', "
+            f"byId: /dev/v4l/by-id/usb-Acme_Cam_{serial}-video-index0}}\n"
+        )
+    (docs / "world.yaml").write_text("---\n".join(text))
+    (dev / "devices.yaml").write_text("devices:\n" + "".join(devices))
+    return docs, dev / "devices.yaml"
+
+
+# --- 1. requests per second ---------------------------------------------------------------
+
+
+async def naive_server(run: Running) -> tuple[web.AppRunner, str]:
+    """streams.list as a straightforward handler would do it: json.dumps on every request."""
+    lister = next(m for m in methods() if m.name == "streams.list")
+
+    async def handler(request: web.Request) -> web.Response:
+        if request.headers.get("Authorization") != f"Bearer {TOKEN}":
+            return web.Response(status=401)
+        message = json.loads(await request.read())
+        params = ListParams.model_validate(message.get("params") or {})
+        session = HttpSession(authenticated=True)
+        context = Context(run.view.state.snapshot, run.view.state, session, run.view.auth)
+        result = lister.handler(context, params)
+        return web.json_response({"jsonrpc": "2.0", "id": message.get("id"), "result": result})
+
+    app = web.Application()
+    app.router.add_post("/rpc", handler)
+    runner = web.AppRunner(app, access_log=None)
+    await runner.setup()
+    await web.TCPSite(runner, "127.0.0.1", 0).start()
+    return runner, f"http://127.0.0.1:{runner.addresses[0][1]}"
+
+
+async def wrk(url: str, script: Path) -> tuple[float, float]:
+    """Requests per second and p99 in milliseconds, from wrk in its own process."""
+    process = await asyncio.create_subprocess_exec(
+        "wrk", "-t2", f"-c{CONNECTIONS}", f"-d{DURATION}s", "--latency", "-s", str(script),
+        f"{url}/rpc", stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT,
+    )  # fmt: skip
+    out = (await process.communicate())[0].decode()
+    rps = re.search(r"Requests/sec:\s+([\d.]+)", out)
+    p99 = re.search(r"99%\s+([\d.]+)(us|ms|s)\b", out)
+    errors = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
+    if not rps or not p99 or errors:
+        raise RuntimeError(f"wrk said:\n{out}")
+    scale = {"us": 0.001, "ms": 1.0, "s": 1000.0}[p99.group(2)]
+    return float(rps.group(1)), float(p99.group(1)) * scale
+
+
+async def throughput(run: Running, root: Path) -> dict[str, float]:
+    script = root / "post.lua"
+    script.write_text(WRK_SCRIPT)
+    runner, naive_url = await naive_server(run)
+    try:
+        await wrk(run.url, script)  # warm up both, then measure both
+        view_rps, view_p99 = await wrk(run.url, script)
+        naive_rps, naive_p99 = await wrk(naive_url, script)
+    finally:
+        await runner.cleanup()
+    return {"view": view_rps, "view_p99": view_p99, "naive": naive_rps, "naive_p99": naive_p99}
+
+
+# --- 2. status change -> notification ------------------------------------------------------
+
+
+async def notification_latency(run: Running) -> tuple[float, float]:
+    published, triggered = [], []
+    async with (
+        aiohttp.ClientSession() as session,
+        session.ws_connect(f"{run.url}/rpc/ws", headers={"Authorization": f"Bearer {TOKEN}"}) as ws,
+    ):
+        await ws.send_str('{"jsonrpc":"2.0","id":1,"method":"events.subscribe",'
+                          '"params":{"kinds":["Stream"]}}')  # fmt: skip
+        await ws.receive_str()
+        for i in range(LATENCY_SAMPLES):
+            readers = [{"type": "rtspSession", "id": str(n)} for n in range(i % 2 + 1)]
+            run.emulator.runtime["cams/cam-000"] = {"readers": readers}
+            started = time.perf_counter()
+            run.controller.trigger("bench: a reader came")
+            message = json.loads(await asyncio.wait_for(ws.receive_str(), 10))
+            received = time.perf_counter()
+            assert message["params"]["event"]["name"] == "cam-000", message
+            published.append((received - run.view.state.published_at) * 1000)
+            triggered.append((received - started) * 1000)
+    return statistics.median(published), statistics.median(triggered)
+
+
+# --- 3. idle subscribers -------------------------------------------------------------------
+
+CLIENTS = """
+import asyncio, sys, aiohttp
+async def main(url, token, n):
+    async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=0)) as s:
+        sockets = [await s.ws_connect(url, headers={"Authorization": "Bearer " + token})
+                   for _ in range(n)]
+        for ws in sockets:
+            await ws.send_str('{"jsonrpc":"2.0","id":1,"method":"events.subscribe"}')
+            await ws.receive_str()
+        print("ready", flush=True)
+        await asyncio.get_running_loop().run_in_executor(None, sys.stdin.readline)
+asyncio.run(main(sys.argv[1], sys.argv[2], int(sys.argv[3])))
+"""
+
+
+def rss_kib() -> int:
+    status = Path("/proc/self/status").read_text()
+    return int(re.search(r"VmRSS:\s+(\d+)", status).group(1))  # type: ignore[union-attr]
+
+
+async def settled_rss(run: Running, connections: int) -> int:
+    await until(lambda: len(run.view.state.listeners) == connections, 30)
+    await asyncio.sleep(0.5)
+    gc.collect()
+    return rss_kib()
+
+
+async def idle_memory(run: Running) -> float:
+    before = await settled_rss(run, 0)
+    child = await asyncio.create_subprocess_exec(
+        sys.executable, "-c", CLIENTS, f"{run.url}/rpc/ws", TOKEN, str(SUBSCRIBERS),
+        stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE,
+    )  # fmt: skip
+    assert child.stdout and child.stdin
+    try:
+        await asyncio.wait_for(child.stdout.readline(), 60)
+        after = await settled_rss(run, SUBSCRIBERS)
+    finally:
+        child.stdin.write(b"\n")
+        await child.wait()
+    return (after - before) / SUBSCRIBERS
+
+
+# --- report --------------------------------------------------------------------------------
+
+
+def verdict(met: bool) -> str:
+    return "met" if met else "NOT met"
+
+
+async def measure(root: Path) -> dict[str, Any]:
+    docs, devices = write_world(root, STREAMS)
+    tokens = root / "tokens"
+    tokens.write_text(f"{TOKEN}\n")
+    tokens.chmod(0o600)
+    async with running(docs, devices, root / "state", token_file=tokens, timing=QUIET) as run:
+        await run.settle()
+        assert len(run.view.state.snapshot.docs["Stream"]) == STREAMS
+        results: dict[str, Any] = await throughput(run, root)
+        results["published_ms"], results["triggered_ms"] = await notification_latency(run)
+        results["kib_per_subscriber"] = await idle_memory(run)
+    return results
+
+
+def report(r: dict[str, Any]) -> None:
+    ratio = r["view"] / r["naive"]
+    print(f"view: streams.list, {STREAMS} streams, wrk {CONNECTIONS} connections, {DURATION} s")
+    print(f"  cached view     {r['view']:8.0f} req/s   p99 {r['view_p99']:6.2f} ms")
+    print(f"  naive handler   {r['naive']:8.0f} req/s   p99 {r['naive_p99']:6.2f} ms")
+    print(f"  >= {TARGET_RPS} req/s: {verdict(r['view'] >= TARGET_RPS)}; "
+          f"p99 < {TARGET_P99_MS:.0f} ms: {verdict(r['view_p99'] < TARGET_P99_MS)}; "
+          f"{ratio:.1f}x naive (>= {TARGET_RATIO:.0f}x): "
+          f"{verdict(ratio >= TARGET_RATIO)}")  # fmt: skip
+    print(f"  status change -> WebSocket notification: median {r['published_ms']:.2f} ms "
+          f"(< {TARGET_NOTIFY_MS:.0f} ms: {verdict(r['published_ms'] < TARGET_NOTIFY_MS)}); "
+          f"from the trigger, the pass included: {r['triggered_ms']:.2f} ms")  # fmt: skip
+    print(f"  {SUBSCRIBERS} idle subscribers: {r['kib_per_subscriber']:.1f} KiB each")
+
+
+def main() -> None:
+    with tempfile.TemporaryDirectory(prefix="camctl-bench-view-") as root:
+        report(asyncio.run(measure(Path(root))))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,101 @@
+"""Bearer tokens from a file: several at once, rotated by editing the file, no restart.
+
+One token per line; blank lines and lines starting with `#` are ignored. The file is
+looked at again at most once a second (its size, time and inode), and a file that cannot
+be read accepts no token at all: failing closed. Tokens are compared in constant time.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import ipaddress
+import logging
+import os
+import time
+from pathlib import Path
+
+log = logging.getLogger("camctl.view")
+RECHECK_SECONDS = 1.0
+MAX_TOKEN_FILE = 1 << 20
+
+
+class Open:
+    """No token file: everything is allowed (the server then listens on loopback only)."""
+
+    required = False
+
+    def check(self, token: object) -> bool:
+        return True
+
+    def check_header(self, value: str | None) -> bool:
+        return True
+
+
+class TokenFile:
+    required = True
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self._digests: list[bytes] = []
+        self._stamp: tuple[int, int, int] | None = None
+        self._checked = float("-inf")
+        self._reload()
+        if not self._digests:
+            log.warning("%s holds no token: every authenticated request is refused", path)
+
+    def check(self, token: object) -> bool:
+        """Whether `token` is one of the file's tokens (constant time in the token)."""
+        if not isinstance(token, str) or not token or len(token) > 4096:
+            return False
+        now = time.monotonic()
+        if now - self._checked >= RECHECK_SECONDS:
+            self._checked = now
+            self._reload()
+        given = hashlib.sha256(token.encode(errors="surrogatepass")).digest()
+        found = False
+        for digest in self._digests:  # no early exit: the time does not tell which matched
+            found |= hmac.compare_digest(given, digest)
+        return found
+
+    def check_header(self, value: str | None) -> bool:
+        scheme, _, token = (value or "").partition(" ")
+        return scheme.lower() == "bearer" and self.check(token.strip())
+
+    def _reload(self) -> None:
+        try:
+            stat = self.path.stat()
+            stamp = (stat.st_mtime_ns, stat.st_size, stat.st_ino)
+            if stamp == self._stamp:
+                return
+            if stat.st_size > MAX_TOKEN_FILE:
+                raise OSError(f"larger than {MAX_TOKEN_FILE} bytes")
+            text = self.path.read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError) as exc:
+            if self._stamp != (0, 0, 0):
+                log.error("cannot read the view's token file %s (%s): refusing all", self.path, exc)
+            self._digests, self._stamp = [], (0, 0, 0)
+            return
+        tokens = [t.strip() for t in text.splitlines() if t.strip() and not t.startswith("#")]
+        self._digests = [hashlib.sha256(t.encode()).digest() for t in tokens]
+        if self._stamp is not None:
+            log.info("view tokens reloaded from %s: %d token(s)", self.path, len(tokens))
+        self._stamp = stamp
+
+
+def is_loopback(host: str) -> bool:
+    """Whether `host` can only be reached from this machine."""
+    host = host.strip("[]")
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def readable_by_others(path: Path) -> bool:
+    try:
+        return bool(os.stat(path).st_mode & 0o077)
+    except OSError:
+        return False

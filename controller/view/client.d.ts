@@ -1,0 +1,190 @@
+// Types of client.js, the camctl view's JavaScript client (served at /client.d.ts).
+
+export interface Condition {
+  type: string;
+  status: "True" | "False" | "Unknown";
+  reason: string;
+  message?: string;
+  lastTransitionTime: string;
+}
+
+export interface ObjectMeta {
+  name: string;
+  namespace: string;
+  labels: Record<string, string>;
+  annotations: Record<string, string>;
+}
+
+export interface Resource<Spec, Status> {
+  apiVersion: "camctl.dev/v1alpha1";
+  kind: "Camera" | "Stream" | "Recording";
+  metadata: ObjectMeta;
+  spec: Spec;
+  status?: Status;
+}
+
+export interface Device {
+  node: string;
+  serial?: string;
+  vendorId?: string;
+  productId?: string;
+  usbPath?: string;
+  product?: string;
+  driver?: string;
+  byId?: string;
+  byPath?: string;
+  formats: string[];
+  claimedBy?: string | null;
+}
+
+export interface CameraSpec {
+  node?: string;
+  match: { serial?: string; vendorId?: string; productId?: string; usbPath?: string; device?: string };
+}
+export interface CameraStatus {
+  observedGeneration?: number;
+  conditions: Condition[];
+  device?: Device;
+}
+export interface StreamSpec {
+  camera: string;
+  path?: string;
+  mode: "always" | "onDemand";
+  adopt: boolean;
+  deviceLink?: "byId" | "byPath" | "node";
+  video: {
+    input: string; width: number; height: number; fps: number; codec: string;
+    encoder: string; bitrate: string; keyframeInterval?: number;
+  };
+}
+export interface StreamStatus {
+  observedGeneration?: number;
+  conditions: Condition[];
+  path?: string;
+  urls?: { rtsp: string; hls: string; webrtc: string };
+  device?: string;
+  deviceLink?: "byId" | "byPath" | "node";
+  readers?: number;
+  bytesReceived?: number;
+}
+export interface RecordingSpec {
+  stream: string;
+  enabled: boolean;
+  format: "fmp4" | "mpegts";
+  segmentDuration: string;
+  partDuration: string;
+  retention: string;
+  path?: string;
+}
+export interface RecordingStatus {
+  observedGeneration?: number;
+  conditions: Condition[];
+  path?: string;
+  segments?: { count: number; bytes?: number; oldest?: string; newest?: string };
+}
+
+export type Camera = Resource<CameraSpec, CameraStatus>;
+export type Stream = Resource<StreamSpec, StreamStatus>;
+export type Recording = Resource<RecordingSpec, RecordingStatus>;
+
+export interface Path {
+  name: string;
+  owned: boolean;
+  stream: string | null;
+  source: string | null;
+  record: boolean | null;
+  ready: boolean | null;
+  readers: number | null;
+  bytesReceived: number | null;
+  config: Record<string, unknown> | null;
+}
+
+export interface PlanResult {
+  converged: boolean;
+  actions: { op: "add" | "patch" | "delete"; path: string; stream: string | null;
+             diff: Record<string, { from: unknown; to: unknown }> }[];
+  notes: string[];
+  mediamtxReachable: boolean;
+  version: number;
+  basedOn: string | null;
+}
+
+export interface ControllerStatus {
+  node: string | null;
+  ready: boolean;
+  started: string;
+  passes: number;
+  lastPass?: string | null;
+  lastSuccess?: string | null;
+  lastReasons: string[];
+  mediamtxReachable?: boolean | null;
+  mediamtxVersion?: string | null;
+  errors: string[];
+  notes: string[];
+  resources: Record<string, number>;
+  notReady: number;
+  version: number;
+  connections: number;
+}
+
+export type EventKind = "Camera" | "Stream" | "Recording" | "Device" | "Controller";
+
+export interface ViewEvent {
+  seq: number;
+  time: string;
+  type: "ADDED" | "MODIFIED" | "DELETED";
+  kind: EventKind;
+  namespace: string | null;
+  name: string;
+  object: Record<string, any> | null;
+}
+
+export interface ListFilters {
+  namespace?: string;
+  labelSelector?: string;
+  node?: string;
+  limit?: number;
+}
+
+export interface SubscribeFilters {
+  kinds?: EventKind[];
+  namespace?: string;
+  labelSelector?: string;
+}
+
+export interface ClientOptions {
+  token?: string | null;
+  fetch?: typeof fetch;
+  WebSocket?: any;
+}
+
+export interface Subscription extends AsyncIterableIterator<ViewEvent> {
+  close(): void;
+}
+
+export declare class RPCError extends Error {
+  code: number;
+  data?: unknown;
+  constructor(code: number, message: string, data?: unknown);
+}
+
+export declare class ViewClient {
+  constructor(url?: string, options?: ClientOptions);
+  url: string;
+  token: string | null;
+  call<T = unknown>(method: string, params?: Record<string, unknown>): Promise<T>;
+  batch(calls: [string, Record<string, unknown>?][]): Promise<(unknown | RPCError)[]>;
+  cameras(filters?: ListFilters): Promise<Camera[]>;
+  streams(filters?: ListFilters): Promise<Stream[]>;
+  recordings(filters?: ListFilters): Promise<Recording[]>;
+  camera(name: string, namespace?: string): Promise<Camera>;
+  stream(name: string, namespace?: string): Promise<Stream>;
+  recording(name: string, namespace?: string): Promise<Recording>;
+  devices(): Promise<Device[]>;
+  paths(owned?: boolean | null): Promise<Path[]>;
+  plan(): Promise<PlanResult>;
+  controller(): Promise<ControllerStatus>;
+  events(since?: number, limit?: number): Promise<{ events: ViewEvent[]; latest: number; oldest: number }>;
+  discover(): Promise<Record<string, any>>;
+  subscribe(filters?: SubscribeFilters, onOpen?: (subscription: string) => void): Subscription;
+}

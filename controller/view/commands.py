@@ -1,0 +1,246 @@
+"""`camctl get` and `camctl status --server`: kubectl-style reading of a running view.
+
+The cli registers these (nothing here imports `controller.cli`). The client, and with it
+aiohttp, is imported only when a command runs, so `camctl --help` stays quick.
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Callable, Mapping, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import click
+from ruamel.yaml import YAML
+
+from controller.output import health_text, resources_table, table, to_json
+from controller.view import DEFAULT_URL
+from controller.view.errors import RPCError
+
+if TYPE_CHECKING:
+    from controller.view.client import ViewClient
+
+
+Doc = dict[str, Any]
+Row = Callable[[Doc, bool], list[str]]
+KINDS = {
+    "cameras": ("cameras", ("camera", "cam")),
+    "streams": ("streams", ("stream", "st")),
+    "recordings": ("recordings", ("recording", "rec")),
+    "devices": ("devices", ("device", "dev")),
+    "paths": ("paths", ("path",)),
+}
+
+
+def _plural(kind: str) -> str:
+    for plural, (_, aliases) in KINDS.items():
+        if kind == plural or kind in aliases:
+            return plural
+    raise click.BadParameter(f"{kind!r}: one of {', '.join(KINDS)}", param_hint="KIND")
+
+
+def server_options(func: Callable[..., Any]) -> Callable[..., Any]:
+    func = click.option(
+        "--token-file",
+        type=click.Path(exists=True, dir_okay=False, path_type=Path),
+        envvar="CAMCTL_VIEW_TOKEN_FILE",
+        help="A file whose first line is a view token (or set CAMCTL_VIEW_TOKEN).",
+    )(func)
+    return click.option(
+        "--server",
+        envvar="CAMCTL_VIEW_URL",
+        default=DEFAULT_URL,
+        show_default=True,
+        help="The view of a running `camctl run --view`.",
+    )(func)
+
+
+def connect(server: str, token_file: Path | None) -> ViewClient:
+    from controller.view.client import ViewClient, token_from
+
+    return ViewClient(server, token_from(token_file))
+
+
+def _failures() -> tuple[type[Exception], ...]:
+    from controller.view.client import TransportError
+
+    return (RPCError, TransportError)
+
+
+def _ready(doc: Mapping[str, Any]) -> Mapping[str, Any]:
+    conditions = doc.get("status", {}).get("conditions", [])
+    return next((c for c in conditions if c.get("type") == "Ready"), {})
+
+
+def _camera_row(doc: Doc, wide: bool) -> list[str]:
+    ready, device = _ready(doc), doc.get("status", {}).get("device") or {}
+    row = [doc["metadata"]["name"], ready.get("status", "Unknown"), ready.get("reason", "")]
+    row.append(device.get("node", "-"))
+    if wide:
+        row += [doc["spec"].get("node") or "-", device.get("product") or "-"]
+        row.append(ready.get("message", ""))
+    return row
+
+
+def _stream_row(doc: Doc, wide: bool) -> list[str]:
+    ready, status = _ready(doc), doc.get("status", {})
+    readers = status.get("readers")
+    row = [doc["metadata"]["name"], ready.get("status", "Unknown"), ready.get("reason", "")]
+    row += [status.get("path") or "-", "-" if readers is None else str(readers)]
+    if wide:
+        row += [doc["spec"].get("mode", ""), (status.get("urls") or {}).get("rtsp", "-")]
+        row += [status.get("device") or "-"]
+    return row
+
+
+def _recording_row(doc: Doc, wide: bool) -> list[str]:
+    ready, spec = _ready(doc), doc["spec"]
+    row = [doc["metadata"]["name"], ready.get("status", "Unknown"), ready.get("reason", "")]
+    row += [spec["stream"], spec.get("retention", "")]
+    if wide:
+        row += [spec.get("format", ""), spec.get("segmentDuration", ""), str(spec.get("enabled"))]
+    return row
+
+
+def _device_row(doc: Doc, wide: bool) -> list[str]:
+    row = [doc["node"], f"{doc.get('vendorId') or '?'}:{doc.get('productId') or '?'}"]
+    row += [doc.get("serial") or "-", doc.get("product") or "-", doc.get("claimedBy") or "-"]
+    if wide:
+        row += [doc.get("usbPath") or "-", ",".join(doc.get("formats", [])) or "-"]
+    return row
+
+
+def _path_row(doc: Doc, wide: bool) -> list[str]:
+    readers = doc.get("readers")
+    row = [doc["name"], "yes" if doc["owned"] else "no", doc.get("stream") or "-"]
+    row += [str(doc.get("ready")), "-" if readers is None else str(readers)]
+    if wide:
+        row += [doc.get("source") or "-", str(doc.get("record"))]
+    return row
+
+
+TABLES: dict[str, tuple[list[str], list[str], Row]] = {
+    "cameras": (["NAME", "READY", "REASON", "DEVICE"], ["NODE", "PRODUCT", "MESSAGE"], _camera_row),
+    "streams": (["NAME", "READY", "REASON", "PATH", "READERS"], ["MODE", "RTSP", "DEVICE"],
+                _stream_row),
+    "recordings": (["NAME", "READY", "REASON", "STREAM", "RETENTION"],
+                   ["FORMAT", "SEGMENT", "ENABLED"], _recording_row),
+    "devices": (["NODE", "VENDOR:PRODUCT", "SERIAL", "PRODUCT", "CLAIMED BY"],
+                ["USB PATH", "FORMATS"], _device_row),
+    "paths": (["NAME", "OWNED", "STREAM", "READY", "READERS"], ["SOURCE", "RECORD"], _path_row),
+}  # fmt: skip
+
+
+def render(plural: str, items: Sequence[Doc], output: str) -> str:
+    if output == "json":
+        return to_json(list(items))
+    if output == "yaml":
+        return _yaml(list(items))
+    head, extra, row = TABLES[plural]
+    wide = output == "wide"
+    rows = [[*head, *(extra if wide else [])], *(row(i, wide) for i in items)]
+    return table(rows)
+
+
+def _yaml(data: Any) -> str:
+    yaml = YAML()
+    yaml.default_flow_style = False
+    out: list[str] = []
+
+    class Sink:
+        def write(self, text: str | bytes) -> None:
+            out.append(text.decode() if isinstance(text, bytes) else text)
+
+    yaml.dump(data, Sink())
+    return "".join(out).rstrip("\n")
+
+
+def fetch(view: ViewClient, plural: str, name: str | None, filters: dict[str, Any]) -> list[Doc]:
+    if name is not None:
+        if plural in ("devices", "paths"):
+            key = "node" if plural == "devices" else "name"
+            found = [i for i in fetch(view, plural, None, {}) if i[key] == name]
+            if not found:
+                raise click.ClickException(f"{plural[:-1]} {name!r} not found")
+            return found
+        params = {"name": name, "namespace": filters.get("namespace") or "default"}
+        return [view.call(f"{plural}.get", params)]
+    items: list[Doc] = []
+    token = None
+    params = {k: v for k, v in filters.items() if v is not None}
+    if plural in ("devices", "paths"):
+        params = {}
+    while True:
+        page = view.call(f"{plural}.list", params | ({"continue": token} if token else {}))
+        items += page["items"]
+        token = page.get("continue")
+        if not token:
+            return items
+
+
+@click.command()
+@click.argument("kind")
+@click.argument("name", required=False)
+@click.option("-o", "--output", type=click.Choice(["text", "wide", "json", "yaml"]), default="text")
+@click.option("-l", "--selector", help="Label selector, e.g. site=home,zone!=garage.")
+@click.option("-n", "--namespace", help="Only this namespace.")
+@click.option("--node", help="Only resources whose Camera has this spec.node.")
+@server_options
+def get(
+    kind: str,
+    name: str | None,
+    output: str,
+    selector: str | None,
+    namespace: str | None,
+    node: str | None,
+    server: str,
+    token_file: Path | None,
+) -> None:
+    """Show cameras, streams, recordings, devices or paths from a running view."""
+    plural = _plural(kind)
+    filters = {"labelSelector": selector, "namespace": namespace, "node": node}
+    try:
+        with connect(server, token_file) as view:
+            items = fetch(view, plural, name, filters)
+    except _failures() as exc:
+        raise click.ClickException(str(exc)) from exc
+    if output == "json" and name is not None:
+        click.echo(to_json(items[0]))
+    else:
+        click.echo(render(plural, items, output))
+
+
+def status_from_server(server: str, token_file: Path | None, output: str) -> None:
+    """`camctl status --server URL`: what `camctl status` shows, read from a view."""
+    try:
+        with connect(server, token_file) as view:
+            health = view.call("controller.status")
+            resources: list[Doc] = []
+            for plural in ("cameras", "streams", "recordings"):
+                resources += fetch(view, plural, None, {})
+    except _failures() as exc:
+        raise click.ClickException(str(exc)) from exc
+    if output == "json":
+        click.echo(to_json({"controller": health, "resources": resources}))
+    elif output == "yaml":
+        click.echo(_yaml({"controller": health, "resources": resources}))
+    else:
+        click.echo(health_text(_as_status_file(health)))
+        click.echo(resources_table(resources, wide=output == "wide"))
+    sys.stdout.flush()
+
+
+def _as_status_file(health: Mapping[str, Any]) -> dict[str, Any]:
+    """The controller.status answer in the shape of status/controller.json."""
+    names = {
+        "passes": "passes",
+        "lastPass": "last_pass",
+        "lastSuccess": "last_success",
+        "mediamtxReachable": "mediamtx_reachable",
+        "mediamtxVersion": "mediamtx_version",
+        "errors": "errors",
+        "notes": "notes",
+    }
+    status = {snake: health.get(camel) for camel, snake in names.items()}
+    return {"metadata": {"name": health.get("node") or "camctl"}, "status": status}

@@ -1,0 +1,354 @@
+"""The old "MediaMTX Camera Service" viewer API, answered from camctl's snapshot.
+
+Its existing dashboards and scripts keep working when pointed at camctl: the same method
+names, parameter names, result shapes, error codes and notifications (see
+docs/view.md). Calls that changed state there answer an error naming what to declare
+instead, since camctl's state lives in documents, not in calls.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from datetime import UTC, datetime
+from typing import Any, Literal
+
+from pydantic import ConfigDict, Field
+
+from controller.view import errors
+from controller.view.errors import RPCError
+from controller.view.models import Out, Params
+from controller.view.rpc import Context, Method
+from controller.view.snapshot import Doc, Snapshot, ready_of
+
+FORMAT_NAMES = {"MJPG": "MJPEG"}
+
+
+# --- shapes --------------------------------------------------------------------------
+
+
+class AuthenticateParams(Params):
+    auth_token: str | None = Field(None, alias="auth_token", max_length=4096)
+    token: str | None = Field(None, max_length=4096)
+    auth_type: Literal["jwt", "api_key", "auto"] = Field("auto", alias="auth_type")
+
+
+class DeviceParams(Params):
+    device: str = Field(max_length=4096, description="/dev/video0, a by-id link or the name")
+
+
+class FilesParams(Params):
+    limit: int = Field(100, ge=1, le=1000)
+    offset: int = Field(0, ge=0)
+
+
+class FileParams(Params):
+    filename: str = Field(max_length=4096)
+
+
+class AnyParams(Params):
+    model_config = ConfigDict(extra="allow", strict=False)
+
+
+class Authenticated(Out):
+    model_config = ConfigDict(alias_generator=None)
+    authenticated: bool
+    role: str
+    permissions: list[str]
+    expires_at: str | None
+    session_id: str
+
+
+class StreamUrlsOut(Out):
+    rtsp: str | None = None
+    webrtc: str | None = None
+    hls: str | None = None
+
+
+class CameraObject(Out):
+    model_config = ConfigDict(alias_generator=None)
+    device: str
+    status: Literal["CONNECTED", "DISCONNECTED"]
+    name: str
+    resolution: str
+    fps: int
+    streams: StreamUrlsOut
+    recording: bool
+
+
+class CameraListResult(Out):
+    cameras: list[CameraObject]
+    total: int
+    connected: int
+
+
+class CameraMetrics(Out):
+    model_config = ConfigDict(alias_generator=None)
+    bytes_sent: int
+    readers: int
+    uptime: int
+
+
+class Capabilities(Out):
+    formats: list[str]
+    resolutions: list[str]
+
+
+class CameraStatusResult(CameraObject):
+    metrics: CameraMetrics
+    capabilities: Capabilities
+
+
+class StreamInfo(Out):
+    model_config = ConfigDict(alias_generator=None)
+    name: str
+    source: str
+    ready: bool
+    readers: int
+    bytes_sent: int
+
+
+class FileObject(Out):
+    model_config = ConfigDict(alias_generator=None)
+    filename: str
+    file_size: int
+    modified_time: str
+    download_url: str
+
+
+class FileList(Out):
+    files: list[FileObject]
+    total: int
+    limit: int
+    offset: int
+
+
+# --- camera objects ------------------------------------------------------------------
+
+
+def camera_objects(snapshot: Snapshot) -> dict[str, Doc]:
+    """Each Camera as the old service showed it, with its Stream's video and URLs."""
+    streams = {
+        (s["metadata"]["namespace"], s["spec"]["camera"]): s for s in snapshot.docs["Stream"]
+    }
+    recordings = {
+        (r["metadata"]["namespace"], r["spec"]["stream"]): r for r in snapshot.docs["Recording"]
+    }
+    out = {}
+    for cam in snapshot.docs["Camera"]:
+        ns, name = cam["metadata"]["namespace"], cam["metadata"]["name"]
+        stream = streams.get((ns, name))
+        recording = recordings.get((ns, stream["metadata"]["name"])) if stream else None
+        out[f"{ns}/{name}"] = _camera(cam, stream, recording)
+    return out
+
+
+def _camera(cam: Doc, stream: Doc | None, recording: Doc | None) -> Doc:
+    device = cam.get("status", {}).get("device") or {}
+    video = (stream or {}).get("spec", {}).get("video", {})
+    urls = (stream or {}).get("status", {}).get("urls", {})
+    connected = (ready_of(cam) or {}).get("status") == "True"
+    return {
+        "device": device.get("node") or cam["spec"]["match"].get("device") or "",
+        "status": "CONNECTED" if connected else "DISCONNECTED",
+        "name": cam["metadata"]["name"],
+        "resolution": f"{video.get('width', 1280)}x{video.get('height', 720)}",
+        "fps": int(video.get("fps", 30)),
+        "streams": {k: urls.get(k) for k in ("rtsp", "webrtc", "hls")},
+        "recording": recording is not None
+        and (ready_of(recording) or {}).get("reason") == "RecordingConfigured",
+    }
+
+
+def _find_camera(snapshot: Snapshot, device: str) -> tuple[Doc, Doc]:
+    for key, obj in camera_objects(snapshot).items():
+        cam = next(c for c in snapshot.docs["Camera"] if _key(c) == key)
+        found = (cam.get("status", {}).get("device") or {}) | {"name": obj["name"]}
+        names = {obj["device"], *(v for k, v in found.items() if k in ("node", "byId", "byPath"))}
+        if device in names or device == obj["name"]:
+            return obj, cam
+    raise RPCError(errors.CAMERA_NOT_FOUND, f"camera not found: {device[:200]}")
+
+
+def _key(doc: Doc) -> str:
+    return f"{doc['metadata']['namespace']}/{doc['metadata']['name']}"
+
+
+def _live(snapshot: Snapshot, cam: Doc) -> Mapping[str, Any]:
+    stream = next(
+        (
+            s
+            for s in snapshot.docs["Stream"]
+            if s["spec"]["camera"] == cam["metadata"]["name"]
+            and s["metadata"]["namespace"] == cam["metadata"]["namespace"]
+        ),
+        None,
+    )
+    path = (stream or {}).get("status", {}).get("path")
+    return snapshot.runtime.get(path, {}) if path else {}
+
+
+def _uptime(live: Mapping[str, Any]) -> int:
+    since = live.get("readyTime")
+    if not live.get("ready") or not isinstance(since, str):
+        return 0
+    try:
+        started = datetime.fromisoformat(since.replace("Z", "+00:00"))
+    except ValueError:
+        return 0
+    return max(0, int((datetime.now(UTC) - started).total_seconds()))
+
+
+# --- methods -------------------------------------------------------------------------
+
+
+def _authenticate(ctx: Context, params: AuthenticateParams) -> Doc:
+    token = params.auth_token if params.auth_token is not None else params.token
+    if ctx.auth.required and not (ctx.session.authenticated or ctx.auth.check(token)):
+        raise RPCError(errors.UNAUTHORIZED, "Authentication failed: unknown token")
+    session_id = ctx.session.authenticate_compat()
+    return {
+        "authenticated": True,
+        "role": "viewer",
+        "permissions": ["view"],
+        "expires_at": None,
+        "session_id": session_id,
+    }
+
+
+def _ping(ctx: Context, params: Params) -> str:
+    return "pong"
+
+
+def _camera_list(ctx: Context, params: Params) -> Doc:
+    cameras = list(camera_objects(ctx.snapshot).values())
+    connected = sum(c["status"] == "CONNECTED" for c in cameras)
+    return {"cameras": cameras, "total": len(cameras), "connected": connected}
+
+
+def _camera_status(ctx: Context, params: DeviceParams) -> Doc:
+    obj, cam = _find_camera(ctx.snapshot, params.device)
+    live = _live(ctx.snapshot, cam)
+    device = cam.get("status", {}).get("device") or {}
+    return obj | {
+        "metrics": {
+            "bytes_sent": int(live.get("outboundBytes") or live.get("bytesSent") or 0),
+            "readers": len(live.get("readers") or []),
+            "uptime": _uptime(live),
+        },
+        "capabilities": {
+            "formats": [FORMAT_NAMES.get(f, f) for f in device.get("formats", [])],
+            "resolutions": [obj["resolution"]],
+        },
+    }
+
+
+def _streams(ctx: Context, params: Params) -> list[Doc]:
+    out = []
+    for stream in ctx.snapshot.docs["Stream"]:
+        status = stream.get("status", {})
+        path = status.get("path") or stream["spec"].get("path") or stream["metadata"]["name"]
+        live = ctx.snapshot.runtime.get(path, {})
+        out.append(
+            {
+                "name": path,
+                "source": status.get("device") or "",
+                "ready": bool(live.get("ready")),
+                "readers": len(live.get("readers") or []),
+                "bytes_sent": int(live.get("outboundBytes") or live.get("bytesSent") or 0),
+            }
+        )
+    return out
+
+
+def _no_files(ctx: Context, params: FilesParams) -> Doc:
+    return {"files": [], "total": 0, "limit": params.limit, "offset": params.offset}
+
+
+def _no_file(ctx: Context, params: FileParams) -> Doc:
+    raise RPCError(errors.FILE_NOT_FOUND, f"file not found: {params.filename[:200]}")
+
+
+def _declared(kind: str, what: str) -> Any:
+    def refuse(ctx: Context, params: AnyParams) -> Doc:
+        raise RPCError(
+            errors.READ_ONLY,
+            f"camctl's state is declared, not changed by calls: {what} "
+            f"(kind: {kind}) in your documents or as a Kubernetes resource; this view is "
+            "read-only",
+            {"kind": kind, "readOnly": True},
+        )
+
+    return refuse
+
+
+REFUSED = {
+    "take_snapshot": ("Stream", "read frames from the Stream's URLs; camctl takes no snapshots"),
+    "start_recording": ("Recording", "declare a Recording with spec.enabled: true"),
+    "stop_recording": ("Recording", "set spec.enabled: false on the Recording"),
+    "delete_recording": ("Recording", "set the Recording's spec.retention"),
+    "delete_snapshot": ("Stream", "camctl keeps no snapshots"),
+    "set_retention_policy": ("Recording", "set the Recording's spec.retention"),
+    "cleanup_old_files": ("Recording", "MediaMTX deletes segments older than spec.retention"),
+}
+
+
+def methods() -> list[Method]:
+    files = "camctl lists no files yet: always empty"
+    return [
+        Method("authenticate", "Authenticate the connection with a view token",
+               AuthenticateParams, Authenticated, _authenticate, cacheable=False, public=True,
+               errors=(errors.UNAUTHORIZED,), tag="compat"),
+        Method("ping", "Liveness", Params, str, _ping, cacheable=False, public=True, tag="compat"),
+        Method("get_camera_list", "Every Camera in the old service's shape", Params,
+               CameraListResult, _camera_list, tag="compat"),
+        Method("get_camera_status", "One camera, with metrics and capabilities", DeviceParams,
+               CameraStatusResult, _camera_status, errors=(errors.CAMERA_NOT_FOUND,),
+               tag="compat"),
+        Method("get_streams", "Every Stream's path and runtime state", Params, list[StreamInfo],
+               _streams, tag="compat"),
+        Method("list_recordings", files, FilesParams, FileList, _no_files, tag="compat"),
+        Method("get_recording_info", "Always file not found, for now", FileParams, FileObject,
+               _no_file, errors=(errors.FILE_NOT_FOUND,), tag="compat"),
+        Method("list_snapshots", "camctl takes no snapshots: always empty", FilesParams,
+               FileList, _no_files, tag="compat"),
+        Method("get_snapshot_info", "Always file not found", FileParams, FileObject, _no_file,
+               errors=(errors.FILE_NOT_FOUND,), tag="compat"),
+        *(
+            Method(name, f"Refused: {why}", AnyParams, None, _declared(kind, why),
+                   cacheable=False, errors=(errors.READ_ONLY,), tag="compat")
+            for name, (kind, why) in REFUSED.items()
+        ),
+    ]  # fmt: skip
+
+
+# --- notifications -------------------------------------------------------------------
+
+
+def notifications(before: Mapping[str, Doc], after: Mapping[str, Doc]) -> list[bytes]:
+    """camera_status_update for each camera object that changed (old clients on /ws)."""
+    out = []
+    for key, obj in after.items():
+        if before.get(key) != obj:
+            params = {
+                k: obj[k] for k in ("device", "status", "name", "resolution", "fps", "streams")
+            }
+            out.append(_notification("camera_status_update", params))
+        if before.get(key, {}).get("recording") != obj["recording"] and key in before:
+            params = {
+                "device": obj["device"],
+                "status": "STARTED" if obj["recording"] else "STOPPED",
+                "filename": "",
+                "duration": 0,
+            }
+            out.append(_notification("recording_status_update", params))
+    for key, obj in before.items():
+        if key not in after:
+            params = {k: obj[k] for k in ("device", "name", "resolution", "fps", "streams")}
+            out.append(_notification("camera_status_update", params | {"status": "DISCONNECTED"}))
+    return out
+
+
+def _notification(method: str, params: Doc) -> bytes:
+    message = {"jsonrpc": "2.0", "method": method, "params": params}
+    return json.dumps(message, separators=(",", ":")).encode()

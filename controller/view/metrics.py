@@ -1,0 +1,97 @@
+"""/metrics: the controller's counters plus per-resource gauges read from the snapshot.
+
+Gauges are produced at scrape time by a custom collector, so a resource that disappears
+takes its series with it. The view's own numbers (connections, answered requests) are
+in a registry of their own, printed after the controller's.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+from prometheus_client import CollectorRegistry, Counter, generate_latest
+from prometheus_client.core import GaugeMetricFamily
+from prometheus_client.registry import Collector
+
+from controller.view.snapshot import ready_of
+from controller.view.state import ViewState
+
+
+class ResourceCollector(Collector):
+    def __init__(self, state: ViewState) -> None:
+        self.state = state
+
+    def collect(self) -> Iterator[GaugeMetricFamily]:
+        snap = self.state.snapshot
+        labels = ["kind", "namespace", "name"]
+        ready = GaugeMetricFamily(
+            "camctl_resource_ready", "1 when the resource's Ready condition is True", labels=labels
+        )
+        condition = GaugeMetricFamily(
+            "camctl_resource_ready_status",
+            "1 for the resource's current Ready status (True, False or Unknown)",
+            labels=[*labels, "status"],
+        )
+        for key, doc in sorted(snap.by_ref.items()):
+            status = (ready_of(doc) or {}).get("status", "Unknown")
+            ready.add_metric(list(key), 1.0 if status == "True" else 0.0)
+            for value in ("True", "False", "Unknown"):
+                condition.add_metric([*key, value], 1.0 if status == value else 0.0)
+        yield ready
+        yield condition
+        yield from self._streams()
+        yield from self._view()
+
+    def _streams(self) -> Iterator[GaugeMetricFamily]:
+        labels = ["namespace", "name", "path"]
+        readers = GaugeMetricFamily("camctl_stream_readers", "Readers of the path", labels=labels)
+        received = GaugeMetricFamily(
+            "camctl_stream_received_bytes", "Bytes MediaMTX received on the path", labels=labels
+        )
+        for doc in self.state.snapshot.docs["Stream"]:
+            status = doc.get("status", {})
+            key = [doc["metadata"]["namespace"], doc["metadata"]["name"], status.get("path", "")]
+            if status.get("readers") is not None:
+                readers.add_metric(key, float(status["readers"]))
+            if status.get("bytesReceived") is not None:
+                received.add_metric(key, float(status["bytesReceived"]))
+        yield readers
+        yield received
+
+    def _view(self) -> Iterator[GaugeMetricFamily]:
+        snap = self.state.snapshot
+        yield GaugeMetricFamily(
+            "camctl_view_connections", "Open WebSocket connections", value=len(self.state.listeners)
+        )
+        yield GaugeMetricFamily(
+            "camctl_view_snapshot_version", "Version of the view's snapshot", value=snap.version
+        )
+        devices = GaugeMetricFamily(
+            "camctl_devices", "V4L2 capture devices seen, by claimed", labels=["claimed"]
+        )
+        claimed = sum(1 for d in snap.devices if d.get("claimedBy"))
+        devices.add_metric(["true"], claimed)
+        devices.add_metric(["false"], len(snap.devices) - claimed)
+        yield devices
+
+
+class ViewMetrics:
+    def __init__(self, state: ViewState, controller_registry: CollectorRegistry | None) -> None:
+        self.controller_registry = controller_registry
+        self.registry = CollectorRegistry()
+        self.registry.register(ResourceCollector(state))
+        self.requests = Counter(
+            "camctl_view_requests",
+            "JSON-RPC calls answered, by method and outcome (ok or the error code)",
+            ["method", "outcome"],
+            registry=self.registry,
+        )
+
+    def count(self, method: str, outcome: str) -> None:
+        self.requests.labels(method, outcome).inc()
+
+    def exposition(self) -> bytes:
+        ours = generate_latest(self.registry)
+        if self.controller_registry is None:
+            return ours
+        return generate_latest(self.controller_registry) + ours

@@ -1,0 +1,286 @@
+"""The view's HTTP server (aiohttp): JSON-RPC, WebSockets, health, metrics, dashboard.
+
+Routes: POST /rpc (JSON-RPC 2.0, batches too), GET /rpc/ws and /ws (JSON-RPC over a
+WebSocket; /ws is the old camera service's path and also carries its notifications),
+/healthz and /readyz (no token), /metrics, and the dashboard with its client at /,
+/client.js and /client.d.ts. Without a token file the server listens on loopback only
+and answers only requests addressed to a loopback name (no DNS rebinding).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+from aiohttp import WSCloseCode, web
+
+from controller.view import DEFAULT_ADDRESS, compat, errors, methods, openrpc
+from controller.view.auth import Open, TokenFile, is_loopback, readable_by_others
+from controller.view.metrics import ViewMetrics
+from controller.view.models import NoParams
+from controller.view.rpc import Context, Dispatcher, Method, error_bytes
+from controller.view.snapshot import ControllerLike
+from controller.view.state import ViewState
+from controller.view.ws import WsLimits, WsSession
+
+log = logging.getLogger("camctl.view")
+HERE = Path(__file__).parent
+STATIC = {
+    "/": ("static/index.html", "text/html"),
+    "/dashboard.js": ("static/dashboard.js", "text/javascript"),
+    "/dashboard.css": ("static/dashboard.css", "text/css"),
+    "/client.js": ("client.js", "text/javascript"),
+    "/client.d.ts": ("client.d.ts", "application/typescript"),
+}
+PAGE_HEADERS = {
+    "Content-Security-Policy": "default-src 'self'; connect-src 'self' ws: wss:; "
+    "img-src 'self' data:; frame-ancestors 'none'; base-uri 'none'; form-action 'none'",
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "no-referrer",
+    "Cache-Control": "no-cache",
+}
+JSON_HEADERS = {"Cache-Control": "no-store"}
+
+
+class ViewError(Exception):
+    """The view cannot start as configured."""
+
+
+@dataclass(frozen=True)
+class Limits:
+    max_body: int = 256 * 1024  # bytes of one POST /rpc body
+    max_batch: int = 100  # requests in one batch
+    ws: WsLimits = field(default_factory=WsLimits)
+
+
+class HttpSession:
+    """One POST /rpc request, as the methods see it."""
+
+    websocket = False
+
+    def __init__(self, authenticated: bool) -> None:
+        self.authenticated = authenticated
+
+    def subscribe(self, wanted: Any) -> str:
+        raise errors.RPCError(errors.NEEDS_WEBSOCKET, "subscriptions need the WebSocket at /rpc/ws")
+
+    def unsubscribe(self, subscription: str) -> bool:
+        raise errors.RPCError(errors.NEEDS_WEBSOCKET, "subscriptions need the WebSocket at /rpc/ws")
+
+    def authenticate_compat(self) -> str:
+        return ""  # nothing to remember over HTTP: each request brings its token
+
+
+def parse_address(address: str) -> tuple[str, int]:
+    """HOST:PORT, [V6]:PORT or :PORT (loopback) into a host and a port."""
+    parts = urlsplit(f"//{address}")
+    try:
+        port = parts.port
+    except ValueError as exc:
+        raise ViewError(f"{address!r}: not HOST:PORT ({exc})") from None
+    if port is None:
+        raise ViewError(f"{address!r}: not HOST:PORT (no port)")
+    return parts.hostname or "127.0.0.1", port
+
+
+def served_methods() -> list[Method]:
+    """Every method the dispatcher answers, rpc.discover included."""
+    served = [*methods.methods(), *compat.methods()]
+    document: dict[str, Any] = {}
+
+    def discover(ctx: Context, params: NoParams) -> dict[str, Any]:
+        return document
+
+    served.append(
+        Method("rpc.discover", "This OpenRPC document", NoParams, dict[str, Any], discover)
+    )
+    document.update(openrpc.document(served))
+    return served
+
+
+class View:
+    def __init__(
+        self,
+        controller: ControllerLike,
+        token_file: Path | None = None,
+        limits: Limits = Limits(),
+    ) -> None:
+        self.limits = limits
+        self.auth: Open | TokenFile = TokenFile(token_file) if token_file else Open()
+        self.state = ViewState(controller)
+        registry = getattr(getattr(controller, "metrics", None), "registry", None)
+        self.metrics = ViewMetrics(self.state, registry)
+        self.dispatcher = Dispatcher(
+            self.state,
+            served_methods(),
+            self.auth,
+            max_batch=limits.max_batch,
+            count=self.metrics.count,
+        )
+        self.files = {route: (HERE / name).read_bytes() for route, (name, _) in STATIC.items()}
+        self._runner: web.AppRunner | None = None
+        self.url: str | None = None
+        if token_file is not None and readable_by_others(token_file):
+            log.warning("%s can be read by other users: chmod 600 it", token_file)
+
+    # --- lifecycle ----------------------------------------------------------------------
+    def app(self) -> web.Application:
+        app = web.Application(client_max_size=self.limits.max_body)
+        app.router.add_post("/rpc", self.rpc)
+        app.router.add_get("/rpc/ws", self.websocket)
+        app.router.add_get("/ws", self.websocket)
+        app.router.add_get("/healthz", self.healthz)
+        app.router.add_get("/readyz", self.readyz)
+        app.router.add_get("/metrics", self.prometheus)
+        for route in STATIC:
+            app.router.add_get(route, self.static)
+        app.on_shutdown.append(self._close_websockets)
+        return app
+
+    async def start(self, host: str = "127.0.0.1", port: int = 9990) -> str:
+        if not self.auth.required and not is_loopback(host):
+            raise ViewError(
+                f"refusing to serve the view on {host} without a token file: anyone who can "
+                "reach it could read it; give --view-token-file, or listen on 127.0.0.1"
+            )
+        self.state.controller.sinks.append(self.state)
+        self._runner = web.AppRunner(self.app(), access_log=None, shutdown_timeout=1.0)
+        await self._runner.setup()
+        try:
+            await web.TCPSite(self._runner, host, port, backlog=1024).start()
+        except OSError as exc:
+            await self.stop()
+            raise ViewError(f"cannot listen on {host}:{port}: {exc.strerror or exc}") from None
+        bound = self._runner.addresses[0][1]
+        self.url = f"http://{f'[{host}]' if ':' in host else host}:{bound}"
+        log.info("view at %s%s", self.url, "" if self.auth.required else " (no token: loopback)")
+        return self.url
+
+    async def stop(self) -> None:
+        sinks = self.state.controller.sinks
+        if self.state in sinks:
+            sinks.remove(self.state)
+        if self._runner is not None:
+            await self._runner.cleanup()
+            self._runner = self.url = None
+
+    async def _close_websockets(self, app: web.Application) -> None:
+        for listener in list(self.state.listeners):
+            if isinstance(listener, WsSession):
+                await listener.ws.close(code=WSCloseCode.GOING_AWAY, message=b"server stopping")
+
+    # --- handlers -----------------------------------------------------------------------
+    async def rpc(self, request: web.Request) -> web.Response:
+        if not self._host_allowed(request):
+            return _json_error(403, errors.INVALID_REQUEST, "not a loopback Host")
+        authenticated = self.auth.check_header(request.headers.get("Authorization"))
+        if (request.content_length or 0) > self.limits.max_body:
+            return _json_error(413, errors.INVALID_REQUEST, "request body too large")
+        try:
+            body = await request.read()
+        except web.HTTPRequestEntityTooLarge:
+            return _json_error(413, errors.INVALID_REQUEST, "request body too large")
+        answer = self.dispatcher.handle(body, HttpSession(authenticated))
+        if answer is None:
+            return web.Response(status=204)
+        status = 200
+        if not authenticated and answer.startswith(b'{"jsonrpc":"2.0","id":'):
+            status = 401 if b'"error":{"code":-32001,' in answer else 200
+        response = web.Response(
+            body=answer, status=status, content_type="application/json", headers=JSON_HEADERS
+        )
+        if status == 401:
+            response.headers["WWW-Authenticate"] = 'Bearer realm="camctl"'
+        return response
+
+    async def websocket(self, request: web.Request) -> web.StreamResponse:
+        if not self._host_allowed(request) or not self._origin_allowed(request):
+            return _json_error(403, errors.INVALID_REQUEST, "cross-origin WebSocket refused")
+        if len(self.state.listeners) >= self.limits.ws.max_connections:
+            return _json_error(503, errors.LIMIT_EXCEEDED, "too many WebSocket connections")
+        ws = web.WebSocketResponse(
+            max_msg_size=self.limits.ws.max_message, heartbeat=30.0, compress=False
+        )
+        await ws.prepare(request)
+        session = WsSession(
+            ws,
+            self.dispatcher,
+            self.state,
+            self.limits.ws,
+            authenticated=self.auth.check_header(request.headers.get("Authorization")),
+            compat_notes=request.path == "/ws",
+        )
+        await session.run()
+        return ws
+
+    async def healthz(self, request: web.Request) -> web.Response:
+        return web.json_response({"status": "ok"}, headers=JSON_HEADERS)
+
+    async def readyz(self, request: web.Request) -> web.Response:
+        ready = self.state.snapshot.ready
+        body = {"ready": ready, "version": self.state.snapshot.version}
+        return web.json_response(body, status=200 if ready else 503, headers=JSON_HEADERS)
+
+    async def prometheus(self, request: web.Request) -> web.Response:
+        if not self._host_allowed(request):
+            return web.Response(status=403, text="not a loopback Host\n")
+        if not self.auth.check_header(request.headers.get("Authorization")):
+            headers = {"WWW-Authenticate": 'Bearer realm="camctl"'}
+            return web.Response(status=401, text="bearer token required\n", headers=headers)
+        return web.Response(
+            body=self.metrics.exposition(),
+            headers={"Content-Type": "text/plain; version=0.0.4; charset=utf-8"},
+        )
+
+    async def static(self, request: web.Request) -> web.Response:
+        if not self._host_allowed(request):
+            return web.Response(status=403, text="not a loopback Host\n")
+        route = request.path
+        kind = STATIC[route][1]
+        return web.Response(
+            body=self.files[route], content_type=kind, charset="utf-8", headers=PAGE_HEADERS
+        )
+
+    # --- checks -------------------------------------------------------------------------
+    def _host_allowed(self, request: web.Request) -> bool:
+        """Without tokens, only requests for a loopback name (a page on another site that
+        resolves its own name to 127.0.0.1 must not read the view)."""
+        if self.auth.required:
+            return True
+        host = urlsplit(f"//{request.host}").hostname or ""
+        return is_loopback(host)
+
+    def _origin_allowed(self, request: web.Request) -> bool:
+        """Without tokens, browsers may open WebSockets from the view's own pages only."""
+        origin = request.headers.get("Origin")
+        if self.auth.required or origin is None:
+            return True
+        return urlsplit(origin).netloc == request.host
+
+
+def _json_error(status: int, code: int, message: str) -> web.Response:
+    return web.Response(
+        body=error_bytes(code, message), status=status, content_type="application/json"
+    )
+
+
+@asynccontextmanager
+async def serving(
+    controller: ControllerLike, address: str = DEFAULT_ADDRESS, token_file: Path | None = None
+) -> AsyncIterator[View]:
+    """Serve the view of `controller` on `address` (HOST:PORT) while the block runs."""
+    host, port = parse_address(address)
+    view = View(controller, token_file)
+    await view.start(host, port)
+    try:
+        yield view
+    finally:
+        await view.stop()
+
+
+__all__ = ["DEFAULT_ADDRESS", "Limits", "View", "ViewError", "parse_address", "serving"]

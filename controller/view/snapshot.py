@@ -1,0 +1,258 @@
+"""An immutable picture of what the controller last saw and decided, in answer shapes.
+
+Built once per pass from the controller's last snapshots (documents, devices, MediaMTX's
+paths, statuses, health); every answer of the view is read from one of these, so a
+request never does I/O and never sees half of a pass. Everything is redacted here.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any, Protocol
+
+from controller.api.desired import AnyResource, Desired
+from controller.api.device import Device
+from controller.api.kinds import API_VERSION, KINDS, CameraStatus, Ref, Status
+from controller.output import redact
+from controller.reconcile.apply import Outcome, project
+from controller.reconcile.loop import Health
+from controller.reconcile.plan import Owner, Settings
+from controller.reconcile.render import RECORD_FIELDS
+
+Doc = dict[str, Any]
+MANAGED_FIELDS = (
+    "source",
+    "runOnInit",
+    "runOnInitRestart",
+    "runOnDemand",
+    "runOnDemandRestart",
+    *RECORD_FIELDS,
+)
+
+
+class ControllerLike(Protocol):
+    """What the view reads of `controller.reconcile.loop.Controller`."""
+
+    statuses: dict[Ref, Status]
+    outcome: Outcome | None
+    devices_seen: list[Device]
+    health: Health
+    settings: Settings
+    sinks: list[Any]
+
+    @property
+    def loaded(self) -> Any: ...
+
+
+@dataclass(frozen=True)
+class PlanInputs:
+    """The planner's inputs as the last pass left them: `plan.get` replans from these."""
+
+    desired: Desired
+    devices: Sequence[Device]
+    paths: Mapping[str, Mapping[str, Any]] | None
+    owned: Mapping[str, Owner]
+    settings: Settings
+    statuses: Mapping[Ref, Status]
+    runtime: Mapping[str, Mapping[str, Any]]
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    version: int = 0
+    taken: str = ""
+    ready: bool = False
+    docs: Mapping[str, list[Doc]] = field(default_factory=lambda: {k: [] for k in KINDS})
+    by_ref: Mapping[Ref, Doc] = field(default_factory=dict)
+    nodes: Mapping[Ref, str | None] = field(default_factory=dict)
+    devices: list[Doc] = field(default_factory=list)
+    paths: list[Doc] = field(default_factory=list)
+    runtime: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
+    controller: Doc = field(default_factory=dict)
+    planning: PlanInputs | None = None
+
+
+class Documents:
+    """Resource documents, reused while a resource and its status stay the same.
+
+    The file source hands back the very same resource objects for unchanged files, and
+    statuses compare equal when nothing changed: a pass over 1,000 converged resources
+    then serialises and redacts nothing again.
+    """
+
+    def __init__(self) -> None:
+        self._made: dict[Ref, tuple[AnyResource, Status | None, Doc]] = {}
+
+    def build(self, desired: Desired, statuses: Mapping[Ref, Status]) -> dict[str, list[Doc]]:
+        made: dict[Ref, tuple[AnyResource, Status | None, Doc]] = {}
+        out: dict[str, list[Doc]] = {}
+        groups: list[tuple[str, Mapping[Ref, AnyResource]]] = [
+            ("Camera", desired.cameras),
+            ("Stream", desired.streams),
+            ("Recording", desired.recordings),
+        ]
+        for kind, resources in groups:
+            out[kind] = []
+            for key, resource in sorted(resources.items()):
+                status = statuses.get(key)
+                before = self._made.get(key)
+                if before and before[0] is resource and before[1] == status:
+                    doc = before[2]
+                else:
+                    doc = document(resource, status)
+                made[key] = (resource, status, doc)
+                out[kind].append(doc)
+        self._made = made
+        return out
+
+
+def take(controller: ControllerLike, version: int, documents: Documents | None = None) -> Snapshot:
+    """Read the controller's last pass into a new snapshot (cheap: no I/O, no planning)."""
+    loaded, outcome = controller.loaded, controller.outcome
+    desired: Desired = loaded.desired if loaded is not None else Desired()
+    statuses = controller.statuses
+    docs = (documents or Documents()).build(desired, statuses)
+    by_ref = {_ref_of(d): d for kind_docs in docs.values() for d in kind_docs}
+    planning = _plan_inputs(controller, desired, outcome)
+    return Snapshot(
+        version=version,
+        taken=datetime.now(UTC).isoformat(timespec="seconds"),
+        ready=outcome is not None,
+        docs=docs,
+        by_ref=by_ref,
+        nodes=_nodes(desired),
+        devices=_devices(controller.devices_seen, statuses),
+        paths=_paths(planning) if planning else [],
+        runtime=outcome.observed.runtime if outcome else {},
+        controller=_controller(controller, docs),
+        planning=planning,
+    )
+
+
+def document(resource: AnyResource, status: Status | None) -> Doc:
+    """A resource as `kubectl get -o json` would show it: metadata, spec, status."""
+    doc: Doc = {
+        "apiVersion": API_VERSION,
+        "kind": resource.kind,
+        "metadata": resource.metadata.model_dump(mode="json", by_alias=True, exclude_none=True),
+        "spec": resource.spec.model_dump(mode="json", by_alias=True, exclude_none=True),
+    }
+    if status is not None:
+        doc["status"] = status.model_dump(mode="json", by_alias=True, exclude_none=True)
+    redacted: Doc = scrub(doc)
+    return redacted
+
+
+def scrub(value: Any) -> Any:
+    """`controller.output.redact`, visiting only strings that could hold credentials."""
+    kind = type(value)
+    if kind is str:
+        return redact(value) if "@" in value else value
+    if kind is dict:
+        return {k: scrub(v) for k, v in value.items()}
+    if kind is list or kind is tuple:
+        return [scrub(v) for v in value]
+    return redact(value)  # anything else: let redact decide
+
+
+def _ref_of(doc: Doc) -> Ref:
+    return Ref(doc["kind"], doc["metadata"]["namespace"], doc["metadata"]["name"])
+
+
+def _nodes(desired: Desired) -> dict[Ref, str | None]:
+    """The node each resource belongs to: its Camera's spec.node."""
+    nodes: dict[Ref, str | None] = {key: c.spec.node for key, c in desired.cameras.items()}
+    for key, stream in desired.streams.items():
+        camera = desired.camera_of(stream)
+        nodes[key] = camera.spec.node if camera else None
+    for key, recording in desired.recordings.items():
+        nodes[key] = nodes.get(Ref("Stream", key.namespace, recording.spec.stream))
+    return nodes
+
+
+def _devices(devices: Sequence[Device], statuses: Mapping[Ref, Status]) -> list[Doc]:
+    claims = {
+        status.device.node: str(key)
+        for key, status in statuses.items()
+        if isinstance(status, CameraStatus) and status.device is not None
+    }
+    out = []
+    for d in sorted(devices, key=lambda d: d.node):
+        item = d.model_dump(mode="json", by_alias=True, exclude_none=True)
+        item["claimedBy"] = claims.get(d.node)
+        out.append(scrub(item))
+    return out
+
+
+def _plan_inputs(
+    controller: ControllerLike, desired: Desired, outcome: Outcome | None
+) -> PlanInputs | None:
+    if outcome is None:
+        return None
+    failed = [r.action.path for r in outcome.failed]
+    observed = outcome.observed
+    paths = None if observed.paths is None else project(observed.paths, outcome.results)
+    return PlanInputs(
+        desired=desired,
+        devices=list(controller.devices_seen),
+        paths=paths,
+        owned=outcome.plan.inventory_after(failed),
+        settings=controller.settings,
+        statuses=dict(controller.statuses),
+        runtime=observed.runtime,
+    )
+
+
+def _paths(planning: PlanInputs) -> list[Doc]:
+    out = []
+    for name, config in sorted((planning.paths or {}).items()):
+        owner = planning.owned.get(name)
+        live = planning.runtime.get(name)
+        item: Doc = {
+            "name": name,
+            "owned": owner is not None,
+            "stream": owner.stream if owner else None,
+            "source": config.get("source"),
+            "record": config.get("record"),
+            "ready": live.get("ready") if live else None,
+            "readers": len(live.get("readers") or []) if live else None,
+            "bytesReceived": live.get("inboundBytes") if live else None,
+            # Unowned paths may carry anyone's secrets in their commands: names only.
+            "config": {f: config.get(f) for f in MANAGED_FIELDS} if owner else None,
+        }
+        out.append(scrub(item))
+    return out
+
+
+def _controller(controller: ControllerLike, docs: Mapping[str, list[Doc]]) -> Doc:
+    h = controller.health
+    not_ready = sum(
+        1
+        for kind_docs in docs.values()
+        for d in kind_docs
+        if (ready_of(d) or {}).get("status") != "True"
+    )
+    result: Doc = {
+        "node": controller.settings.node_name,
+        "started": h.started,
+        "passes": h.passes,
+        "lastPass": h.last_pass,
+        "lastSuccess": h.last_success,
+        "lastReasons": list(h.last_reasons),
+        "mediamtxReachable": h.mediamtx_reachable,
+        "mediamtxVersion": h.mediamtx_version,
+        "errors": list(h.errors),  # file errors, MediaMTX unreachable, failed actions
+        "notes": list(h.notes),
+        "resources": {kind: len(kind_docs) for kind, kind_docs in docs.items()},
+        "notReady": not_ready,
+    }
+    redacted: Doc = scrub(result)
+    return redacted
+
+
+def ready_of(doc: Doc) -> Doc | None:
+    """The Ready condition of a resource document, if it has a status."""
+    conditions = doc.get("status", {}).get("conditions", [])
+    return next((c for c in conditions if c.get("type") == "Ready"), None)

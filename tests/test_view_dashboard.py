@@ -1,0 +1,76 @@
+"""The dashboard in real headless Chromium (Debian's), driven by Playwright: it renders the
+resources, and a file edit and an unplugged camera show up without a reload. Screenshots
+(desktop and phone) are kept in artifacts/.
+"""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+from test_view import TOKEN, serving
+
+pytestmark = pytest.mark.anyio
+ROOT = Path(__file__).resolve().parents[1]
+ARTIFACTS = ROOT / "artifacts"
+CHROMIUM = "/usr/bin/chromium"
+ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"]
+
+
+async def test_dashboard_renders_and_follows_changes(tmp_path: Path) -> None:
+    from playwright.async_api import async_playwright, expect
+
+    assert shutil.which(CHROMIUM), "Debian's chromium is needed (.ci/system-deps installs it)"
+    ARTIFACTS.mkdir(exist_ok=True)
+    async with serving(tmp_path) as view, async_playwright() as playwright:
+        browser = await playwright.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+        try:
+            page = await browser.new_page(viewport={"width": 1280, "height": 900})
+            errors: list[str] = []
+            page.on("pageerror", lambda e: errors.append(str(e)))
+            await page.goto(f"{view.url}/#token={TOKEN}")
+            front = page.locator('[data-kind="Stream"][data-name="front-door"]')
+            await expect(front).to_contain_text("rtsp://127.0.0.1:8554/cams/front-door")
+            await expect(front).to_contain_text("Ready")
+            await expect(page.locator('[data-kind="Camera"]')).to_have_count(4)
+            await expect(page.locator("#live")).to_have_text("live")
+            await expect(page.locator("#mediamtx")).to_contain_text("up v1.20.1")
+            assert "token" not in page.url  # taken out of the address bar
+
+            recordings = view.docs / "recordings.yaml"
+            recordings.write_text(recordings.read_text().replace("retention: 7d", "retention: 3d"))
+            recording = page.locator('[data-kind="Recording"][data-name="front-door"]')
+            await expect(recording).to_contain_text("3d")
+
+            text = view.devices.read_text()
+            view.devices.write_text(text[: text.index("  - node: /dev/video2")])
+            garage = page.locator('[data-kind="Camera"][data-name="garage"]')
+            await expect(garage).to_contain_text("DeviceAbsent")
+            await page.screenshot(path=ARTIFACTS / "view-dashboard.png", full_page=True)
+
+            phone = await browser.new_page(viewport={"width": 390, "height": 844})
+            await phone.goto(f"{view.url}/#token={TOKEN}")
+            await expect(phone.locator('[data-kind="Stream"]')).to_have_count(4)
+            width = await phone.evaluate("document.documentElement.scrollWidth")
+            assert width <= 390  # nothing wider than the phone
+            await phone.screenshot(path=ARTIFACTS / "view-dashboard-phone.png", full_page=True)
+            assert errors == []
+        finally:
+            await browser.close()
+
+
+async def test_dashboard_asks_for_a_token(tmp_path: Path) -> None:
+    from playwright.async_api import async_playwright, expect
+
+    async with serving(tmp_path) as view, async_playwright() as playwright:
+        browser = await playwright.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+        try:
+            page = await browser.new_page()
+            await page.goto(view.url)
+            await expect(page.locator("#login")).to_be_visible()
+            await page.fill("#token", TOKEN)
+            await page.click("#login button")
+            await expect(page.locator('[data-kind="Camera"]')).to_have_count(4)
+        finally:
+            await browser.close()
