@@ -15,7 +15,17 @@ pytestmark = pytest.mark.anyio
 ROOT = Path(__file__).resolve().parents[1]
 ARTIFACTS = ROOT / "artifacts"
 CHROMIUM = "/usr/bin/chromium"
-ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"]
+# The flags that keep Chromium from reaching for the network, which this machine closes.
+ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-component-update",
+    "--disable-sync",
+]
 
 
 async def test_dashboard_renders_and_follows_changes(tmp_path: Path) -> None:
@@ -29,7 +39,7 @@ async def test_dashboard_renders_and_follows_changes(tmp_path: Path) -> None:
             page = await browser.new_page(viewport={"width": 1280, "height": 900})
             errors: list[str] = []
             page.on("pageerror", lambda e: errors.append(str(e)))
-            await page.goto(f"{view.url}/#token={TOKEN}")
+            await page.goto(f"{view.url}/#token={TOKEN}", wait_until="domcontentloaded")
             front = page.locator('[data-kind="Stream"][data-name="front-door"]')
             await expect(front).to_contain_text("rtsp://127.0.0.1:8554/cams/front-door")
             await expect(front).to_contain_text("Ready")
@@ -50,7 +60,7 @@ async def test_dashboard_renders_and_follows_changes(tmp_path: Path) -> None:
             await page.screenshot(path=ARTIFACTS / "view-dashboard.png", full_page=True)
 
             phone = await browser.new_page(viewport={"width": 390, "height": 844})
-            await phone.goto(f"{view.url}/#token={TOKEN}")
+            await phone.goto(f"{view.url}/#token={TOKEN}", wait_until="domcontentloaded")
             await expect(phone.locator('[data-kind="Stream"]')).to_have_count(4)
             width = await phone.evaluate("document.documentElement.scrollWidth")
             assert width <= 390  # nothing wider than the phone
@@ -67,7 +77,7 @@ async def test_dashboard_asks_for_a_token(tmp_path: Path) -> None:
         browser = await playwright.chromium.launch(executable_path=CHROMIUM, args=ARGS)
         try:
             page = await browser.new_page()
-            await page.goto(view.url)
+            await page.goto(view.url, wait_until="domcontentloaded")
             await expect(page.locator("#login")).to_be_visible()
             await page.fill("#token", TOKEN)
             await page.click("#login button")
