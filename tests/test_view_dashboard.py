@@ -12,6 +12,15 @@ import pytest
 from test_view import TOKEN, serving
 
 pytestmark = pytest.mark.anyio
+
+
+@pytest.fixture(autouse=True)
+def browser_without_umockdev(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The suite runs under umockdev-wrapper; its preload has no business in Chromium, whose
+    own udev and netlink use it would only intercept (full runs stalled navigations)."""
+    monkeypatch.delenv("LD_PRELOAD", raising=False)
+
+
 ROOT = Path(__file__).resolve().parents[1]
 ARTIFACTS = ROOT / "artifacts"
 CHROMIUM = "/usr/bin/chromium"
