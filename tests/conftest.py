@@ -20,10 +20,12 @@ from __future__ import annotations
 
 import gc
 import os
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
 import pytest
+
+from controller.testing.mediamtx import MediaMTXEmulator
 
 
 @pytest.fixture
@@ -70,3 +72,12 @@ def testbed(_session_testbed: Any) -> Iterator[Any]:
         pytest.fail(f"the umockdev testbed is not in effect; udev shows {leaked[:3]}", False)
     yield _session_testbed
     _session_testbed.clear()
+
+
+@pytest.fixture
+async def emu() -> AsyncIterator[MediaMTXEmulator]:
+    """A MediaMTX Control API emulator on a free port of this event loop."""
+    emulator = MediaMTXEmulator()
+    await emulator.start()
+    yield emulator
+    await emulator.stop()

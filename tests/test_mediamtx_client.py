@@ -20,14 +20,6 @@ USERS = [("camctl", PASSWORD)]
 
 
 @pytest.fixture
-async def emu() -> AsyncIterator[MediaMTXEmulator]:
-    emulator = MediaMTXEmulator()
-    await emulator.start()
-    yield emulator
-    await emulator.stop()
-
-
-@pytest.fixture
 async def client(emu: MediaMTXEmulator) -> AsyncIterator[MediaMTXClient]:
     assert emu.url is not None
     async with MediaMTXClient(emu.url) as mediamtx:

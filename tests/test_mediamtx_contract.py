@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import inspect
-from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
@@ -12,14 +11,6 @@ from openapi_contract import validation_errors as errors
 
 from controller.observe.mediamtx import MediaMTXClient, MediaMTXError
 from controller.testing.mediamtx import MediaMTXEmulator
-
-
-@pytest.fixture
-async def emu() -> AsyncIterator[MediaMTXEmulator]:
-    emulator = MediaMTXEmulator()
-    await emulator.start()
-    yield emulator
-    await emulator.stop()
 
 
 async def _drive_every_method(client: MediaMTXClient, emu: MediaMTXEmulator) -> None:

@@ -38,14 +38,6 @@ def error(text: str) -> dict[str, str]:
 
 
 @pytest.fixture
-async def emu() -> AsyncIterator[MediaMTXEmulator]:
-    emulator = MediaMTXEmulator()
-    await emulator.start()
-    yield emulator
-    await emulator.stop()
-
-
-@pytest.fixture
 async def http(emu: MediaMTXEmulator) -> AsyncIterator[httpx.AsyncClient]:
     assert emu.url is not None
     async with httpx.AsyncClient(base_url=emu.url) as client:
