@@ -7,7 +7,14 @@ still run, and the exit status is 1.
 
 from __future__ import annotations
 
-from benchmarks import bench_apply, bench_idle, bench_loop, bench_plan, bench_view
+from benchmarks import (
+    bench_apply,
+    bench_idle,
+    bench_kubernetes,
+    bench_loop,
+    bench_plan,
+    bench_view,
+)
 
 
 def main() -> int:
@@ -16,6 +23,7 @@ def main() -> int:
     complete = bench_loop.main()
     bench_idle.main()
     bench_view.main()
+    bench_kubernetes.main()
     return 0 if complete else 1
 
 
