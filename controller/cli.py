@@ -287,7 +287,7 @@ def run(resync: float, log_format: str, **options: Any) -> None:
     """Keep MediaMTX converged: react to edits, hotplug and MediaMTX restarts until stopped."""
     from controller import logs
     from controller.reconcile.loop import Timing
-    from controller.view.server import ViewError
+    from controller.view.errors import ViewError
 
     if options["kubernetes"] == bool(options["paths"]):
         raise click.UsageError("give PATHS, or --kubernetes (not both)")

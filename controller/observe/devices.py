@@ -15,7 +15,7 @@ import pyudev
 
 from controller.api.device import Device
 from controller.observe import v4l2
-from controller.sources.files import watch_paths
+from controller.sources.files import WatchGroup, watch_paths
 
 log = logging.getLogger(__name__)
 
@@ -72,4 +72,8 @@ class SimulatedDevices:
         return self._last_good
 
     async def watch(self, notify: Callable[[str], None]) -> None:
-        await watch_paths([self.path], notify, "devices")
+        await watch_paths([self.watch_group], notify)
+
+    @property
+    def watch_group(self) -> WatchGroup:
+        return [self.path], "devices"

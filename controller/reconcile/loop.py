@@ -15,7 +15,7 @@ import logging
 import time
 from collections.abc import Callable, Coroutine, Hashable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Any, Protocol, runtime_checkable
 
 from controller.api.device import Device
 from controller.api.kinds import Ref, Status
@@ -26,7 +26,7 @@ from controller.reconcile.inventory import Inventory
 from controller.reconcile.metrics import Metrics
 from controller.reconcile.plan import Settings
 from controller.reconcile.statusfiles import StatusStore
-from controller.sources.files import LoadResult
+from controller.sources.files import LoadResult, WatchGroup, watch_paths
 
 log = logging.getLogger("camctl")
 
@@ -40,6 +40,14 @@ class DesiredSource(Protocol):
     def fingerprint(self) -> Hashable: ...
 
     async def watch(self, notify: Callable[[str], None]) -> None: ...
+
+
+@runtime_checkable
+class WatchesFiles(Protocol):
+    """A source whose changes are file changes: the loop watches its files with the others'."""
+
+    @property
+    def watch_group(self) -> WatchGroup: ...
 
 
 class StatusSink(Protocol):
@@ -110,11 +118,7 @@ class Controller:
 
     async def run(self, stop: asyncio.Event) -> None:
         """Reconcile until `stop` is set; the pass under way then gets `stop_grace` to end."""
-        watchers = [
-            asyncio.create_task(self._guard(self.files.watch(self.trigger), "file watch")),
-            asyncio.create_task(self._guard(self.devices.watch(self.trigger), "device watch")),
-            asyncio.create_task(self._guard(self._poll_mediamtx(), "MediaMTX poll")),
-        ]
+        watchers = [asyncio.create_task(self._guard(work, what)) for work, what in self._watches()]
         stopping = asyncio.create_task(stop.wait())
         self.trigger("start")
         try:
@@ -129,6 +133,17 @@ class Controller:
             for task in [*watchers, stopping]:
                 task.cancel()
             await asyncio.gather(*watchers, stopping, return_exceptions=True)
+
+    def _watches(self) -> list[tuple[Coroutine[Any, Any, None], str]]:
+        """What wakes the loop. Sources that follow files share one file watcher."""
+        sources: list[DesiredSource | DeviceSource] = [self.files, self.devices]
+        groups = [s.watch_group for s in sources if isinstance(s, WatchesFiles)]
+        watches = [
+            (s.watch(self.trigger), "watch") for s in sources if not isinstance(s, WatchesFiles)
+        ]
+        if groups:
+            watches.append((watch_paths(groups, self.trigger), "file watch"))
+        return [*watches, (self._poll_mediamtx(), "MediaMTX poll")]
 
     async def _pass_or_stop(self, stopping: asyncio.Task[Any]) -> None:
         task = asyncio.create_task(self.reconcile())

@@ -166,7 +166,11 @@ class FileSource:
         files, Kubernetes swaps a ConfigMap's `..data` symlink. Contents are compared by
         `load`, so a notification for a touch costs one hash per file.
         """
-        await watch_paths(self.paths, notify, "files")
+        await watch_paths([self.watch_group], notify)
+
+    @property
+    def watch_group(self) -> WatchGroup:
+        return self.paths, "files"
 
     def _load_file(self, path: Path) -> _FileLoad:
         name = str(path)
@@ -186,16 +190,38 @@ class FileSource:
         return loaded
 
 
-async def watch_paths(paths: Sequence[Path], notify: Callable[[str], None], what: str) -> None:
-    """Notify on changes that can matter to `paths`; other files in their folders are ignored."""
-    dirs = [str(p.absolute()) for p in paths if p.is_dir()]
-    files = {str(p.absolute()) for p in paths if not p.is_dir()}
-    roots = sorted({*dirs, *(str(Path(f).parent) for f in files)})
+WatchGroup = tuple[Sequence[Path], str]  # paths, and the word that names them in a reason
+
+
+async def watch_paths(groups: Sequence[WatchGroup], notify: Callable[[str], None]) -> None:
+    """Notify, per group, on changes that can matter to its paths, with one watcher for all.
+
+    watchfiles' defaults (1.6 s) would dominate latency. Its thread polls every `step` ms even
+    when idle (10 ms cost ~0.5% of a core here, 20 ms half that, for ~10 ms more delay), so
+    the documents and the devices file share one watcher rather than run one each.
+    """
+    filters = [(_relevance(paths), what) for paths, what in groups]
+    roots = sorted({str((p if p.is_dir() else p.parent).absolute()) for g in groups for p in g[0]})
 
     def relevant(_: watchfiles.Change, changed: str) -> bool:
+        return any(matches(changed) for matches, _ in filters)
+
+    async for changes in watchfiles.awatch(*roots, watch_filter=relevant, debounce=50, step=20):
+        for matches, what in filters:
+            names = sorted({Path(p).name for _, p in changes if matches(p)})
+            if names:
+                notify(f"{what}: {', '.join(names[:5])}{' …' if len(names) > 5 else ''} changed")
+
+
+def _relevance(paths: Sequence[Path]) -> Callable[[str], bool]:
+    """Which changed paths can matter to `paths`; other files in their folders do not."""
+    dirs = [str(p.absolute()) for p in paths if p.is_dir()]
+    files = {str(p.absolute()) for p in paths if not p.is_dir()}
+
+    def matches(changed: str) -> bool:
         path = Path(changed)
         if path.name.startswith(".."):  # a Kubernetes ConfigMap swapping its ..data link
-            return True
+            return any(changed.startswith(root + "/") for root in [*dirs, *map(_parent, files)])
         for d in dirs:
             if changed.startswith(d + "/"):
                 # YAML files, or folders moving; not what hides in .git and other dot folders.
@@ -203,11 +229,11 @@ async def watch_paths(paths: Sequence[Path], notify: Callable[[str], None], what
                 return not hidden and (path.suffix in SUFFIXES or not path.suffix)
         return changed in files
 
-    # watchfiles' defaults (1.6 s) would dominate latency. Its watcher polls every `step` ms
-    # even when idle: 10 ms cost ~0.5% of a core here, 20 ms half that, for ~10 ms more delay.
-    async for changes in watchfiles.awatch(*roots, watch_filter=relevant, debounce=50, step=20):
-        names = sorted({Path(p).name for _, p in changes})
-        notify(f"{what}: {', '.join(names[:5])}{' …' if len(names) > 5 else ''} changed")
+    return matches
+
+
+def _parent(path: str) -> str:
+    return str(Path(path).parent)
 
 
 def _without_duplicates(documents: list[_Document]) -> tuple[list[_Document], list[LoadError]]:

@@ -43,3 +43,7 @@ class RPCError(Exception):
         if self.data is not None:
             error["data"] = self.data
         return error
+
+
+class ViewError(Exception):
+    """The view cannot start as configured (kept here, light, for the CLI to catch)."""

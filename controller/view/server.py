@@ -21,6 +21,7 @@ from aiohttp import WSCloseCode, web
 
 from controller.view import DEFAULT_ADDRESS, compat, errors, methods, openrpc
 from controller.view.auth import Open, TokenFile, is_loopback, readable_by_others
+from controller.view.errors import ViewError
 from controller.view.metrics import ViewMetrics
 from controller.view.models import NoParams
 from controller.view.rpc import Context, Dispatcher, Method, error_bytes
@@ -45,10 +46,6 @@ PAGE_HEADERS = {
     "Cache-Control": "no-cache",
 }
 JSON_HEADERS = {"Cache-Control": "no-store"}
-
-
-class ViewError(Exception):
-    """The view cannot start as configured."""
 
 
 @dataclass(frozen=True)
