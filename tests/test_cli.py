@@ -98,6 +98,14 @@ def test_schema_is_json_schema_that_accepts_the_examples() -> None:
         "spec": {"camera": "x", "colour": 1},
     }
     assert list(validator.iter_errors(bad))
+    # Editors flag a malformed duration or bitrate as it is typed, not only camctl validate.
+    for spec in ({"stream": "x", "retention": "3 days"}, {"stream": "x", "segmentDuration": "1y"}):
+        recording = {**bad, "kind": "Recording", "spec": spec}
+        assert jsonschema.exceptions.best_match(validator.iter_errors(recording)).validator == (
+            "pattern"
+        )
+    stream = {**bad, "spec": {"camera": "x", "video": {"bitrate": "fast"}}}
+    assert jsonschema.exceptions.best_match(validator.iter_errors(stream)).validator == "pattern"
 
 
 def test_devices_lists_and_suggests_unclaimed(tmp_path: Path) -> None:

@@ -17,6 +17,7 @@ from pydantic import (
     Field,
     NonNegativeInt,
     TypeAdapter,
+    WithJsonSchema,
     model_validator,
 )
 from pydantic.alias_generators import to_camel
@@ -49,10 +50,19 @@ def _bitrate(text: str) -> str:
 Duration = Annotated[
     str,
     AfterValidator(_duration),
-    Field(pattern=r"^(\d+(\.\d*)?(ns|us|µs|ms|s|m|h|d))+$|^0$", examples=["30s", "1h", "7d"]),
+    # The pattern is for editors and the CRDs; the validator above says what is wrong.
+    WithJsonSchema(
+        {
+            "type": "string",
+            "pattern": r"^(\d+(\.\d*)?(ns|us|µs|ms|s|m|h|d))+$|^0$",
+            "examples": ["30s", "1h", "7d"],
+        }
+    ),
 ]
 Bitrate = Annotated[
-    str, AfterValidator(_bitrate), Field(pattern=r"^\d+(\.\d+)?[kKmMgG]?$", examples=["2M"])
+    str,
+    AfterValidator(_bitrate),
+    WithJsonSchema({"type": "string", "pattern": r"^\d+(\.\d+)?[kKmMgG]?$", "examples": ["2M"]}),
 ]
 PathName = Annotated[
     str, AfterValidator(check_path_name), Field(max_length=255, examples=["cams/front-door"])
