@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import json
 import logging
 import signal
@@ -47,9 +48,13 @@ from controller.view.commands import get as get_command
 F = TypeVar("F", bound=Callable[..., Any])
 EXIT_ERROR, EXIT_PENDING = 1, 2
 
-paths_argument = click.argument(
-    "paths", nargs=-1, required=True, type=click.Path(exists=True, path_type=Path)
-)
+
+def paths_argument(required: bool = True) -> Callable[[F], F]:
+    return click.argument(
+        "paths", nargs=-1, required=required, type=click.Path(exists=True, path_type=Path)
+    )
+
+
 output_option = click.option(
     "-o", "--output", type=click.Choice(["text", "json"]), default="text", show_default=True
 )
@@ -61,7 +66,7 @@ simulate_option = click.option(
 )
 
 
-def controller_options(func: F) -> F:
+def controller_options(func: F, *, paths_required: bool = True) -> F:
     """Options of the commands that talk to MediaMTX."""
     options = [
         click.option(
@@ -102,7 +107,7 @@ def controller_options(func: F) -> F:
             help="Let an empty source delete every path camctl owns.",
         ),
         simulate_option,
-        paths_argument,
+        paths_argument(paths_required),
     ]
     for option in reversed(options):
         func = option(func)
@@ -117,7 +122,7 @@ def main() -> None:
 
 @main.command()
 @output_option
-@paths_argument
+@paths_argument()
 def validate(paths: tuple[Path, ...], output: str) -> None:
     """Check documents without touching MediaMTX; print every error, exit 1 on any."""
     result = load(paths)
@@ -245,7 +250,7 @@ def apply(**options: Any) -> None:
 
 
 @main.command()
-@controller_options
+@functools.partial(controller_options, paths_required=False)  # none with --kubernetes
 @click.option(
     "--resync", type=float, default=30.0, show_default=True, help="Seconds between full passes."
 )
@@ -296,10 +301,6 @@ def run(resync: float, log_format: str, **options: Any) -> None:
         asyncio.run(_run_controller(options, Timing(resync=resync)))
     except (InventoryError, ViewError) as exc:
         raise click.ClickException(str(exc)) from exc
-
-
-# `run --kubernetes` takes no PATHS: they are required unless --kubernetes (checked in run).
-next(p for p in run.params if p.name == "paths").required = False
 
 
 @main.command()

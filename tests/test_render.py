@@ -28,26 +28,19 @@ DEVICE = Device(
 )
 
 
+def parsed(kind: str, spec: dict[str, Any]) -> Any:
+    doc = {"apiVersion": "camctl.dev/v1alpha1", "kind": kind, "metadata": {"name": "front"}}
+    return parse_resource({**doc, "spec": spec})
+
+
 def stream(**spec: Any) -> Stream:
-    doc = {
-        "apiVersion": "camctl.dev/v1alpha1",
-        "kind": "Stream",
-        "metadata": {"name": "front"},
-        "spec": {"camera": "front", **spec},
-    }
-    result = parse_resource(doc)
+    result = parsed("Stream", {"camera": "front", **spec})
     assert isinstance(result, Stream)
     return result
 
 
 def recording(**spec: Any) -> Recording:
-    doc = {
-        "apiVersion": "camctl.dev/v1alpha1",
-        "kind": "Recording",
-        "metadata": {"name": "front"},
-        "spec": {"stream": "front", **spec},
-    }
-    result = parse_resource(doc)
+    result = parsed("Recording", {"stream": "front", **spec})
     assert isinstance(result, Recording)
     return result
 
