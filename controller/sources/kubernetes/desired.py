@@ -1,0 +1,89 @@
+"""The store as desired state for one pass: which objects are this node's, and what they
+declare, through the same `assemble` as files.
+
+Pure: `KubernetesSource.load()` calls it once kopf has listed every kind, and keeps the
+`Pass` it fills for the `publish()` that ends the same pass. An object whose spec is invalid
+keeps its last valid spec in force or, without one, holds its path.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from controller.api.desired import Desired, Problem, assemble
+from controller.api.kinds import Ref
+from controller.sources.files import LoadError
+from controller.sources.kubernetes.store import Entry, Store, origin_of
+
+
+@dataclass(frozen=True)
+class ObjectError(LoadError):
+    """A problem of one object: `Stream/front-door: spec.video.fps: message`."""
+
+    def __str__(self) -> str:
+        return ": ".join(p for p in (self.subject, self.field, self.message) if p)
+
+
+def object_error(key: Ref, where: str, message: str) -> ObjectError:
+    return ObjectError(origin_of(key), 0, 0, str(key), where, message)
+
+
+def api_error(message: str) -> ObjectError:
+    return ObjectError("kubernetes", 0, 0, "Kubernetes API", "", message)
+
+
+@dataclass
+class Pass:
+    """What one `load()` decided, kept for the `publish()` that ends the same pass."""
+
+    complete: bool = False  # made from a whole store (after kopf listed every kind)
+    mine: dict[Ref, Entry] = field(default_factory=dict)
+    invalid: dict[Ref, list[tuple[str, str]]] = field(default_factory=dict)
+    problems: dict[Ref, list[Problem]] = field(default_factory=dict)
+
+
+def owned(store: Store, sources: set[str], node: str, claim_unassigned: bool) -> dict[Ref, Entry]:
+    """The objects this node's controller owns (see the package docstring); `sources` are
+    the origins of the paths this node holds."""
+    mine = {e.key: e for e in store.of_kind("Camera") if _claims(e, node, claim_unassigned)}
+    for entry in store.of_kind("Stream"):
+        camera = Ref("Camera", entry.key.namespace, str(entry.spec.get("camera")))
+        gone = camera not in store.entries  # then the node that holds its path keeps it
+        if origin_of(entry.key) in sources if gone else camera in mine:
+            mine[entry.key] = entry
+    for entry in store.of_kind("Recording"):
+        if Ref("Stream", entry.key.namespace, str(entry.spec.get("stream"))) in mine:
+            mine[entry.key] = entry
+    return mine
+
+
+def _claims(camera: Entry, node: str, claim_unassigned: bool) -> bool:
+    assigned = camera.spec.get("node")
+    if isinstance(assigned, str):
+        return assigned == node
+    return claim_unassigned
+
+
+def read(store: Store, view: Pass) -> tuple[Desired, list[LoadError]]:
+    """The desired state of the objects in `view.mine`; notes in `view` which of them are
+    invalid or have problems, for their statuses."""
+    pairs, held, invalid = [], set(), []
+    errors: list[LoadError] = []
+    for key, entry in view.mine.items():
+        if entry.deleting:
+            continue  # its path goes; the finalizer waits for that
+        resource = store.in_force(entry)
+        if entry.errors:
+            view.invalid[key] = entry.errors
+            note = "; its last valid spec stays in force" if resource is not None else ""
+            errors += [object_error(key, f, m + note) for f, m in entry.errors]
+        if resource is None:
+            held.add(origin_of(key))
+            invalid.append(key)
+        else:
+            pairs.append((resource, origin_of(key)))
+    desired, problems = assemble(pairs, held, invalid)
+    for problem in problems:
+        view.problems.setdefault(problem.ref, []).append(problem)
+        errors.append(object_error(problem.ref, problem.field, problem.message))
+    return desired, errors

@@ -1,0 +1,149 @@
+"""The status sink: after each pass, this node's writes to the API, in order.
+
+Finalizers on the Streams it has come to own, the statuses that changed, Events for the
+pass's MediaMTX writes, and last the finalizers of Streams whose path is gone. A pass that
+planned nothing (it ran before kopf listed every kind) writes nothing. A write that
+conflicts (409) is retried once the watch has the newer version; when the API does not
+answer, the whole lot is retried a little later.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable, Mapping
+from typing import Any, Protocol
+
+from controller.api.kinds import Ref, Status
+from controller.reconcile.apply import Outcome
+from controller.reconcile.inventory import Inventory
+from controller.sources.kubernetes import events
+from controller.sources.kubernetes.api import (
+    KubeAPI,
+    KubeError,
+    KubeUnreachable,
+    merge_patch,
+    object_path,
+)
+from controller.sources.kubernetes.desired import Pass
+from controller.sources.kubernetes.finalizer import finalizer_for, to_add, to_release
+from controller.sources.kubernetes.status import Targets, target
+from controller.sources.kubernetes.store import Entry, Store
+
+log = logging.getLogger("camctl.kubernetes")
+
+
+class HasOutcome(Protocol):
+    outcome: Outcome | None
+
+
+class Sink:
+    """Finalizers, statuses and Events for this node's objects (see the module docstring)."""
+
+    def __init__(
+        self,
+        api: KubeAPI,
+        store: Store,
+        inventory: Inventory,
+        node_name: str,
+        wake: Callable[[str], None],
+        *,
+        conflict_retry: float,
+        unreachable_retry: float,
+    ) -> None:
+        self.api, self.store, self.inventory, self.node_name = api, store, inventory, node_name
+        self.finalizer = finalizer_for(node_name)
+        self.conflict_retry, self.unreachable_retry = conflict_retry, unreachable_retry
+        self.targets = Targets()
+        self.controller: HasOutcome | None = None  # whose pass's actions get Events
+        self.api_error: str | None = None  # the last writes failed
+        self._wake = wake
+        self._published: Outcome | None = None
+
+    async def publish(self, view: Pass, statuses: Mapping[Ref, Status]) -> None:
+        if not view.complete:  # the pass planned nothing: it ran before kopf listed
+            return
+        try:
+            await self._add_finalizers(view)
+            await self._write_statuses(view, statuses)
+            await self._post_action_events(view)
+            await self._release_finalizers(view)
+        except KubeUnreachable as exc:
+            if self.api_error is None:
+                log.warning("Kubernetes API unreachable, retrying: %s", exc)
+            self.api_error = f"unreachable: {exc}"
+            self._retry(self.unreachable_retry, "kubernetes: retry, the API was unreachable")
+            return
+        self.api_error = None
+
+    def _retry(self, delay: float, reason: str) -> None:
+        asyncio.get_running_loop().call_later(delay, self._wake, reason)
+
+    async def _add_finalizers(self, view: Pass) -> None:
+        for entry, finalizers in to_add(self.store, view.mine, self.finalizer):
+            await self._set_finalizers(entry, finalizers)
+
+    async def _release_finalizers(self, view: Pass) -> None:
+        held = {owner.source for owner in self.inventory.load().values()}
+        for entry, finalizers in to_release(self.store, view.mine, held, self.finalizer):
+            await self._set_finalizers(entry, finalizers)
+
+    async def _set_finalizers(self, entry: Entry, finalizers: list[str]) -> None:
+        patch = {"metadata": {"finalizers": finalizers or None}}
+        if (answer := await self._patch(entry, patch, "finalizers")) is not None:
+            entry.refresh(answer)
+
+    async def _write_statuses(self, view: Pass, statuses: Mapping[Ref, Status]) -> None:
+        self.targets.keep(view.mine)
+        for key in view.mine:
+            entry = self.store.entries.get(key)
+            if entry is None or entry.deleting:
+                continue
+            wanted = target(entry, statuses.get(key), view)
+            if wanted is None:
+                continue
+            self.targets.wanted[key] = wanted
+            if self.targets.stale(key, wanted, entry.status):
+                await self._patch_status(entry, wanted)
+
+    async def _patch_status(self, entry: Entry, wanted: dict[str, Any]) -> None:
+        patch = {"status": merge_patch(entry.status, wanted)}
+        answer = await self._patch(entry, patch, "status", "status")
+        if answer is None:
+            return
+        self.targets.written(entry.key)
+        if (event := events.ready_change(entry.status, wanted)) is not None:
+            await events.post(self.api, entry, self.node_name, event)
+        entry.refresh(answer)
+
+    async def _post_action_events(self, view: Pass) -> None:
+        outcome = self.controller.outcome if self.controller else None
+        if outcome is None or outcome is self._published:
+            return
+        self._published = outcome
+        for result in outcome.results:
+            entry = events.stream_of(result, self.store, view.mine)
+            if entry is not None:
+                await events.post(self.api, entry, self.node_name, events.describe(result))
+
+    async def _patch(
+        self, entry: Entry, body: dict[str, Any], what: str, subresource: str = ""
+    ) -> dict[str, Any] | None:
+        """PATCH one object; its answer, or None when the API refused."""
+        if version := entry.meta.get("resourceVersion"):  # optimistic concurrency
+            body = {**body, "metadata": {**body.get("metadata", {}), "resourceVersion": version}}
+        try:
+            return await self.api.request("PATCH", object_path(entry.key, subresource), body)
+        except KubeError as exc:
+            self._refused(entry.key, what, exc)
+            return None
+
+    def _refused(self, key: Ref, what: str, exc: KubeError) -> None:
+        if exc.status == 404:
+            return  # deleted meanwhile: its DELETED event follows
+        if exc.status == 409:  # written meanwhile: again once the watch has the new version
+            log.info("%s of %s changed meanwhile (409); retrying", what, key)
+            self._retry(self.conflict_retry, f"kubernetes: retry {what} of {key}")
+            self.targets.wanted.pop(key, None)
+            return
+        log.error("patching the %s of %s failed: %s", what, key, exc)
