@@ -60,6 +60,28 @@ async def test_list_follows_every_page(client: MediaMTXClient, emu: MediaMTXEmul
     assert len(await client.list_paths()) == 250
 
 
+async def test_unchanged_pages_are_not_decoded_again(
+    client: MediaMTXClient, emu: MediaMTXEmulator
+) -> None:
+    client.page_size = 2
+    for i in range(5):
+        emu.set_path(f"cam{i}", {"runOnInit": f"ffmpeg {i}"})
+    first = await client.list_path_configs()
+    fingerprint = await client.path_configs_fingerprint()
+    again = await client.list_path_configs()
+    assert again == first
+    assert all(again[name] is first[name] for name in first)  # the same objects: not decoded
+    emu.set_path("cam3", {"runOnInit": "ffmpeg changed"})  # on the second page of three
+    changed = await client.list_path_configs()
+    assert changed["cam3"]["runOnInit"] == "ffmpeg changed"
+    assert changed["cam0"] is first["cam0"] and changed["cam3"] is not first["cam3"]
+    assert await client.path_configs_fingerprint() != fingerprint
+    for i in range(3, 5):  # three pages become two: the third is forgotten
+        await client.delete_path_config(f"cam{i}")
+    assert sorted(await client.list_path_configs()) == ["cam0", "cam1", "cam2"]
+    assert [key[1] for key in client._pages if key[0] == "/v3/config/paths/list"] == [0, 1]
+
+
 async def test_empty_lists(client: MediaMTXClient, emu: MediaMTXEmulator) -> None:
     assert await client.list_path_configs() == {}
     assert await client.list_paths() == {}

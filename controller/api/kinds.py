@@ -16,6 +16,7 @@ from pydantic import (
     ConfigDict,
     Field,
     NonNegativeInt,
+    PrivateAttr,
     TypeAdapter,
     WithJsonSchema,
     model_validator,
@@ -75,6 +76,12 @@ class _Model(BaseModel):
     """Spec parts: camelCase in documents, unknown fields refused."""
 
     model_config = ConfigDict(extra="forbid", alias_generator=to_camel, populate_by_name=True)
+
+
+class _Resource(_Model):
+    """A declared document; remembers the hash of its spec (see generation())."""
+
+    _spec_hash: int | None = PrivateAttr(default=None)
 
 
 class ObjectMeta(_Model):
@@ -146,7 +153,7 @@ class CameraStatus(_Model):
     device: Device | None = None
 
 
-class Camera(_Model):
+class Camera(_Resource):
     api_version: Literal["camctl.dev/v1alpha1"]
     kind: Literal["Camera"]
     metadata: ObjectMeta
@@ -215,7 +222,7 @@ class StreamStatus(_Model):
     bytes_received: NonNegativeInt | None = None
 
 
-class Stream(_Model):
+class Stream(_Resource):
     api_version: Literal["camctl.dev/v1alpha1"]
     kind: Literal["Stream"]
     metadata: ObjectMeta
@@ -273,7 +280,7 @@ class RecordingStatus(_Model):
     segments: SegmentSummary | None = None
 
 
-class Recording(_Model):
+class Recording(_Resource):
     api_version: Literal["camctl.dev/v1alpha1"]
     kind: Literal["Recording"]
     metadata: ObjectMeta
@@ -303,8 +310,10 @@ def generation(resource: Camera | Stream | Recording) -> int:
     """Kubernetes' generation, or in file mode a stable hash of the spec standing in for it."""
     if resource.metadata.generation is not None:
         return resource.metadata.generation
-    spec = resource.spec.model_dump_json(by_alias=True)  # fields in declaration order
-    return int.from_bytes(hashlib.sha256(spec.encode()).digest()[:6], "big")
+    if resource._spec_hash is None:  # documents are never changed once loaded: hash once
+        spec = resource.spec.model_dump_json(by_alias=True)  # fields in declaration order
+        resource._spec_hash = int.from_bytes(hashlib.sha256(spec.encode()).digest()[:6], "big")
+    return resource._spec_hash
 
 
 def parse_resource(document: Any) -> Camera | Stream | Recording:

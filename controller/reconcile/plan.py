@@ -417,10 +417,13 @@ def _idle(now: datetime) -> dict[str, Condition]:
 
 
 def mark_failed(plan: Plan, action: Action, error: str, now: datetime) -> None:
-    """Record a failed action in its Stream's status (the plan assumed success)."""
+    """Record a failed action in its Stream's status (the plan assumed success).
+
+    A new status object: planned statuses may be the previous pass's own, never changed."""
     status = plan.statuses.get(action.stream) if action.stream else None
-    if isinstance(status, StreamStatus):
+    if action.stream and isinstance(status, StreamStatus):
         ready = condition(
             "Ready", False, "ApplyFailed", f"{action.op} {action.path!r}: {error}", now
         )
-        status.conditions = _summary(ready, reconciling=True, stalled=False, idle=_idle(now))
+        conditions = _summary(ready, reconciling=True, stalled=False, idle=_idle(now))
+        plan.statuses[action.stream] = status.model_copy(update={"conditions": conditions})

@@ -33,9 +33,10 @@ class StatusStore:
         if self._on_disk is None:
             self._on_disk = set(self._stored())
         for key, status in statuses.items():
-            if self._published.get(key) == status:
+            published = self._published.get(key)
+            if published is status or published == status:
                 continue  # equal models dump to equal documents: nothing to write
-            self._published[key] = status.model_copy(deep=True)
+            self._published[key] = status  # planned statuses are never changed afterwards
             body = status.model_dump(mode="json", by_alias=True, exclude_none=True)
             text = json.dumps(body, sort_keys=True)
             if self._written.get(key) != text:
