@@ -21,6 +21,7 @@ from __future__ import annotations
 import gc
 import os
 from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -81,3 +82,9 @@ async def emu() -> AsyncIterator[MediaMTXEmulator]:
     await emulator.start()
     yield emulator
     await emulator.stop()
+
+
+@pytest.fixture
+def record_path(tmp_path: Path) -> str:
+    """A MediaMTX recordPath in camctl's layout under this test's own directory."""
+    return f"{tmp_path}/recordings/%path/%Y-%m-%d_%H-%M-%S-%f"

@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import socket
 from collections.abc import AsyncIterator
+from datetime import UTC, datetime
 from pathlib import Path
 
 import httpx
@@ -104,9 +105,11 @@ async def test_add_get_patch_replace_delete(client: MediaMTXClient, emu: MediaMT
     assert emu.path_names() == [] and emu.write_count == 4
 
 
-async def test_runtime_and_recordings(client: MediaMTXClient, emu: MediaMTXEmulator) -> None:
-    emu.set_path("cam1", {"runOnInit": "ffmpeg", "record": True})
-    emu.recordings["cam1"] = ["2026-01-01T00:00:00Z"]
+async def test_runtime_and_recordings(
+    client: MediaMTXClient, emu: MediaMTXEmulator, record_path: str
+) -> None:
+    emu.set_path("cam1", {"runOnInit": "ffmpeg", "record": True, "recordPath": record_path})
+    emu.record("cam1", datetime(2026, 1, 1, tzinfo=UTC))
     paths = await client.list_paths()
     assert paths["cam1"]["online"] is True
     recordings = await client.get_recordings("cam1")

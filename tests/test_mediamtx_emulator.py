@@ -9,6 +9,7 @@ import subprocess
 import sys
 import time
 from collections.abc import AsyncIterator
+from datetime import UTC, datetime
 from typing import Any
 
 import httpx
@@ -267,17 +268,19 @@ async def test_runtime_paths(http: httpx.AsyncClient, emu: MediaMTXEmulator) -> 
     assert status == 200 and one == paths["live"]
 
 
-async def test_recordings(http: httpx.AsyncClient, emu: MediaMTXEmulator) -> None:
+async def test_recordings(http: httpx.AsyncClient, emu: MediaMTXEmulator, record_path: str) -> None:
     answer = await call(http, "GET", "/v3/recordings/get/cam1")
     assert answer == (400, error("path 'cam1' is not configured"))
-    emu.set_path("cam1", {"record": True})
+    emu.set_path("cam1", {"record": True, "recordPath": record_path})
     assert await call(http, "GET", "/v3/recordings/get/cam1") == (
         200,
         {"name": "cam1", "segments": []},
     )
-    emu.recordings["cam1"] = ["2026-01-01T00:00:00Z"]
+    emu.record("cam1", datetime(2026, 1, 1, 0, 0, 1, 500000, tzinfo=UTC))
+    emu.record("cam1", datetime(2026, 1, 1, tzinfo=UTC))
     _, body = await call(http, "GET", "/v3/recordings/get/cam1")
-    assert body["segments"] == [{"start": "2026-01-01T00:00:00Z"}]
+    starts = [{"start": "2026-01-01T00:00:00Z"}, {"start": "2026-01-01T00:00:01.5Z"}]
+    assert body["segments"] == starts
     assert not validation_errors(body, schema("Recording"))
     emu.set_path("all_others", {})
     assert (await call(http, "GET", "/v3/recordings/get/other"))[0] == 200

@@ -6,6 +6,11 @@ are stored, and reads resolve them against the path defaults the way MediaMTX ma
 texts follow MediaMTX's internal/api and internal/conf. Hooks for tests: a request log, a write
 counter, injected failures, a delay, Basic auth, seeding, and restart() which forgets every
 path, as a MediaMTX restart forgets paths made through the API.
+
+Recordings are real files: /v3/recordings/get lists what the path's own recordPath and
+recordFormat point at, and record() writes a real segment there, as MediaMTX would. The same app
+serves the playback server's GET /get, simplified: it answers the whole segment file that holds
+`start` as it is on disk, where MediaMTX remuxes the asked span across segments (to fmp4 or mp4).
 """
 
 from __future__ import annotations
@@ -13,6 +18,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import binascii
+import bisect
 import contextlib
 import copy
 import json
@@ -22,10 +28,13 @@ import uuid
 from collections.abc import Awaitable, Callable, Iterator, Sequence
 from datetime import UTC, datetime
 from fractions import Fraction
+from pathlib import Path
 from typing import Any
 
 import click
 from aiohttp import web
+
+from controller.testing.recordings import find_segments, record_file, write_segment
 
 VERSION = "v1.20.1"
 REDACTED = "<redacted>"
@@ -116,6 +125,9 @@ _DAY = 86400 * 10**9
 _REALM = 'Basic realm="mediamtx"'
 _SIZES = {"B": 1, **{u: 1 << (10 * (i + 1)) for i, u in enumerate("KMGTPE")}}
 _SIZE_SUFFIXES = {"B": "B", **{u + s: u for u in "KMGTPE" for s in ("", "B", "IB")}}
+_MEDIA_TYPES = {"fmp4": "video/mp4", "mpegts": "video/MP2T"}
+_RFC3339 = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?(Z|[+-]\d\d:\d\d)")
+_SECONDS = re.compile(r"[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?")
 
 
 class _APIError(Exception):
@@ -375,6 +387,44 @@ def _now() -> str:
     return datetime.now(UTC).isoformat().replace("+00:00", "Z")
 
 
+def _rfc3339(when: datetime) -> str:
+    """A time as Go marshals it (RFC 3339, fraction without trailing zeros), in UTC."""
+    text = when.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S")
+    return text + (f".{when.microsecond:06d}".rstrip("0") if when.microsecond else "") + "Z"
+
+
+def _parse_start(text: str) -> datetime:
+    """The playback server's `start`, RFC 3339 as Go's time.Parse reads it."""
+    try:
+        if _RFC3339.fullmatch(text):
+            return datetime.fromisoformat(text)  # beyond microseconds, digits are dropped
+    except ValueError:  # shaped right, yet no date (month 13)
+        pass
+    raise _APIError(400, f"invalid start: parsing time {json.dumps(text)} as RFC 3339")
+
+
+def _check_duration(text: str) -> None:
+    """The playback server's `duration`: seconds, or a Go duration (deprecated there)."""
+    if _SECONDS.fullmatch(text):
+        return
+    try:
+        _parse_duration(text or "?")  # Go refuses an empty duration, _parse_duration does not
+    except ValueError:
+        raise _APIError(400, f'invalid duration: time: invalid duration "{text}"') from None
+
+
+def _containing(found: list[tuple[datetime, Path]], at: datetime) -> Path | None:
+    """The segment that holds `at`: the last to start at or before it, if `at` is before the
+    next one's start (for the newest: not after its last write)."""
+    index = bisect.bisect_right([start for start, _ in found], at) - 1
+    if index < 0:
+        return None
+    if index + 1 < len(found):
+        return found[index][1] if at < found[index + 1][0] else None
+    end = datetime.fromtimestamp(found[index][1].stat().st_mtime, UTC)
+    return found[index][1] if at <= end else None
+
+
 class MediaMTXEmulator:
     """MediaMTX's Control API in memory. Not thread-safe: drive it from its own event loop."""
 
@@ -386,7 +436,6 @@ class MediaMTXEmulator:
         self.delay = 0.0
         self.requests: list[tuple[str, str, Any]] = []
         self.runtime: dict[str, dict[str, Any]] = {}  # per-path overrides of /v3/paths fields
-        self.recordings: dict[str, list[str]] = {}  # path name -> segment start times
         self._paths: dict[str, dict[str, Any]] = {}
         self._since: dict[str, str] = {}
         self._failures: list[int] = []
@@ -432,6 +481,19 @@ class MediaMTXEmulator:
         conf = {**PATH_DEFAULTS, **self._paths[name]}
         return {"name": name} | {k: _render(k, v) for k, v in conf.items()}
 
+    def record(self, name: str, start: datetime, duration: float = 1.0) -> Path:
+        """MediaMTX writing a segment: a real one of `duration` seconds from `start` (aware), at
+        the place the recordPath and recordFormat of path `name` say. ValueError if it does not
+        record."""
+        try:
+            conf = self._path_conf(name)
+        except _APIError as exc:
+            raise ValueError(exc.error) from None
+        if not conf["record"]:
+            raise ValueError(f"path '{name}' does not record (record: false)")
+        file = record_file(conf["recordPath"], name, conf["recordFormat"], start)
+        return write_segment(file, conf["recordFormat"], start, duration)
+
     # --- serving ------------------------------------------------------------------------------
     def app(self) -> web.Application:
         app = web.Application(middlewares=[self._middleware])
@@ -446,6 +508,7 @@ class MediaMTXEmulator:
             ("GET", "/v3/paths/list", self._paths_list),
             ("GET", "/v3/paths/get/{name:.*}", self._paths_get),
             ("GET", "/v3/recordings/get/{name:.*}", self._recordings_get),
+            ("GET", "/get", self._playback_get),  # the playback server's, on the same port
         ]
         for method, path, handler in routes:
             app.router.add_route(method, path, handler)
@@ -584,16 +647,47 @@ class MediaMTXEmulator:
             raise _APIError(404, "path not found")
         return web.json_response(self._runtime_item(name))
 
+    # --- recordings ---------------------------------------------------------------------------
+    def _path_conf(self, name: str) -> dict[str, Any]:
+        """The configuration MediaMTX applies to `name`: its own, else that of the first matching
+        regular expression path, "all" and "all_others" last (MediaMTX's FindPathConf)."""
+        if name in self._paths:
+            return {**PATH_DEFAULTS, **self._paths[name]}
+        if err := _name_error(name):
+            raise _APIError(400, f"invalid path name: {err} ({name})")
+        for conf_name in sorted(self.path_names(), key=lambda n: n in ("all", "all_others")):
+            regexp = _name_regexp(conf_name)
+            if regexp and regexp.search(name):
+                return {**PATH_DEFAULTS, **self._paths[conf_name]}
+        raise _APIError(400, f"path '{name}' is not configured")
+
+    async def _segments(self, name: str) -> tuple[dict[str, Any], list[tuple[datetime, Path]]]:
+        conf = self._path_conf(name)
+        found = await asyncio.to_thread(
+            find_segments, conf["recordPath"], name, conf["recordFormat"]
+        )
+        return conf, found
+
     async def _recordings_get(self, request: web.Request) -> web.Response:
         name = _param_name(request)
-        if name not in self._paths:
-            if err := _name_error(name):
-                raise _APIError(400, f"invalid path name: {err} ({name})")
-            regexps = (_name_regexp(n) for n in self.path_names())
-            if not any(r and r.search(name) for r in regexps):
-                raise _APIError(400, f"path '{name}' is not configured")
-        segments = [{"start": start} for start in self.recordings.get(name, [])]
+        _, found = await self._segments(name)
+        segments = [{"start": _rfc3339(start)} for start, _ in found]
         return web.json_response({"name": name, "segments": segments})
+
+    async def _playback_get(self, request: web.Request) -> web.Response:
+        """GET /get?path=&start=&duration=[&format=]: the segment file that holds `start`."""
+        start = _parse_start(request.query.get("start", ""))
+        _check_duration(request.query.get("duration", ""))
+        if (format := request.query.get("format", "")) not in ("", "fmp4", "mp4"):
+            raise _APIError(400, f"invalid format: {format}")
+        conf, found = await self._segments(request.query.get("path", ""))
+        file = await asyncio.to_thread(_containing, found, start)
+        if file is None:
+            raise _APIError(404, "no recording segments found")
+        body = await asyncio.to_thread(file.read_bytes)
+        headers = {"Accept-Ranges": "none"}
+        media_type = _MEDIA_TYPES[conf["recordFormat"]]
+        return web.Response(body=body, content_type=media_type, headers=headers)
 
 
 @contextlib.contextmanager
