@@ -12,6 +12,7 @@ import contextlib
 import functools
 import json
 import logging
+import os
 import signal
 import socket
 import sys
@@ -40,7 +41,7 @@ from controller.output import (
 )
 from controller.reconcile.inventory import Inventory, InventoryError, default_state_dir
 from controller.reconcile.loop import Timing
-from controller.reconcile.plan import Settings
+from controller.reconcile.plan import DEFAULT_RECORDINGS_ROOT, Settings
 from controller.sources.files import LoadResult, load
 from controller.sources.suggest import camera_documents, render_yaml
 from controller.view.commands import get as get_command
@@ -64,6 +65,11 @@ simulate_option = click.option(
     envvar="CAMCTL_SIMULATE_DEVICES",
     help="Read device facts from this YAML file instead of udev.",
 )
+
+
+def _absolute_roots(_: click.Context, param: click.Parameter, roots: tuple[str, ...]) -> Any:
+    """Absolute, normalised roots: allowed() compares them as text."""
+    return tuple(os.path.normpath(os.path.abspath(root)) for root in roots)
 
 
 def controller_options(func: F, *, paths_required: bool = True) -> F:
@@ -105,6 +111,26 @@ def controller_options(func: F, *, paths_required: bool = True) -> F:
             "--allow-empty",
             is_flag=True,
             help="Let an empty source delete every path camctl owns.",
+        ),
+        click.option(
+            "--recordings-root",
+            "recordings_roots",
+            multiple=True,
+            envvar="CAMCTL_RECORDINGS_ROOT",
+            type=click.Path(file_okay=False, path_type=str),
+            callback=_absolute_roots,
+            help="A directory Recordings may write to and camctl reads; repeat for several. "
+            f"The first is where a Recording without spec.root goes [default: "
+            f"{DEFAULT_RECORDINGS_ROOT}].",
+        ),
+        click.option(
+            "--disk-low",
+            "disk_low_percent",
+            type=click.FloatRange(0, 100),
+            default=10.0,
+            show_default=True,
+            envvar="CAMCTL_DISK_LOW",
+            help="DiskLow on a Recording when less than this percentage of its disk is free.",
         ),
         simulate_option,
         paths_argument(paths_required),
@@ -391,6 +417,8 @@ def _settings(options: dict[str, Any]) -> Settings:
         device_link=options["device_link"],
         public_host=options["public_host"] or urlsplit(options["mediamtx"]).hostname or "127.0.0.1",
         allow_empty=options["allow_empty"],
+        recordings_roots=options["recordings_roots"] or (DEFAULT_RECORDINGS_ROOT,),
+        disk_low_percent=options["disk_low_percent"],
     )
 
 

@@ -111,7 +111,7 @@ def test_names_scope_subresource_and_columns(kind: str) -> None:
     assert [c["name"].upper() for c in columns if not c.get("priority")] == {
         "Camera": ["READY", "NODE", "DEVICE", "AGE"],
         "Stream": ["READY", "PATH", "URL", "AGE"],
-        "Recording": ["READY", "STREAM", "SEGMENTS", "AGE"],
+        "Recording": ["READY", "STREAM", "RECORDING", "SEGMENTS", "AGE"],
     }[kind]
 
 
@@ -120,7 +120,7 @@ def test_printer_columns_point_at_fields_of_the_schema(kind: str) -> None:
     schema = schema_of(kind)
     for column in COLUMNS[kind]:
         node = schema
-        path = re.sub(r"\[\?\(@\.type==\"Ready\"\)\]", "[]", column["jsonPath"])
+        path = re.sub(r"\[\?\(@\.type==\"\w+\"\)\]", "[]", column["jsonPath"])
         for part in filter(None, re.split(r"\.|(?=\[\])", path)):
             node = node["items"] if part == "[]" else node["properties"][part]
         assert node["type"] in ("string", "integer"), column

@@ -108,7 +108,9 @@ def test_duplicate_yaml_keys_are_errors(tmp_path: Path) -> None:
     [
         ("retention: 30m", "spec", "retention must be at least segmentDuration"),
         ("segmentDuration: 25h", "spec", "segmentDuration must be more than 0 and at most 1 day"),
-        ("path: /srv/rec/%Y", "spec", "path must contain %path"),
+        ("root: srv/rec", "spec.root", "root must be an absolute directory"),
+        ("root: /srv/../etc", "spec.root", "root must not contain '.' or '..' components"),
+        ("root: /srv/%path", "spec.root", "root must not contain % (MediaMTX expands it)"),
         ("format: mkv", "spec.format", "Input should be 'fmp4' or 'mpegts'"),
         ("retention: 3 days", "spec.retention", "invalid duration '3 days'"),
     ],

@@ -56,7 +56,7 @@ def test_device_choice_prefers_the_setting_then_stable_links() -> None:
 
 
 def test_always_mode_uses_run_on_init_and_clears_on_demand() -> None:
-    conf = path_config(stream(), "/dev/video0", None)
+    conf = path_config(stream(), "/dev/video0", None, None)
     assert conf["runOnInit"].startswith("ffmpeg ") and conf["runOnInitRestart"] is True
     assert conf["runOnDemand"] == "" and conf["runOnDemandRestart"] is False
     assert conf["source"] == "publisher"
@@ -64,29 +64,40 @@ def test_always_mode_uses_run_on_init_and_clears_on_demand() -> None:
 
 
 def test_on_demand_mode_uses_run_on_demand() -> None:
-    conf = path_config(stream(mode="onDemand"), "/dev/video0", None)
+    conf = path_config(stream(mode="onDemand"), "/dev/video0", None, None)
     assert conf["runOnInit"] == "" and conf["runOnDemand"].startswith("ffmpeg ")
 
 
 def test_recording_fields() -> None:
-    rec = recording(format="mpegts", segmentDuration="10m", retention="2d", path="/r/%path/%s")
-    conf = path_config(stream(), "/dev/video0", rec)
+    rec = recording(format="mpegts", segmentDuration="10m", retention="2d", root="/r")
+    conf = path_config(stream(), "/dev/video0", rec, "/r")
     assert {f: conf[f] for f in RECORD_FIELDS} == {
         "record": True,
-        "recordPath": "/r/%path/%s",
+        "recordPath": "/r/%path/%Y-%m-%d_%H-%M-%S-%f",
         "recordFormat": "mpegts",
         "recordPartDuration": "1s",
         "recordSegmentDuration": "10m0s",
         "recordDeleteAfter": "2d",
     }
-    disabled = path_config(stream(), "/dev/video0", recording(enabled=False))
-    assert disabled["record"] is False
+
+
+def test_a_disabled_recording_changes_only_record() -> None:
+    """Retention keeps applying to what was written; nothing else of the path moves."""
+    on = path_config(stream(), "/dev/video0", recording(), "/r")
+    off = path_config(stream(), "/dev/video0", recording(enabled=False), "/r")
+    assert differing(off, on) == {"record": False}
+
+
+def test_without_a_usable_root_mediamtx_defaults_go_back() -> None:
+    assert path_config(stream(), "/dev/video0", recording(), None) == path_config(
+        stream(), "/dev/video0", None, None
+    )
 
 
 def test_toggling_recording_changes_only_record_fields() -> None:
     """MediaMTX applies record fields in place: turning recording on must not restart video."""
-    before = path_config(stream(), DEVICE.by_id or "", None)
-    after = path_config(stream(), DEVICE.by_id or "", recording())
+    before = path_config(stream(), DEVICE.by_id or "", None, None)
+    after = path_config(stream(), DEVICE.by_id or "", recording(), "/r")
     assert set(differing(after, before)) <= set(RECORD_FIELDS)
 
 

@@ -29,6 +29,12 @@ DESCRIPTIONS = {
     "and how video is encoded.",
     "Recording": "Which Stream MediaMTX keeps on disk, in which format, and for how long.",
 }
+
+
+def _condition(type_: str) -> str:
+    return f'.status.conditions[?(@.type=="{type_}")].status'
+
+
 READY = '.status.conditions[?(@.type=="Ready")]'
 # Columns for `kubectl get`; priority 1 shows only with `-o wide`.
 COLUMNS: dict[str, list[dict[str, Any]]] = {
@@ -48,7 +54,9 @@ COLUMNS: dict[str, list[dict[str, Any]]] = {
     "Recording": [
         {"name": "Ready", "type": "string", "jsonPath": f"{READY}.status"},
         {"name": "Stream", "type": "string", "jsonPath": ".spec.stream"},
+        {"name": "Recording", "type": "string", "jsonPath": _condition("Recording")},
         {"name": "Segments", "type": "integer", "jsonPath": ".status.segments.count"},
+        {"name": "Disk Low", "type": "string", "jsonPath": _condition("DiskLow"), "priority": 1},
         {"name": "Retention", "type": "string", "jsonPath": ".spec.retention", "priority": 1},
     ],
 }
@@ -85,7 +93,6 @@ DROPPED = frozenset({"title", "examples", "default", "additionalProperties"})
 REFINEMENTS: dict[str, dict[tuple[str, ...], dict[str, Any]]] = {
     "Camera": {("spec", "match"): {"minProperties": 1}},
     "Stream": {("spec", "path"): {"pattern": r"^[0-9A-Za-z_.-]+(/[0-9A-Za-z_.-]+)*$"}},
-    "Recording": {("spec", "path"): {"pattern": "%path"}},
 }
 
 

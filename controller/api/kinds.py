@@ -8,6 +8,7 @@ here, at load time, so `camctl validate` catches it before anything is applied.
 from __future__ import annotations
 
 import hashlib
+from datetime import datetime
 from typing import Annotated, Any, Literal, NamedTuple
 
 from pydantic import (
@@ -237,18 +238,40 @@ class Stream(_Resource):
 # --- Recording -----------------------------------------------------------------------
 
 
+def _recording_root(root: str) -> str:
+    """Absolute, without `%` (MediaMTX expands it in recordPath) or `.`/`..` parts, so that
+    MediaMTX and camctl agree on where the files are."""
+    if not root.startswith("/"):
+        raise ValueError("root must be an absolute directory")
+    if "%" in root or "\0" in root:
+        raise ValueError("root must not contain % (MediaMTX expands it) or NUL")
+    if any(part in (".", "..") for part in root.split("/")):
+        raise ValueError("root must not contain '.' or '..' components")
+    return root
+
+
+RootDir = Annotated[
+    str,
+    AfterValidator(_recording_root),
+    Field(max_length=1024),
+    WithJsonSchema({"type": "string", "pattern": r"^/[^%]*$", "maxLength": 1024}),
+]
+
+
 class RecordingSpec(_Model):
     stream: ResourceName
-    enabled: bool = True
+    enabled: bool = Field(
+        default=True, description="false stops recording (record: false) and keeps the files"
+    )
     format: Literal["fmp4", "mpegts"] = "fmp4"
     segment_duration: Duration = "1h"
     part_duration: Duration = "1s"
     retention: Duration = Field(default="7d", description="recordDeleteAfter; 0s keeps all")
-    path: str | None = Field(
+    root: RootDir | None = Field(
         default=None,
-        max_length=1024,
-        description="recordPath: where files go; must contain %path",
-        examples=["/var/lib/camctl/recordings/%path/%Y-%m-%d_%H-%M-%S-%f"],
+        description="Directory the segments go to, as <root>/<path>/<start time>.mp4|.ts; "
+        "default: the controller's first --recordings-root. It must be under one of them.",
+        examples=["/var/lib/mediamtx/recordings"],
     )
 
     @model_validator(mode="after")
@@ -261,23 +284,31 @@ class RecordingSpec(_Model):
             raise ValueError("partDuration must be more than 0 and at most segmentDuration")
         if retention and retention < segment:
             raise ValueError("retention must be at least segmentDuration (or 0s to keep all)")
-        if self.path is not None and "%path" not in self.path:
-            raise ValueError("path must contain %path")
         return self
 
 
 class SegmentSummary(_Model):
     count: NonNegativeInt = 0
     bytes: NonNegativeInt | None = None
-    oldest: str | None = None
-    newest: str | None = None
+    oldest: datetime | None = Field(default=None, description="Start of the oldest segment")
+    newest: datetime | None = Field(default=None, description="Start of the newest segment")
+
+
+class DiskSpace(_Model):
+    free_bytes: NonNegativeInt
+    total_bytes: NonNegativeInt
 
 
 class RecordingStatus(_Model):
     observed_generation: int | None = None
     conditions: list[Condition] = Field(default_factory=list)
     path: str | None = None
+    directory: str | None = Field(default=None, description="Where the segments are")
     segments: SegmentSummary | None = None
+    retention_horizon: datetime | None = Field(
+        default=None, description="Segments that started before this are MediaMTX's to delete"
+    )
+    disk: DiskSpace | None = None
 
 
 class Recording(_Resource):

@@ -18,8 +18,17 @@ from controller.api.desired import Desired
 from controller.api.device import Device
 from controller.api.kinds import Ref, Status
 from controller.observe.mediamtx import MediaMTXClient, MediaMTXError, PathNotFound
+from controller.observe.recordings import RecordingFiles, SegmentScanner
 from controller.reconcile.inventory import Inventory
-from controller.reconcile.plan import Action, Plan, Settings, mark_failed, plan
+from controller.reconcile.plan import (
+    Action,
+    Plan,
+    RecordTarget,
+    Settings,
+    mark_failed,
+    plan,
+    record_targets,
+)
 
 CONCURRENCY = 8
 
@@ -29,6 +38,7 @@ class Observed:
     paths: Mapping[str, Mapping[str, Any]] | None
     runtime: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
     error: str | None = None
+    recordings: Mapping[Ref, RecordingFiles] = field(default_factory=dict)
 
 
 @dataclass
@@ -49,13 +59,25 @@ class Outcome:
         return [r for r in self.results if r.error is not None]
 
 
-async def observe(client: MediaMTXClient) -> Observed:
-    """Path configs and runtime state; an unreachable MediaMTX is a fact, not a crash."""
+async def observe(
+    client: MediaMTXClient, scanner: SegmentScanner, targets: Mapping[Ref, RecordTarget]
+) -> Observed:
+    """Path configs, runtime state and recorded files; an unreachable MediaMTX is a fact, not
+    a crash. The files are read on a worker thread: the loop keeps answering meanwhile."""
+    files = asyncio.create_task(asyncio.to_thread(scan, scanner, targets) if targets else _none())
     try:
         paths, runtime = await asyncio.gather(client.list_path_configs(), client.list_paths())
     except MediaMTXError as exc:
-        return Observed(None, {}, str(exc))
-    return Observed(paths, runtime)
+        return Observed(None, {}, str(exc), await files)
+    return Observed(paths, runtime, None, await files)
+
+
+async def _none() -> dict[Ref, RecordingFiles]:
+    return {}
+
+
+def scan(scanner: SegmentScanner, targets: Mapping[Ref, RecordTarget]) -> dict[Ref, RecordingFiles]:
+    return {key: scanner.scan(t.root, t.path, t.format) for key, t in targets.items()}
 
 
 def now() -> datetime:
@@ -71,13 +93,27 @@ async def reconcile_once(
     *,
     dry_run: bool = False,
     previous: Mapping[Ref, Status] | None = None,
+    scanner: SegmentScanner | None = None,
 ) -> Outcome:
-    """Observe, plan and (unless `dry_run`) apply; statuses describe the state reached."""
-    observed = await observe(client)
+    """Observe, plan and (unless `dry_run`) apply; statuses describe the state reached.
+
+    Pass a long-lived `scanner` where passes repeat: it caches what the files were."""
+    scanner = scanner or SegmentScanner(settings.recordings_roots)
+    observed = await observe(client, scanner, record_targets(desired, settings))
     owned = inventory.load()
 
     def plan_against(paths: Mapping[str, Mapping[str, Any]] | None, owners: Any) -> Plan:
-        return plan(desired, devices, paths, owners, settings, now(), previous, observed.runtime)
+        return plan(
+            desired,
+            devices,
+            paths,
+            owners,
+            settings,
+            now(),
+            previous,
+            observed.runtime,
+            observed.recordings,
+        )
 
     result = plan_against(observed.paths, owned)
     if dry_run or not result.actions:

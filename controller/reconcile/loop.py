@@ -19,6 +19,7 @@ from controller.api.device import Device
 from controller.api.kinds import Ref, Status
 from controller.observe.devices import DeviceSource
 from controller.observe.mediamtx import MediaMTXClient, MediaMTXError
+from controller.observe.recordings import SegmentScanner
 from controller.reconcile.apply import Outcome, now, reconcile_once
 from controller.reconcile.inventory import Inventory
 from controller.reconcile.metrics import Metrics
@@ -98,6 +99,7 @@ class Controller:
         self.metrics = metrics or Metrics()
         self.sinks = list(sinks)
         self.health = Health()
+        self.scanner = SegmentScanner(settings.recordings_roots)
         self.statuses: dict[Ref, Status] = {}
         self.outcome: Outcome | None = None  # the last pass, for readers such as the view
         self.loaded: LoadResult | None = None
@@ -187,6 +189,7 @@ class Controller:
             self.inventory,
             self.settings,
             previous=self.statuses,
+            scanner=self.scanner,
         )
         elapsed = time.perf_counter() - started
         self.outcome, self.statuses = outcome, outcome.statuses

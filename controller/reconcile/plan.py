@@ -9,10 +9,10 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any, Literal
 
-from controller.api.conditions import Condition, condition, merge_conditions
+from controller.api.conditions import Condition, condition, find, merge_conditions
 from controller.api.desired import Desired
 from controller.api.device import Device
 from controller.api.kinds import (
@@ -20,9 +20,11 @@ from controller.api.kinds import (
     CameraMatch,
     CameraStatus,
     DeviceLink,
+    DiskSpace,
     Recording,
     RecordingStatus,
     Ref,
+    SegmentSummary,
     Status,
     Stream,
     StreamStatus,
@@ -30,7 +32,13 @@ from controller.api.kinds import (
     generation,
     ref,
 )
+from controller.api.units import parse_duration
+from controller.observe.recordings import RecordFormat, RecordingFiles, allowed
 from controller.reconcile.render import choose_device, differing, path_config
+
+# MediaMTX's ./recordings when it runs in /var/lib/mediamtx, as its systemd unit here does.
+DEFAULT_RECORDINGS_ROOT = "/var/lib/mediamtx/recordings"
+WRITING_WITHIN = 10.0  # seconds: a Recording whose newest segment is older is not writing
 
 Op = Literal["add", "patch", "delete"]
 
@@ -60,7 +68,11 @@ class Settings:
     rtsp_port: int = 8554
     hls_port: int = 8888
     webrtc_port: int = 8889
+    playback_port: int = 9996
     allow_empty: bool = False
+    # The only directories Recordings may write to and camctl reads; the first is the default.
+    recordings_roots: tuple[str, ...] = (DEFAULT_RECORDINGS_ROOT,)
+    disk_low_percent: float = 10.0  # DiskLow when less of the recordings' disk is free
 
 
 @dataclass
@@ -108,10 +120,18 @@ class _Pass:
         self.statuses[key] = before if before == status else status
 
     def conditions(
-        self, key: Ref, ready: Condition, *, reconciling: bool = False, stalled: bool = False
+        self,
+        key: Ref,
+        ready: Condition,
+        *,
+        reconciling: bool = False,
+        stalled: bool = False,
+        extra: Sequence[Condition] = (),
     ) -> list[Condition]:
-        """Ready and the kstatus pair, with the previous times of those whose status held."""
+        """Ready, the kstatus pair and `extra`, with the previous times of those whose
+        status held."""
         current = _summary(ready, reconciling=reconciling, stalled=stalled, idle=self.idle)
+        current += extra
         before = self.previous.get(key)
         return current if before is None else merge_conditions(before.conditions, current)
 
@@ -125,10 +145,13 @@ def plan(
     now: datetime,
     previous: Mapping[Ref, Status] | None = None,
     runtime: Mapping[str, Mapping[str, Any]] | None = None,
+    recordings: Mapping[Ref, RecordingFiles] | None = None,
 ) -> Plan:
     """Actions that converge MediaMTX, and the status every resource will then have.
 
     `paths` is None when MediaMTX could not be read: statuses say so and nothing is done.
+    `recordings` are the files found for each Recording (see record_targets); without them
+    a Recording's status says nothing of its files.
     """
     state = _Pass(desired, paths, inventory, settings, now, previous or {})
     cameras = {
@@ -142,7 +165,7 @@ def plan(
         if camera is None or ref(camera) in cameras:
             _plan_stream(state, key, stream, camera, matched, runtime or {})
     for key, recording in sorted(desired.recordings.items()):
-        _recording_status(state, key, recording)
+        _recording_status(state, key, recording, (recordings or {}).get(key))
     _plan_deletes(state)
     inventory = {**state.claimed, **{p: inventory[p] for p in state.kept if p in inventory}}
     return Plan(sorted(state.actions, key=_order), state.statuses, inventory, state.notes)
@@ -276,7 +299,9 @@ def _plan_stream(
     else:
         choice = choose_device(device, stream.spec.device_link or state.settings.device_link)
         chosen = {"device": choice.path, "device_link": choice.link}
-        wanted = path_config(stream, choice.path, state.desired.recording_of(stream))
+        recording = state.desired.recording_of(stream)
+        root = recording_root(recording, state.settings) if recording else None
+        wanted = path_config(stream, choice.path, recording, root)
         owner = Owner(str(key), state.desired.origins.get(key, ""))
         if state.inventory.get(path) == owner:
             owner = state.inventory[path]  # the very same: fewer new objects on each pass
@@ -332,13 +357,53 @@ def _urls(path: str, settings: Settings) -> StreamUrls:
 # --- Recordings ----------------------------------------------------------------------
 
 
-def _recording_status(state: _Pass, key: Ref, recording: Recording) -> None:
+@dataclass(frozen=True)
+class RecordTarget:
+    """Where to look for one Recording's files."""
+
+    root: str
+    path: str
+    format: RecordFormat
+
+
+def recording_root(recording: Recording, settings: Settings) -> str | None:
+    """The root a Recording's files go under, if it is one camctl may use."""
+    roots = settings.recordings_roots
+    root = recording.spec.root or (roots[0] if roots else None)
+    return root if root is not None and allowed(root, roots) else None
+
+
+def record_targets(desired: Desired, settings: Settings) -> dict[Ref, RecordTarget]:
+    """The Recordings whose files a pass looks at: those with a Stream and a usable root."""
+    targets = {}
+    for key, recording in desired.recordings.items():
+        stream = desired.streams.get(Ref("Stream", key.namespace, recording.spec.stream))
+        root = recording_root(recording, settings)
+        if stream is not None and root is not None:
+            targets[key] = RecordTarget(root, stream.path, recording.spec.format)
+    return targets
+
+
+def _recording_status(
+    state: _Pass, key: Ref, recording: Recording, files: RecordingFiles | None
+) -> None:
     stream_key = Ref("Stream", key.namespace, recording.spec.stream)
     stream_status = state.statuses.get(stream_key)
     if not isinstance(stream_status, StreamStatus):
         return  # its Stream belongs to another node, or is not loaded
-    stream_ready = next(c for c in stream_status.conditions if c.type == "Ready")
-    if not recording.spec.enabled:
+    stream_ready = find(stream_status.conditions, "Ready")
+    assert stream_ready is not None  # every planned Stream status has one
+    root = recording_root(recording, state.settings)
+    if root is None:
+        roots = ", ".join(state.settings.recordings_roots) or "none"
+        ready = condition(
+            "Ready",
+            False,
+            "RootNotAllowed",
+            f"spec.root {recording.spec.root} is not under a recordings root ({roots})",
+            state.now,
+        )
+    elif not recording.spec.enabled:
         ready = condition(
             "Ready", True, "Disabled", "recording is turned off (spec.enabled)", state.now
         )
@@ -354,14 +419,77 @@ def _recording_status(state: _Pass, key: Ref, recording: Recording) -> None:
         ready = condition(
             "Ready", True, "RecordingConfigured", f"path {stream_status.path!r} records", state.now
         )
+    summary = _segments(files)
     state.settle(
         key,
         RecordingStatus(
             observed_generation=generation(recording),
-            conditions=state.conditions(key, ready),
+            conditions=state.conditions(
+                key,
+                ready,
+                stalled=ready.reason == "RootNotAllowed",
+                extra=[_writing(state, ready, files), _disk_low(state, files)],
+            ),
             path=stream_status.path,
+            directory=f"{root.rstrip('/')}/{stream_status.path}" if root else None,
+            segments=summary,
+            retention_horizon=_horizon(recording, state.now),
+            disk=DiskSpace(free_bytes=files.disk.free, total_bytes=files.disk.total)
+            if files and files.disk
+            else None,
         ),
     )
+
+
+def _segments(files: RecordingFiles | None) -> SegmentSummary | None:
+    if files is None or (files.error and not files.segments):
+        return None
+    segments = files.segments
+    return SegmentSummary(
+        count=len(segments),
+        bytes=sum(s.size for s in segments),
+        oldest=segments[0].start if segments else None,
+        newest=segments[-1].start if segments else None,
+    )
+
+
+def _horizon(recording: Recording, now: datetime) -> datetime | None:
+    retention = parse_duration(recording.spec.retention)
+    return now - timedelta(microseconds=retention // 1000) if retention else None
+
+
+def _writing(state: _Pass, ready: Condition, files: RecordingFiles | None) -> Condition:
+    """`Recording`: is MediaMTX writing segments right now, as the files show."""
+    if ready.reason != "RecordingConfigured":
+        return condition("Recording", False, ready.reason, ready.message, state.now)
+    if files is None:
+        return condition("Recording", None, "NotObserved", "files not looked at", state.now)
+    if files.error and not files.segments:
+        return condition("Recording", None, "FilesUnreadable", files.error, state.now)
+    newest = files.segments[-1] if files.segments else None
+    if newest and (state.now - newest.modified).total_seconds() <= WRITING_WITHIN:
+        return condition("Recording", True, "Writing", "MediaMTX is writing segments", state.now)
+    return condition(
+        "Recording",
+        False,
+        "NotWriting",
+        f"no segment written in the last {WRITING_WITHIN:g}s" + ("" if newest else " (none yet)"),
+        state.now,
+    )
+
+
+def _disk_low(state: _Pass, files: RecordingFiles | None) -> Condition:
+    """`DiskLow`: True when less than the threshold of the recordings' disk is free."""
+    disk = files.disk if files else None
+    if disk is None or not disk.total:
+        return condition("DiskLow", None, "NotObserved", "disk space unknown", state.now)
+    threshold = state.settings.disk_low_percent
+    free = 100 * disk.free / disk.total
+    if free < threshold:
+        # Whole percents: a message that changed with every byte would rewrite the status.
+        text = f"{free:.0f}% free, under the {threshold:g}% threshold"
+        return condition("DiskLow", True, "DiskLow", text, state.now)
+    return condition("DiskLow", False, "DiskOk", f"at least {threshold:g}% free", state.now)
 
 
 # --- Deletes -------------------------------------------------------------------------

@@ -16,8 +16,10 @@ from controller.api.device import Device
 from controller.api.kinds import DeviceLink, Recording, Stream, VideoSpec
 from controller.api.units import normalize_duration, parse_bitrate, parse_duration
 
+# Where under its root a Recording's segments go; camctl reads them back by this layout.
+RECORD_LAYOUT = "%path/%Y-%m-%d_%H-%M-%S-%f"
 # MediaMTX's defaults for the record fields, written when no Recording is declared.
-DEFAULT_RECORD_PATH = "./recordings/%path/%Y-%m-%d_%H-%M-%S-%f"
+DEFAULT_RECORD_PATH = "./recordings/" + RECORD_LAYOUT
 RECORD_FIELDS = (
     "record",
     "recordPath",
@@ -88,20 +90,40 @@ def encoder_args(video: VideoSpec) -> list[str]:
     return [*args, "-g", str(gop)]
 
 
-def record_fields(recording: Recording | None) -> dict[str, Any]:
-    """Record fields; MediaMTX applies these in place, without restarting the path."""
-    spec = recording.spec if recording is not None and recording.spec.enabled else None
+def record_path(root: str) -> str:
+    return f"{root.rstrip('/')}/{RECORD_LAYOUT}"
+
+
+def record_fields(recording: Recording | None, root: str | None) -> dict[str, Any]:
+    """Record fields; MediaMTX applies these in place, without restarting the path.
+
+    Without a Recording (or with a root camctl may not use) MediaMTX's defaults go back. A
+    disabled Recording changes `record` only: MediaMTX keeps applying its retention to the
+    files already written, and nothing else about the path moves.
+    """
+    if recording is None or root is None:
+        return {
+            "record": False,
+            "recordPath": DEFAULT_RECORD_PATH,
+            "recordFormat": "fmp4",
+            "recordPartDuration": "1s",
+            "recordSegmentDuration": DEFAULT_SEGMENT_DURATION,
+            "recordDeleteAfter": DEFAULT_DELETE_AFTER,
+        }
+    spec = recording.spec
     return {
-        "record": spec is not None,
-        "recordPath": (spec and spec.path) or DEFAULT_RECORD_PATH,
-        "recordFormat": spec.format if spec else "fmp4",
-        "recordPartDuration": spec.part_duration if spec else "1s",
-        "recordSegmentDuration": spec.segment_duration if spec else DEFAULT_SEGMENT_DURATION,
-        "recordDeleteAfter": spec.retention if spec else DEFAULT_DELETE_AFTER,
+        "record": spec.enabled,
+        "recordPath": record_path(root),
+        "recordFormat": spec.format,
+        "recordPartDuration": spec.part_duration,
+        "recordSegmentDuration": spec.segment_duration,
+        "recordDeleteAfter": spec.retention,
     }
 
 
-def path_config(stream: Stream, device_path: str, recording: Recording | None) -> dict[str, Any]:
+def path_config(
+    stream: Stream, device_path: str, recording: Recording | None, root: str | None
+) -> dict[str, Any]:
     """The managed fields of the MediaMTX path that publishes `stream`."""
     command = ffmpeg_command(stream.spec.video, device_path)
     always = stream.spec.mode == "always"
@@ -111,7 +133,7 @@ def path_config(stream: Stream, device_path: str, recording: Recording | None) -
         "runOnInitRestart": always,
         "runOnDemand": "" if always else command,
         "runOnDemandRestart": not always,
-        **record_fields(recording),
+        **record_fields(recording, root),
     }
 
 
