@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -12,9 +13,25 @@ from hypothesis import strategies as st
 from controller.api.conditions import find
 from controller.api.desired import Desired, assemble
 from controller.api.device import Device
-from controller.api.kinds import Camera, CameraStatus, Ref, StreamStatus, parse_resource
+from controller.api.kinds import (
+    Camera,
+    CameraStatus,
+    RecordingStatus,
+    Ref,
+    StreamStatus,
+    parse_resource,
+)
 from controller.api.units import normalize_duration
-from controller.reconcile.plan import Action, Owner, Plan, Settings, plan
+from controller.observe.recordings import Disk, RecordingFiles, Segment
+from controller.reconcile.plan import (
+    Action,
+    Owner,
+    Plan,
+    RecordTarget,
+    Settings,
+    plan,
+    record_targets,
+)
 from controller.reconcile.render import DURATION_FIELDS, RECORD_FIELDS
 
 NOW = datetime(2026, 11, 28, 12, 0, tzinfo=UTC)
@@ -218,6 +235,122 @@ def test_turning_recording_on_touches_only_record_fields() -> None:
     (action,) = run(recorded, [device("S1")], paths, owned).actions
     assert action.op == "patch" and set(action.config) <= set(RECORD_FIELDS)
     assert action.config["record"] is True
+
+
+REC = Ref("Recording", "default", "front")
+
+
+def recorded(**spec: Any) -> Desired:
+    recording = doc("Recording", "front", stream="front", **spec)
+    return desired(*WORLD.cameras.values(), *WORLD.streams.values(), recording)
+
+
+def files(*ages: float, free: int = 50, error: str | None = None) -> RecordingFiles:
+    """Segments that started `ages` seconds before NOW (oldest first), each 1 MB, the newest
+    last written at NOW; `free` percent of a 1 TB disk."""
+    segments = tuple(
+        Segment(f"cams/front/{i}.mp4", NOW - timedelta(seconds=age), 1.0, 1_000_000, NOW)
+        for i, age in enumerate(ages)
+    )
+    disk = Disk(free * 10**10, 10**12)
+    return RecordingFiles("/rec", "cams/front", segments, disk, error)
+
+
+def recording_status(world: Desired, found: RecordingFiles | None, **kw: Any) -> RecordingStatus:
+    paths, owned = converged_paths(world)
+    recordings = {REC: found} if found else {}
+    status = run(world, [device("S1")], paths, owned, recordings=recordings, **kw).statuses[REC]
+    assert isinstance(status, RecordingStatus)
+    return status
+
+
+def condition_of(status: RecordingStatus, type_: str) -> tuple[str, str]:
+    cond = find(status.conditions, type_)
+    assert cond is not None, type_
+    return cond.status, cond.reason
+
+
+def test_a_recording_reports_its_files_disk_and_horizon() -> None:
+    status = recording_status(recorded(retention="2d", segmentDuration="1h"), files(7200, 3600, 5))
+    assert condition_of(status, "Ready") == ("True", "RecordingConfigured")
+    assert condition_of(status, "Recording") == ("True", "Writing")
+    assert condition_of(status, "DiskLow") == ("False", "DiskOk")
+    assert status.segments is not None and status.segments.count == 3
+    assert status.segments.bytes == 3_000_000
+    assert status.segments.oldest == NOW - timedelta(seconds=7200)
+    assert status.segments.newest == NOW - timedelta(seconds=5)
+    assert status.disk is not None and status.disk.free_bytes == 5 * 10**11
+    assert status.directory == "/var/lib/mediamtx/recordings/cams/front"
+    # Two days back, down to a whole hour: it moves with the segments, not with every pass.
+    assert status.retention_horizon == datetime(2026, 11, 26, 12, 0, tzinfo=UTC)
+    assert recording_status(recorded(retention="0s"), files(5)).retention_horizon is None
+
+
+def test_recording_condition_follows_the_newest_write() -> None:
+    stale = files(3600)
+    stale = RecordingFiles(
+        stale.root,
+        stale.path,
+        tuple(replace(s, modified=NOW - timedelta(seconds=60)) for s in stale.segments),
+        stale.disk,
+    )
+    assert condition_of(recording_status(recorded(), stale), "Recording") == (
+        "False",
+        "NotWriting",
+    )
+    none_yet = recording_status(recorded(), files())
+    assert condition_of(none_yet, "Recording") == ("False", "NotWriting")
+    assert none_yet.segments is not None and none_yet.segments.count == 0
+    disabled = recording_status(recorded(enabled=False), files(5))
+    assert condition_of(disabled, "Ready") == ("True", "Disabled")
+    assert condition_of(disabled, "Recording") == ("False", "Disabled")
+    unread = recording_status(recorded(), files(error="cannot read /rec/cams/front: denied"))
+    assert condition_of(unread, "Recording") == ("Unknown", "FilesUnreadable")
+    assert unread.segments is None
+    unseen = recording_status(recorded(), None)
+    assert condition_of(unseen, "Recording") == ("Unknown", "NotObserved")
+    assert condition_of(unseen, "DiskLow") == ("Unknown", "NotObserved")
+
+
+def test_disk_low_below_the_threshold() -> None:
+    low = recording_status(recorded(), files(5, free=4))
+    assert condition_of(low, "DiskLow") == ("True", "DiskLow")
+    cond = find(low.conditions, "DiskLow")
+    assert cond is not None and cond.message == "4% free, under the 10% threshold"
+    strict = Settings(node_name="edge-01", disk_low_percent=60)
+    assert condition_of(recording_status(recorded(), files(5), settings=strict), "DiskLow") == (
+        "True",
+        "DiskLow",
+    )
+
+
+def test_a_root_outside_the_allowed_roots_is_refused_and_never_recorded() -> None:
+    world = recorded(root="/etc")
+    paths, owned = converged_paths(world)
+    result = run(world, [device("S1")], paths, owned)
+    status = result.statuses[REC]
+    assert isinstance(status, RecordingStatus)
+    assert condition_of(status, "Ready") == ("False", "RootNotAllowed")
+    assert condition_of(status, "Stalled") == ("True", "RootNotAllowed")
+    assert paths["cams/front"]["record"] is False
+    assert paths["cams/front"]["recordPath"].startswith("./recordings/")
+    assert record_targets(world, SETTINGS) == {}
+    mine = Settings(node_name="edge-01", recordings_roots=("/srv/rec", "/etc"))
+    assert record_targets(world, mine) == {REC: RecordTarget("/etc", "cams/front", "fmp4")}
+
+
+def test_recording_root_defaults_to_the_first_allowed_root() -> None:
+    world = recorded()
+    mine = Settings(node_name="edge-01", recordings_roots=("/srv/rec", "/mnt/usb"))
+    first = run(world, [device("S1")], {}, {}, settings=mine)
+    assert first.actions[0].config["recordPath"] == "/srv/rec/%path/%Y-%m-%d_%H-%M-%S-%f"
+    assert record_targets(recorded(root="/mnt/usb/cams"), mine)[REC].root == "/mnt/usb/cams"
+
+
+def test_disabling_a_recording_patches_record_only() -> None:
+    paths, owned = converged_paths(recorded())
+    (action,) = run(recorded(enabled=False), [device("S1")], paths, owned).actions
+    assert action.op == "patch" and dict(action.config) == {"record": False}
 
 
 def test_transition_time_moves_only_when_status_changes() -> None:

@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import hashlib
 from datetime import datetime
-from typing import Annotated, Any, Literal, NamedTuple
+from functools import cached_property
+from typing import TYPE_CHECKING, Annotated, Any, Literal, NamedTuple
 
 from pydantic import (
     AfterValidator,
@@ -17,7 +18,6 @@ from pydantic import (
     ConfigDict,
     Field,
     NonNegativeInt,
-    PrivateAttr,
     TypeAdapter,
     WithJsonSchema,
     model_validator,
@@ -80,9 +80,16 @@ class _Model(BaseModel):
 
 
 class _Resource(_Model):
-    """A declared document; remembers the hash of its spec (see generation())."""
+    """A declared document."""
 
-    _spec_hash: int | None = PrivateAttr(default=None)
+    if TYPE_CHECKING:
+        spec: BaseModel
+
+    @cached_property
+    def spec_hash(self) -> int:
+        """A stable hash of the spec, computed once: documents never change once loaded."""
+        spec = self.spec.model_dump_json(by_alias=True)  # fields in declaration order
+        return int.from_bytes(hashlib.sha256(spec.encode()).digest()[:6], "big")
 
 
 class ObjectMeta(_Model):
@@ -341,10 +348,7 @@ def generation(resource: Camera | Stream | Recording) -> int:
     """Kubernetes' generation, or in file mode a stable hash of the spec standing in for it."""
     if resource.metadata.generation is not None:
         return resource.metadata.generation
-    if resource._spec_hash is None:  # documents are never changed once loaded: hash once
-        spec = resource.spec.model_dump_json(by_alias=True)  # fields in declaration order
-        resource._spec_hash = int.from_bytes(hashlib.sha256(spec.encode()).digest()[:6], "big")
-    return resource._spec_hash
+    return resource.spec_hash
 
 
 def parse_resource(document: Any) -> Camera | Stream | Recording:

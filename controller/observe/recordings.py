@@ -214,14 +214,36 @@ class SegmentScanner:
     def scan(self, root: str, path: str, format: RecordFormat) -> RecordingFiles:
         """The segments of MediaMTX path `path` under `root`; never raises for what is on disk:
         a missing directory is zero segments, anything unreadable or refused sets `error`."""
+        return self.scan_many([(root, path, format)])[0]
+
+    def scan_many(self, wanted: Sequence[tuple[str, str, RecordFormat]]) -> list[RecordingFiles]:
+        """scan() of several (root, path, format); each root is checked once for all."""
+        roots: dict[str, tuple[str, str | None]] = {}
+        found = []
+        for root, path, format in wanted:
+            if root not in roots:
+                roots[root] = self._checked_root(root)
+            found.append(self._scan(root, *roots[root], path, format))
+        return found
+
+    def _checked_root(self, root: str) -> tuple[str, str | None]:
+        """The root's realpath, or why it cannot be used."""
         try:
-            parts = _components(path, "path name")
-            real_root = self._real_root(root)
-            directory, display = self._directory(real_root, root, parts)
+            return self._real_root(root), None
+        except UnsafePath as exc:
+            return "", str(exc)
+        except OSError as exc:  # the root itself is missing or unusable
+            return "", f"cannot read {root}: {_reason(exc)}"
+
+    def _scan(
+        self, root: str, real_root: str, error: str | None, path: str, format: RecordFormat
+    ) -> RecordingFiles:
+        if error is not None:
+            return RecordingFiles(root, path, (), None, error)
+        try:
+            directory, display = self._directory(real_root, root, _components(path, "path name"))
         except UnsafePath as exc:
             return RecordingFiles(root, path, (), None, str(exc))
-        except OSError as exc:  # the root itself is missing or unusable
-            return RecordingFiles(root, path, (), None, f"cannot read {root}: {_reason(exc)}")
         disk = _disk(directory, real_root)
         try:
             segments, note = self._segments(directory, real_root, path, format)

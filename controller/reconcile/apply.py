@@ -77,7 +77,8 @@ async def _none() -> dict[Ref, RecordingFiles]:
 
 
 def scan(scanner: SegmentScanner, targets: Mapping[Ref, RecordTarget]) -> dict[Ref, RecordingFiles]:
-    return {key: scanner.scan(t.root, t.path, t.format) for key, t in targets.items()}
+    found = scanner.scan_many([(t.root, t.path, t.format) for t in targets.values()])
+    return dict(zip(targets, found, strict=True))
 
 
 def now() -> datetime:

@@ -9,7 +9,8 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
+from functools import lru_cache
 from typing import Any, Literal
 
 from controller.api.conditions import Condition, condition, find, merge_conditions
@@ -38,6 +39,7 @@ from controller.reconcile.render import choose_device, differing, path_config
 
 # MediaMTX's ./recordings when it runs in /var/lib/mediamtx, as its systemd unit here does.
 DEFAULT_RECORDINGS_ROOT = "/var/lib/mediamtx/recordings"
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 WRITING_WITHIN = 10.0  # seconds: a Recording whose newest segment is older is not writing
 
 Op = Literal["add", "patch", "delete"]
@@ -112,6 +114,14 @@ class _Pass:
 
     def __post_init__(self) -> None:
         self.idle = _idle(self.now)
+        self._shared: dict[tuple[str, bool | None, str, str], Condition] = {}
+
+    def shared(self, type_: str, status: bool | None, reason: str, message: str) -> Condition:
+        """A condition many resources have alike, made once a pass (see _idle)."""
+        key = (type_, status, reason, message)
+        if (found := self._shared.get(key)) is None:
+            found = self._shared[key] = condition(type_, status, reason, message, self.now)
+        return found
 
     def settle(self, key: Ref, status: Status) -> None:
         """Record a status; an unchanged one is the previous object itself, so this pass's
@@ -370,7 +380,12 @@ def recording_root(recording: Recording, settings: Settings) -> str | None:
     """The root a Recording's files go under, if it is one camctl may use."""
     roots = settings.recordings_roots
     root = recording.spec.root or (roots[0] if roots else None)
-    return root if root is not None and allowed(root, roots) else None
+    return root if root is not None and _allowed(root, roots) else None
+
+
+@lru_cache(maxsize=1024)
+def _allowed(root: str, roots: tuple[str, ...]) -> bool:
+    return allowed(root, roots)  # a few roots, asked thrice a pass for every Recording
 
 
 def record_targets(desired: Desired, settings: Settings) -> dict[Ref, RecordTarget]:
@@ -454,14 +469,25 @@ def _segments(files: RecordingFiles | None) -> SegmentSummary | None:
 
 
 def _horizon(recording: Recording, now: datetime) -> datetime | None:
-    retention = parse_duration(recording.spec.retention)
-    return now - timedelta(microseconds=retention // 1000) if retention else None
+    """When the segments MediaMTX keeps begin: `retention` ago, down to a whole segment
+    duration so that the status changes with the segments, not with every pass."""
+    retention = _microseconds(recording.spec.retention)
+    if not retention:
+        return None
+    step = _microseconds(recording.spec.segment_duration)
+    since_epoch = (now - EPOCH) // timedelta(microseconds=1) - retention
+    return EPOCH + timedelta(microseconds=since_epoch - since_epoch % step)
+
+
+@lru_cache(maxsize=256)
+def _microseconds(duration: str) -> int:
+    return parse_duration(duration) // 1000
 
 
 def _writing(state: _Pass, ready: Condition, files: RecordingFiles | None) -> Condition:
     """`Recording`: is MediaMTX writing segments right now, as the files show."""
     if ready.reason != "RecordingConfigured":
-        return condition("Recording", False, ready.reason, ready.message, state.now)
+        return state.shared("Recording", False, ready.reason, "see the Ready condition")
     if files is None:
         return condition("Recording", None, "NotObserved", "files not looked at", state.now)
     if files.error and not files.segments:
@@ -482,14 +508,14 @@ def _disk_low(state: _Pass, files: RecordingFiles | None) -> Condition:
     """`DiskLow`: True when less than the threshold of the recordings' disk is free."""
     disk = files.disk if files else None
     if disk is None or not disk.total:
-        return condition("DiskLow", None, "NotObserved", "disk space unknown", state.now)
+        return state.shared("DiskLow", None, "NotObserved", "disk space unknown")
     threshold = state.settings.disk_low_percent
     free = 100 * disk.free / disk.total
     if free < threshold:
         # Whole percents: a message that changed with every byte would rewrite the status.
         text = f"{free:.0f}% free, under the {threshold:g}% threshold"
-        return condition("DiskLow", True, "DiskLow", text, state.now)
-    return condition("DiskLow", False, "DiskOk", f"at least {threshold:g}% free", state.now)
+        return state.shared("DiskLow", True, "DiskLow", text)
+    return state.shared("DiskLow", False, "DiskOk", f"at least {threshold:g}% free")
 
 
 # --- Deletes -------------------------------------------------------------------------
