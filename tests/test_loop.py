@@ -23,7 +23,7 @@ import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, replace
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -586,3 +586,34 @@ async def test_stop_ends_run_within_2s_even_during_a_pass(tmp_path: Path) -> Non
         h.stop.set()
         await asyncio.wait_for(h.task, 2.0)
         assert time.monotonic() - started < 2.0
+
+
+# --- recordings ----------------------------------------------------------------------
+
+
+async def test_segments_mediamtx_writes_show_in_the_recording_status(tmp_path: Path) -> None:
+    roots = (str(tmp_path / "recordings"),)
+    async with running(tmp_path, settings=Settings(recordings_roots=roots)) as h:
+        conf = h.emu.stored("cams/front-door")
+        assert conf["recordPath"] == f"{roots[0]}/%path/%Y-%m-%d_%H-%M-%S-%f"
+        assert h.condition("Recording", "front-door", "Recording").reason == "NotWriting"
+        now = datetime.now(UTC)
+        written = [h.emu.record("cams/front-door", now - timedelta(seconds=s)) for s in (3, 2)]
+        await h.settle()
+        assert h.condition("Recording", "front-door", "Recording").reason == "Writing"
+        status = h.status_file("Recording", "front-door")["status"]
+        assert status["segments"]["count"] == 2
+        assert status["segments"]["bytes"] == sum(f.stat().st_size for f in written)
+        assert status["directory"] == f"{roots[0]}/cams/front-door"
+        assert status["disk"]["totalBytes"] >= status["disk"]["freeBytes"] > 0
+        assert h.condition("Recording", "front-door", "DiskLow").reason == "DiskOk"
+
+        # Turned off: only `record` changes, the files stay and are still counted.
+        since = len(h.emu.requests)
+        h.edit("recordings.yaml", "  format: fmp4\n", "  format: fmp4\n  enabled: false\n")
+        await eventually(
+            lambda: h.condition("Recording", "front-door", "Recording").reason == "Disabled"
+        )
+        assert [(m, body) for m, _, body in h.writes(since)] == [("PATCH", {"record": False})]
+        assert all(f.exists() for f in written)
+        assert h.status_file("Recording", "front-door")["status"]["segments"]["count"] == 2

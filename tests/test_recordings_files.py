@@ -212,10 +212,12 @@ def test_ten_thousand_segments(root: Path, scanner: SegmentScanner) -> None:
 
 
 # --- failures and refusals ----------------------------------------------------------------------
-def test_missing_root(tmp_path: Path) -> None:
-    result = SegmentScanner([str(tmp_path)]).scan(str(tmp_path / "gone"), CAM, "fmp4")
-    assert result.segments == () and result.disk is None
-    assert result.error == f"cannot read {tmp_path / 'gone'}: no such file or directory"
+def test_a_root_not_made_yet_has_no_segments_and_the_disk_below_it(tmp_path: Path) -> None:
+    """MediaMTX makes the root with its first segment: until then, nothing is wrong."""
+    result = SegmentScanner([str(tmp_path)]).scan(str(tmp_path / "not-yet"), CAM, "fmp4")
+    assert result.segments == () and result.error is None
+    usage = shutil.disk_usage(tmp_path)
+    assert result.disk is not None and result.disk.total == usage.total
 
 
 def test_a_file_where_the_directory_should_be(root: Path, scanner: SegmentScanner) -> None:

@@ -23,6 +23,7 @@ ones were left out. At most `CACHE_SIZE` directories are cached (least recently 
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import logging
 import os
@@ -160,15 +161,16 @@ def _steady_offset(local: datetime) -> timedelta | None:
     return offset if offset == last.astimezone().utcoffset() else None
 
 
-def _disk(directory: str, root: str) -> Disk | None:
+def _disk(directory: str) -> Disk | None:
     """Free and total bytes of the file system holding `directory`, or its nearest existing
-    ancestor inside `root` (MediaMTX creates the directory on its first segment)."""
+    ancestor (MediaMTX creates the directories, root included, on its first segment; statvfs
+    reads no file, only the file system's counters)."""
     probe = directory
     while True:
         try:
             st = os.statvfs(probe)
         except (FileNotFoundError, NotADirectoryError):
-            if probe == root or not _within(probe, root):
+            if probe == os.path.dirname(probe):
                 return None
             probe = os.path.dirname(probe)
             continue
@@ -244,7 +246,7 @@ class SegmentScanner:
             directory, display = self._directory(real_root, root, _components(path, "path name"))
         except UnsafePath as exc:
             return RecordingFiles(root, path, (), None, str(exc))
-        disk = _disk(directory, real_root)
+        disk = _disk(directory)
         try:
             segments, note = self._segments(directory, real_root, path, format)
         except OSError as exc:
@@ -278,8 +280,9 @@ class SegmentScanner:
         real = os.path.realpath(absolute)
         if not any(_within(real, os.path.realpath(base)) for base in bases):
             raise UnsafePath(f"refusing recording root {root}: it leads out of {bases[0]} ({real})")
-        if not stat.S_ISDIR(os.stat(real).st_mode):
-            raise NotADirectoryError(errno.ENOTDIR, os.strerror(errno.ENOTDIR), root)
+        with contextlib.suppress(FileNotFoundError):  # not yet made: no segments yet
+            if not stat.S_ISDIR(os.stat(real).st_mode):
+                raise NotADirectoryError(errno.ENOTDIR, os.strerror(errno.ENOTDIR), root)
         return real
 
     @staticmethod
