@@ -13,6 +13,7 @@ from benchmarks import (
     bench_kubernetes,
     bench_loop,
     bench_plan,
+    bench_recordings,
     bench_view,
 )
 
@@ -23,6 +24,7 @@ def main() -> int:
     complete = bench_loop.main()
     bench_idle.main()
     bench_view.main()
+    bench_recordings.main()
     bench_kubernetes.main()
     return 0 if complete else 1
 

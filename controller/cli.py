@@ -45,6 +45,7 @@ from controller.reconcile.plan import DEFAULT_RECORDINGS_ROOT, Settings
 from controller.sources.files import LoadResult, load
 from controller.sources.suggest import camera_documents, render_yaml
 from controller.view.commands import get as get_command
+from controller.view.commands import recordings as recordings_command
 
 F = TypeVar("F", bound=Callable[..., Any])
 EXIT_ERROR, EXIT_PENDING = 1, 2
@@ -388,6 +389,7 @@ def demo(live: bool) -> None:
 
 
 main.add_command(get_command, "get")
+main.add_command(recordings_command, "recordings")
 
 
 # --- helpers -------------------------------------------------------------------------

@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import json
 import shutil
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -99,8 +99,14 @@ class View:
 
 
 @asynccontextmanager
-async def serving(root: Path, **options: Any) -> AsyncIterator[View]:
+async def serving(
+    root: Path, prepare: Callable[[Path], None] | None = None, **options: Any
+) -> AsyncIterator[View]:
+    """A controller and its view on `world(root)`; `prepare(docs)` may edit the documents
+    before the first pass; `options` go to `running` (settings=…, limits=…)."""
     docs, devices = world(root)
+    if prepare is not None:
+        prepare(docs)
     async with (
         running(docs, devices, root / "state", token_file=root / "tokens", **options) as run,
         aiohttp.ClientSession() as http,
@@ -130,6 +136,7 @@ SAMPLE_PARAMS: dict[str, Any] = {
     "cameras.get": {"name": "front-door"},
     "streams.get": {"name": "garage"},
     "recordings.get": {"name": "front-door"},
+    "recordings.segments": {"name": "front-door"},
     "get_camera_status": {"device": "/dev/video0"},
     "get_recording_info": {"filename": "x.mp4"},
     "get_snapshot_info": {"filename": "x.jpg"},

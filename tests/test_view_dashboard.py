@@ -1,15 +1,17 @@
 """The dashboard in real headless Chromium (Debian's), driven by Playwright: it renders the
-resources, and a file edit and an unplugged camera show up without a reload. Screenshots
-(desktop and phone) are kept in artifacts/.
+resources, a file edit and an unplugged camera show up without a reload, and a Recording's
+real segments can be browsed with their playback links. Screenshots are kept in artifacts/.
 """
 
 from __future__ import annotations
 
 import shutil
 from pathlib import Path
+from typing import Any
 
 import pytest
-from test_view import TOKEN, serving
+from test_view import TOKEN, View, serving
+from test_view_recordings import FRONT, recorded_world
 
 pytestmark = pytest.mark.anyio
 
@@ -37,6 +39,15 @@ ARGS = [
 ]
 
 
+async def dashboard(browser: Any, view: View, errors: list[str]) -> Any:
+    """A desktop-sized page of the dashboard, given the token in its address; the page's
+    uncaught errors are appended to `errors`."""
+    page = await browser.new_page(viewport={"width": 1280, "height": 900})
+    page.on("pageerror", lambda e: errors.append(str(e)))
+    await page.goto(f"{view.url}/#token={TOKEN}", wait_until="domcontentloaded")
+    return page
+
+
 async def test_dashboard_renders_and_follows_changes(tmp_path: Path) -> None:
     from playwright.async_api import async_playwright, expect
 
@@ -45,10 +56,8 @@ async def test_dashboard_renders_and_follows_changes(tmp_path: Path) -> None:
     async with serving(tmp_path) as view, async_playwright() as playwright:
         browser = await playwright.chromium.launch(executable_path=CHROMIUM, args=ARGS)
         try:
-            page = await browser.new_page(viewport={"width": 1280, "height": 900})
             errors: list[str] = []
-            page.on("pageerror", lambda e: errors.append(str(e)))
-            await page.goto(f"{view.url}/#token={TOKEN}", wait_until="domcontentloaded")
+            page = await dashboard(browser, view, errors)
             front = page.locator('[data-kind="Stream"][data-name="front-door"]')
             await expect(front).to_contain_text("rtsp://127.0.0.1:8554/cams/front-door")
             await expect(front).to_contain_text("Ready")
@@ -91,5 +100,45 @@ async def test_dashboard_asks_for_a_token(tmp_path: Path) -> None:
             await page.fill("#token", TOKEN)
             await page.click("#login button")
             await expect(page.locator('[data-kind="Camera"]')).to_have_count(4)
+        finally:
+            await browser.close()
+
+
+async def test_dashboard_browses_recorded_segments(tmp_path: Path) -> None:
+    from playwright.async_api import async_playwright, expect
+
+    ARTIFACTS.mkdir(exist_ok=True)
+    async with (
+        serving(tmp_path, **recorded_world(tmp_path)) as view,
+        async_playwright() as playwright,
+    ):
+        newest = await view.result("recordings.segments", {"name": "front-door", "limit": 21})
+        browser = await playwright.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+        try:
+            errors: list[str] = []
+            page = await dashboard(browser, view, errors)
+            card = page.locator('[data-kind="Recording"][data-name="front-door"]')
+            await expect(card).to_contain_text(f"{FRONT}, ")  # count, then size
+            await expect(card).to_contain_text("NotWriting")  # the newest is hours old
+            await expect(card).to_contain_text("free of")
+            await card.get_by_role("button", name="Segments").click()
+            panel = page.locator("#segments-panel")
+            await expect(panel).to_be_visible()
+            await expect(panel).to_contain_text(f"1-20 of {FRONT}, newest first")
+            rows = page.locator("#segments-rows tr")
+            await expect(rows).to_have_count(20)
+            first = rows.first.locator("a.play")
+            await expect(first).to_have_attribute("href", newest["items"][0]["url"])
+            assert newest["items"][0]["url"].startswith("http://127.0.0.1:9996/get?path=cams%2F")
+            await expect(rows.first).to_contain_text(newest["items"][0]["file"])
+            await page.screenshot(path=ARTIFACTS / "view-dashboard-recordings.png", full_page=True)
+            await page.click("#older")
+            await expect(rows).to_have_count(FRONT - 20)
+            older = rows.first.locator("a.play")
+            await expect(older).to_have_attribute("href", newest["items"][20]["url"])
+            await expect(page.locator("#older")).to_be_disabled()
+            await page.click("#segments-close")
+            await expect(panel).to_be_hidden()
+            assert errors == []
         finally:
             await browser.close()

@@ -74,18 +74,50 @@ export interface RecordingSpec {
   segmentDuration: string;
   partDuration: string;
   retention: string;
-  path?: string;
+  root?: string;
 }
 export interface RecordingStatus {
   observedGeneration?: number;
   conditions: Condition[];
   path?: string;
+  directory?: string;
   segments?: { count: number; bytes?: number; oldest?: string; newest?: string };
+  retentionHorizon?: string;
+  disk?: { freeBytes: number; totalBytes: number };
 }
 
 export type Camera = Resource<CameraSpec, CameraStatus>;
 export type Stream = Resource<StreamSpec, StreamStatus>;
 export type Recording = Resource<RecordingSpec, RecordingStatus>;
+
+/** One recorded segment; `url` is MediaMTX's playback server (fMP4). */
+export interface Segment {
+  start: string;
+  duration: number;
+  size: number;
+  file: string;
+  url: string;
+}
+
+export interface SegmentPage {
+  items: Segment[];
+  total: number;
+  limit: number;
+  offset: number;
+  directory: string | null;
+}
+
+export interface SegmentFilters {
+  namespace?: string;
+  /** RFC 3339: only segments that end after this. */
+  since?: string;
+  /** RFC 3339: only segments that start before this. */
+  until?: string;
+  /** 1–1000, default 100. */
+  limit?: number;
+  /** Counted from the newest. */
+  offset?: number;
+}
 
 export interface Path {
   name: string;
@@ -180,6 +212,7 @@ export declare class ViewClient {
   camera(name: string, namespace?: string): Promise<Camera>;
   stream(name: string, namespace?: string): Promise<Stream>;
   recording(name: string, namespace?: string): Promise<Recording>;
+  segments(name: string, filters?: SegmentFilters): Promise<SegmentPage>;
   devices(): Promise<Device[]>;
   paths(owned?: boolean | null): Promise<Path[]>;
   plan(): Promise<PlanResult>;

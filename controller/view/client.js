@@ -97,6 +97,10 @@ export class ViewClient {
   recording(name, namespace = "default") {
     return this.call("recordings.get", { name, namespace });
   }
+  /** One page of a Recording's segments, newest first, with playback URLs. */
+  segments(name, { namespace = "default", since, until, limit, offset } = {}) {
+    return this.call("recordings.segments", { name, namespace, since, until, limit, offset });
+  }
   devices() { return this.all("devices.list"); }
   paths(owned = null) { return this.all("paths.list", { owned }); }
   plan() { return this.call("plan.get"); }

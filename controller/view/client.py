@@ -3,6 +3,8 @@
     with ViewClient("http://127.0.0.1:9990", token) as view:
         for stream in view.streams(label_selector="site=home"):
             print(stream.metadata.name, stream.status and stream.status.urls)
+        for segment in view.segments("front-door", since="2026-11-28T08:00:00Z").items:
+            print(segment.start, segment.url)            # newest first, MediaMTX playback
         for event in view.subscribe(kinds=["Stream"]):   # blocks, yields as things change
             print(event.type, event.kind, event.name)
 
@@ -18,9 +20,10 @@ import itertools
 import json
 import os
 from collections.abc import AsyncGenerator, Awaitable, Iterator, Sequence
+from datetime import datetime
 from pathlib import Path
 from types import TracebackType
-from typing import Any, Self, TypeVar
+from typing import Any, Self, TypedDict, TypeVar, Unpack
 
 import aiohttp
 
@@ -40,10 +43,23 @@ from controller.view.models import (
     PathList,
     PlanResult,
     RecordingList,
+    SegmentPage,
     StreamList,
 )
 
 T = TypeVar("T")
+Time = datetime | str  # an aware datetime, or RFC 3339 text
+
+
+class SegmentQuery(TypedDict, total=False):
+    """recordings.segments' window and page; the server's defaults for what is left out."""
+
+    since: Time | None
+    until: Time | None
+    limit: int  # 1-1000, default 100
+    offset: int  # counted from the newest
+
+
 P = TypeVar("P", bound=Page[Any])
 
 
@@ -158,6 +174,14 @@ class AsyncViewClient:
         params = {"name": name, "namespace": namespace}
         return Recording.model_validate(await self.call("recordings.get", params))
 
+    async def segments(
+        self, name: str, namespace: str = "default", **query: Unpack[SegmentQuery]
+    ) -> SegmentPage:
+        """One page of a Recording's segments, newest first, each with its playback URL."""
+        params: dict[str, Any] = {"name": name, "namespace": namespace, **query}
+        params |= {"since": _rfc3339(query.get("since")), "until": _rfc3339(query.get("until"))}
+        return SegmentPage.model_validate(await self.call("recordings.segments", params))
+
     async def devices(self) -> list[DeviceItem]:
         return await self._all("devices.list", DeviceList, {})
 
@@ -250,6 +274,11 @@ class ViewClient:
     def recording(self, name: str, namespace: str = "default") -> Recording:
         return self._run(self._client.recording(name, namespace))
 
+    def segments(
+        self, name: str, namespace: str = "default", **query: Unpack[SegmentQuery]
+    ) -> SegmentPage:
+        return self._run(self._client.segments(name, namespace, **query))
+
     def devices(self) -> list[DeviceItem]:
         return self._run(self._client.devices())
 
@@ -285,6 +314,14 @@ class ViewClient:
             self._run(events.aclose())
 
 
+def _rfc3339(when: Time | None) -> str | None:
+    if isinstance(when, datetime):
+        if when.tzinfo is None:
+            raise ValueError("give an aware datetime: a naive one names no instant")
+        return when.isoformat()
+    return when
+
+
 def _result(answer: Any) -> Any:
     if not isinstance(answer, dict) or answer.get("jsonrpc") != "2.0":
         raise TransportError("not a JSON-RPC 2.0 answer")
@@ -301,4 +338,11 @@ def _error_of(answer: Any) -> dict[str, Any]:
     return {"code": code, "message": message, "data": error.get("data")}
 
 
-__all__ = ["AsyncViewClient", "RPCError", "TransportError", "ViewClient", "token_from"]
+__all__ = [
+    "AsyncViewClient",
+    "RPCError",
+    "SegmentQuery",
+    "TransportError",
+    "ViewClient",
+    "token_from",
+]

@@ -1,4 +1,5 @@
-"""`camctl get` and `camctl status --server`: kubectl-style reading of a running view.
+"""`camctl get`, `camctl recordings` and `camctl status --server`: kubectl-style reading of a
+running view.
 
 The cli registers these (nothing here imports `controller.cli`). The client, and with it
 aiohttp, is imported only when a command runs, so `camctl --help` stays quick.
@@ -66,6 +67,14 @@ def _failures() -> tuple[type[Exception], ...]:
     from controller.view.client import TransportError
 
     return (RPCError, TransportError)
+
+
+def _problem(exc: Exception) -> click.ClickException:
+    """The error with the fields at fault, which -32602 carries in its data."""
+    data = getattr(exc, "data", None)
+    details = [d for d in data if isinstance(d, dict)] if isinstance(data, list) else []
+    text = "; ".join(f"{d.get('field')}: {d.get('message')}" for d in details)
+    return click.ClickException(f"{exc} ({text})" if text else str(exc))
 
 
 def _ready(doc: Mapping[str, Any]) -> Mapping[str, Any]:
@@ -209,6 +218,55 @@ def get(
         click.echo(to_json(items[0]))
     else:
         click.echo(render(plural, items, output))
+
+
+@click.command()
+@click.argument("name")
+@click.option("-n", "--namespace", default="default", show_default=True)
+@click.option("--since", help="RFC 3339: only segments that end after this.")
+@click.option("--until", help="RFC 3339: only segments that start before this.")
+@click.option("--limit", type=click.IntRange(1, 1000), default=100, show_default=True)
+@click.option("--offset", type=click.IntRange(0), default=0, help="Skip this many, newest first.")
+@click.option("-o", "--output", type=click.Choice(["text", "json"]), default="text")
+@server_options
+def recordings(
+    name: str,
+    namespace: str,
+    since: str | None,
+    until: str | None,
+    limit: int,
+    offset: int,
+    output: str,
+    server: str,
+    token_file: Path | None,
+) -> None:
+    """A Recording's segments on disk, newest first, with MediaMTX playback URLs."""
+    params: Doc = {"name": name, "namespace": namespace, "since": since, "until": until}
+    params |= {"limit": limit, "offset": offset}
+    try:
+        with connect(server, token_file) as view:
+            page = view.call("recordings.segments", params)
+    except _failures() as exc:
+        raise _problem(exc) from exc
+    if output == "json":
+        click.echo(to_json(page))
+        return
+    head = ["START", "DURATION", "SIZE", "FILE", "URL"]
+    click.echo(table([head, *(_segment_row(item) for item in page["items"])]))
+    shown = f"{offset + 1}-{offset + len(page['items'])}" if page["items"] else "none"
+    click.echo(f"{shown} of {page['total']} in {page['directory'] or '-'}", err=True)
+
+
+def _segment_row(item: Doc) -> list[str]:
+    return [item["start"], f"{item['duration']:g}s", _size(item["size"]), item["file"], item["url"]]
+
+
+def _size(n: float) -> str:
+    for unit in ("B", "kB", "MB", "GB"):
+        if n < 1000:
+            return f"{n:.0f}{unit}" if unit == "B" else f"{n:.1f}{unit}"
+        n /= 1000
+    return f"{n:.1f}TB"
 
 
 def status_from_server(server: str, token_file: Path | None, output: str) -> None:

@@ -9,17 +9,19 @@ instead, since camctl's state lives in documents, not in calls.
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Literal
 
 from pydantic import ConfigDict, Field
 
+from controller.api.kinds import Ref
 from controller.view import errors
 from controller.view.errors import RPCError
 from controller.view.models import Out, Params
 from controller.view.rpc import Context, Method
-from controller.view.snapshot import Doc, Snapshot, ready_of
+from controller.view.snapshot import Doc, Snapshot, condition_of, ready_of
 
 FORMAT_NAMES = {"MJPG": "MJPEG"}
 
@@ -126,21 +128,56 @@ class FileList(Out):
 # --- camera objects ------------------------------------------------------------------
 
 
-def camera_objects(snapshot: Snapshot) -> dict[str, Doc]:
-    """Each Camera as the old service showed it, with its Stream's video and URLs."""
+def _joined(snapshot: Snapshot) -> Iterator[tuple[str, Doc, Doc | None, Doc | None]]:
+    """Each Camera's key ("namespace/name") with its Stream and that Stream's Recording."""
     streams = {
         (s["metadata"]["namespace"], s["spec"]["camera"]): s for s in snapshot.docs["Stream"]
     }
     recordings = {
         (r["metadata"]["namespace"], r["spec"]["stream"]): r for r in snapshot.docs["Recording"]
     }
-    out = {}
     for cam in snapshot.docs["Camera"]:
         ns, name = cam["metadata"]["namespace"], cam["metadata"]["name"]
         stream = streams.get((ns, name))
         recording = recordings.get((ns, stream["metadata"]["name"])) if stream else None
-        out[f"{ns}/{name}"] = _camera(cam, stream, recording)
-    return out
+        yield f"{ns}/{name}", cam, stream, recording
+
+
+def camera_objects(snapshot: Snapshot) -> dict[str, Doc]:
+    """Each Camera as the old service showed it, with its Stream's video and URLs."""
+    return {key: _camera(cam, stream, rec) for key, cam, stream, rec in _joined(snapshot)}
+
+
+@dataclass(frozen=True)
+class Seen:
+    """What the old service's clients were told last: camera objects, and for each camera
+    with a Recording the `recording_status_update` params of its current state."""
+
+    cameras: Mapping[str, Doc] = field(default_factory=dict)
+    recordings: Mapping[str, Doc] = field(default_factory=dict)
+
+
+def seen(snapshot: Snapshot) -> Seen:
+    cameras, recordings = {}, {}
+    for key, cam, stream, recording in _joined(snapshot):
+        cameras[key] = obj = _camera(cam, stream, recording)
+        if recording is not None:
+            recordings[key] = _recording_state(snapshot, obj, recording)
+    return Seen(cameras, recordings)
+
+
+def _recording_state(snapshot: Snapshot, camera: Doc, recording: Doc) -> Doc:
+    """STARTED while the Recording condition is True (MediaMTX is writing), else STOPPED;
+    the newest segment as `filename` and its seconds so far as `duration`."""
+    writing = (condition_of(recording, "Recording") or {}).get("status") == "True"
+    meta = recording["metadata"]
+    newest = snapshot.recorded.newest(Ref("Recording", meta["namespace"], meta["name"]))
+    return {
+        "device": camera["device"],
+        "status": "STARTED" if writing else "STOPPED",
+        "filename": newest.file if newest else "",
+        "duration": int(newest.duration) if newest else 0,
+    }
 
 
 def _camera(cam: Doc, stream: Doc | None, recording: Doc | None) -> Doc:
@@ -261,12 +298,51 @@ def _streams(ctx: Context, params: Params) -> list[Doc]:
     return out
 
 
+def _recordings(ctx: Context, params: FilesParams) -> Doc:
+    """Every Recording's segments on this node, newest first, as the last pass found them."""
+    recorded = ctx.snapshot.recorded
+    found = recorded.newest_first(params.offset, params.limit)
+    return {
+        "files": [recorded.file_object(f) for f in found],
+        "total": recorded.total,
+        "limit": params.limit,
+        "offset": params.offset,
+    }
+
+
+def _recording_info(ctx: Context, params: FileParams) -> Doc:
+    """One segment by its file name, if the last pass's scan found it: nothing is read."""
+    found = ctx.snapshot.recorded.find(_checked(params.filename))
+    if found is None:
+        raise _not_found(params.filename)
+    return ctx.snapshot.recorded.file_object(found)
+
+
 def _no_files(ctx: Context, params: FilesParams) -> Doc:
     return {"files": [], "total": 0, "limit": params.limit, "offset": params.offset}
 
 
 def _no_file(ctx: Context, params: FileParams) -> Doc:
-    raise RPCError(errors.FILE_NOT_FOUND, f"file not found: {params.filename[:200]}")
+    raise _not_found(_checked(params.filename))
+
+
+def _not_found(filename: str) -> RPCError:
+    return RPCError(errors.FILE_NOT_FOUND, f"file not found: {filename[:200]}")
+
+
+def _checked(filename: str) -> str:
+    """A file name as Segment.file gives them ("<path>/<name>"); one that tries to leave the
+    recordings (.., absolute, NUL, backslash) is refused outright, not just not found."""
+    if "\0" in filename or "\\" in filename:
+        reason = "it contains a NUL or a backslash"
+    elif filename.startswith("/"):
+        reason = "it is absolute; give it as listed, relative to the recordings root"
+    elif ".." in filename.split("/"):
+        reason = "'..' components are not allowed"
+    else:
+        return filename
+    text = f"refusing filename {filename[:200]!r}: {reason}"
+    raise RPCError(errors.INVALID_PARAMS, text, [{"field": "filename", "message": text}])
 
 
 def _declared(kind: str, what: str) -> Any:
@@ -294,7 +370,6 @@ REFUSED = {
 
 
 def methods() -> list[Method]:
-    files = "camctl lists no files yet: always empty"
     return [
         Method("authenticate", "Authenticate the connection with a view token",
                AuthenticateParams, Authenticated, _authenticate, cacheable=False, public=True,
@@ -307,13 +382,15 @@ def methods() -> list[Method]:
                tag="compat"),
         Method("get_streams", "Every Stream's path and runtime state", Params, list[StreamInfo],
                _streams, tag="compat"),
-        Method("list_recordings", files, FilesParams, FileList, _no_files, tag="compat"),
-        Method("get_recording_info", "Always file not found, for now", FileParams, FileObject,
-               _no_file, errors=(errors.FILE_NOT_FOUND,), tag="compat"),
+        Method("list_recordings", "Every Recording's segments on this node, newest first",
+               FilesParams, FileList, _recordings, tag="compat"),
+        Method("get_recording_info", "One segment by its filename, as list_recordings gave it",
+               FileParams, FileObject, _recording_info,
+               errors=(errors.FILE_NOT_FOUND, errors.INVALID_PARAMS), tag="compat"),
         Method("list_snapshots", "camctl takes no snapshots: always empty", FilesParams,
                FileList, _no_files, tag="compat"),
         Method("get_snapshot_info", "Always file not found", FileParams, FileObject, _no_file,
-               errors=(errors.FILE_NOT_FOUND,), tag="compat"),
+               errors=(errors.FILE_NOT_FOUND, errors.INVALID_PARAMS), tag="compat"),
         *(
             Method(name, f"Refused: {why}", AnyParams, None, _declared(kind, why),
                    cacheable=False, errors=(errors.READ_ONLY,), tag="compat")
@@ -325,27 +402,25 @@ def methods() -> list[Method]:
 # --- notifications -------------------------------------------------------------------
 
 
-def notifications(before: Mapping[str, Doc], after: Mapping[str, Doc]) -> list[bytes]:
-    """camera_status_update for each camera object that changed (old clients on /ws)."""
+def notifications(before: Seen, after: Seen) -> list[bytes]:
+    """What old clients on /ws hear: camera_status_update for each camera object that changed
+    or went, recording_status_update when a Recording condition turns True or stops being."""
     out = []
-    for key, obj in after.items():
-        if before.get(key) != obj:
+    for key, obj in after.cameras.items():
+        if before.cameras.get(key) != obj:
             params = {
                 k: obj[k] for k in ("device", "status", "name", "resolution", "fps", "streams")
             }
             out.append(_notification("camera_status_update", params))
-        if before.get(key, {}).get("recording") != obj["recording"] and key in before:
-            params = {
-                "device": obj["device"],
-                "status": "STARTED" if obj["recording"] else "STOPPED",
-                "filename": "",
-                "duration": 0,
-            }
-            out.append(_notification("recording_status_update", params))
-    for key, obj in before.items():
-        if key not in after:
+    for key, obj in before.cameras.items():
+        if key not in after.cameras:
             params = {k: obj[k] for k in ("device", "name", "resolution", "fps", "streams")}
             out.append(_notification("camera_status_update", params | {"status": "DISCONNECTED"}))
+    for key in sorted({*before.recordings, *after.recordings}):
+        was, now = before.recordings.get(key, {}), after.recordings.get(key, {})
+        if (now.get("status") == "STARTED") != (was.get("status") == "STARTED"):
+            params = (now or was) | {"status": now.get("status", "STOPPED")}
+            out.append(_notification("recording_status_update", params))
     return out
 
 

@@ -1,4 +1,5 @@
-"""camctl's own read-only methods: resources, devices, paths, plan, controller, events.
+"""camctl's own read-only methods: resources, recorded segments, devices, paths, plan,
+controller, events.
 
 Each handler is a pure function of the snapshot and its validated parameters; it returns
 JSON-ready data that the dispatcher serialises (and caches per snapshot version).
@@ -34,6 +35,8 @@ from controller.view.models import (
     PathListParams,
     PlanResult,
     RecordingList,
+    SegmentPage,
+    SegmentsParams,
     StreamList,
     Subscribed,
     SubscribeParams,
@@ -106,17 +109,40 @@ def _lister(kind: str) -> Callable[[Context, ListParams], Doc]:
 
 def _getter(kind: str) -> Callable[[Context, GetParams], Doc]:
     def handler(ctx: Context, params: GetParams) -> Doc:
-        doc = ctx.snapshot.by_ref.get(Ref(kind, params.namespace, params.name))
-        if doc is None:
-            data = {"kind": kind, "namespace": params.namespace, "name": params.name}
-            raise RPCError(errors.NOT_FOUND, f"{kind} {params.name!r} not found", data)
-        return doc
+        return _found(ctx.snapshot, Ref(kind, params.namespace, params.name))
 
     return handler
 
 
+def _found(snap: Snapshot, key: Ref) -> Doc:
+    doc = snap.by_ref.get(key)
+    if doc is None:
+        data = {"kind": key.kind, "namespace": key.namespace, "name": key.name}
+        raise RPCError(errors.NOT_FOUND, f"{key.kind} {key.name!r} not found", data)
+    return doc
+
+
 def _ref(doc: Doc) -> Ref:
     return Ref(doc["kind"], doc["metadata"]["namespace"], doc["metadata"]["name"])
+
+
+def _segments(ctx: Context, params: SegmentsParams) -> Doc:
+    """One Recording's segments, newest first, from the last pass's scan (no I/O)."""
+    key = Ref("Recording", params.namespace, params.name)
+    doc = _found(ctx.snapshot, key)
+    recorded = ctx.snapshot.recorded
+    items, total = recorded.page(key, params.since, params.until, params.limit, params.offset)
+    files = recorded.files.get(key)
+    directory = doc.get("status", {}).get("directory") or (
+        f"{files.root.rstrip('/')}/{files.path}" if files else None
+    )
+    return {
+        "items": items,
+        "total": total,
+        "limit": params.limit,
+        "offset": params.offset,
+        "directory": directory,
+    }
 
 
 # --- devices, paths, plan, controller --------------------------------------------------
@@ -232,6 +258,8 @@ def methods() -> list[Method]:
             )
         )
     out += [
+        Method("recordings.segments", "One Recording's segments on disk, newest first, with "
+               "playback URLs", SegmentsParams, SegmentPage, _segments, errors=(errors.NOT_FOUND,)),
         Method("devices.list", "V4L2 capture devices seen, claimed or not", PageParams,
                DeviceList, _devices),
         Method("paths.list", "MediaMTX's paths, owned by camctl or not", PathListParams,

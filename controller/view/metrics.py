@@ -13,7 +13,7 @@ from prometheus_client import CollectorRegistry, Counter, generate_latest
 from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
 
-from controller.view.snapshot import ready_of
+from controller.view.snapshot import condition_of, ready_of
 from controller.view.state import ViewState
 
 
@@ -40,6 +40,7 @@ class ResourceCollector(Collector):
         yield ready
         yield condition
         yield from self._streams()
+        yield from self._recordings()
         yield from self._view()
 
     def _streams(self) -> Iterator[GaugeMetricFamily]:
@@ -57,6 +58,33 @@ class ResourceCollector(Collector):
                 received.add_metric(key, float(status["bytesReceived"]))
         yield readers
         yield received
+
+    def _recordings(self) -> Iterator[GaugeMetricFamily]:
+        """From each Recording's status: its files as the last pass found them."""
+        labels = ["namespace", "name"]
+        gauges = {
+            "segments": ("camctl_recording_segments", "Segments on disk"),
+            "bytes": ("camctl_recording_bytes", "Bytes of the segments on disk"),
+            "freeBytes": ("camctl_recording_disk_free_bytes", "Free bytes of the recordings' disk"),
+            "totalBytes": ("camctl_recording_disk_total_bytes", "Size of the recordings' disk"),
+            "writing": ("camctl_recording_writing", "1 while MediaMTX writes segments"),
+        }
+        families = {k: GaugeMetricFamily(n, text, labels=labels) for k, (n, text) in gauges.items()}
+        for doc in self.state.snapshot.docs["Recording"]:
+            status = doc.get("status")
+            if status is None:  # another node's: nothing observed here
+                continue
+            key = [doc["metadata"]["namespace"], doc["metadata"]["name"]]
+            values = {
+                "segments": (status.get("segments") or {}).get("count"),
+                "bytes": (status.get("segments") or {}).get("bytes"),
+                **(status.get("disk") or {}),
+                "writing": (condition_of(doc, "Recording") or {}).get("status") == "True",
+            }
+            for name, family in families.items():
+                if values.get(name) is not None:
+                    family.add_metric(key, float(values[name]))
+        yield from families.values()
 
     def _view(self) -> Iterator[GaugeMetricFamily]:
         snap = self.state.snapshot

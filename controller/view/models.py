@@ -6,9 +6,11 @@ types the Python client, so the three cannot drift apart. Names are camelCase on
 
 from __future__ import annotations
 
+import re
+from datetime import datetime
 from typing import Annotated, Any, Generic, Literal, TypeVar
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, model_validator
 from pydantic.alias_generators import to_camel
 
 from controller.api.device import Device
@@ -19,6 +21,8 @@ DEFAULT_LIMIT = 500
 MAX_LIMIT = 1000
 Name = Annotated[str, Field(min_length=1, max_length=253)]
 EventKind = Literal["Camera", "Stream", "Recording", "Device", "Controller"]
+SEGMENTS_LIMIT = 100
+RFC3339 = re.compile(r"(\d{4}-\d\d-\d\d[Tt]\d\d:\d\d:\d\d)(?:\.(\d+))?([Zz]|[+-]\d\d:\d\d)")
 
 
 def _check_selector(value: str) -> str:
@@ -34,6 +38,28 @@ LabelSelector = Annotated[
         description="kubectl style: zone=garage,site!=lab,env in (a,b),!legacy",
         examples=["site=home,zone!=garage"],
     ),
+]
+
+
+def _rfc3339(value: object) -> object:
+    """An RFC 3339 string (offset required) as an aware datetime; anything else is left to
+    strict validation, which refuses it."""
+    if not isinstance(value, str):
+        return value
+    if not (match := RFC3339.fullmatch(value)):
+        raise ValueError("not an RFC 3339 time with an offset, e.g. 2026-11-28T08:00:00Z")
+    when, fraction, offset = match.groups()
+    normal = f"{when}.{(fraction or '')[:6]:0<6}{offset}"  # microseconds: drop the rest, as Go
+    try:
+        return datetime.fromisoformat(normal.upper())
+    except ValueError:  # shaped right, yet no date (month 13)
+        raise ValueError(f"not a valid time: {value[:40]}") from None
+
+
+Rfc3339 = Annotated[
+    datetime,
+    BeforeValidator(_rfc3339),
+    Field(description="RFC 3339, with an offset", examples=["2026-11-28T08:00:00Z"]),
 ]
 
 
@@ -79,6 +105,19 @@ class ListParams(PageParams):
 class GetParams(Params):
     name: Name
     namespace: str = Field("default", max_length=63)
+
+
+class SegmentsParams(GetParams):
+    since: Rfc3339 | None = Field(None, description="Only segments that end after this")
+    until: Rfc3339 | None = Field(None, description="Only segments that start before this")
+    limit: int = Field(SEGMENTS_LIMIT, ge=1, le=MAX_LIMIT, description="Segments per page")
+    offset: int = Field(0, ge=0, description="Segments to skip, counted from the newest")
+
+    @model_validator(mode="after")
+    def _ordered(self) -> SegmentsParams:
+        if self.since is not None and self.until is not None and self.since > self.until:
+            raise ValueError("since is after until")
+        return self
 
 
 class PathListParams(PageParams):
@@ -150,6 +189,24 @@ class PathItem(Out):
 
 class PathList(Page[PathItem]):
     pass
+
+
+class SegmentItem(Out):
+    start: datetime = Field(description="RFC 3339, UTC")
+    duration: float = Field(
+        description="Seconds, to the next segment's start (the newest: to its last write)"
+    )
+    size: int = Field(description="Bytes")
+    file: str = Field(description="<path>/<name> under the Recording's root")
+    url: str = Field(description="MediaMTX's playback server: this segment as fMP4")
+
+
+class SegmentPage(Out):
+    items: list[SegmentItem] = Field(description="Newest first")
+    total: int = Field(description="Segments in the window, on every page")
+    limit: int
+    offset: int
+    directory: str | None = Field(None, description="Where the segments are on this node")
 
 
 class Change(Out):

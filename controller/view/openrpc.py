@@ -93,6 +93,7 @@ def _result_schema(result: Any, keys: dict[Any, Any], schemas: dict[str, Any]) -
 
 def _errors() -> dict[str, Any]:
     described = {
+        errors.INVALID_PARAMS: "Invalid params: the field at fault is in data",
         errors.NEEDS_WEBSOCKET: "Needs the WebSocket transport",
         errors.UNAUTHORIZED: "Authentication required or failed",
         errors.LIMIT_EXCEEDED: "A limit was exceeded (subscriptions)",

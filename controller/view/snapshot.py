@@ -1,8 +1,9 @@
 """An immutable picture of what the controller last saw and decided, in answer shapes.
 
 Built once per pass from the controller's last snapshots (documents, devices, MediaMTX's
-paths, statuses, health); every answer of the view is read from one of these, so a
-request never does I/O and never sees half of a pass. Everything is redacted here.
+paths, statuses, health, the recorded segments the pass found); every answer of the view is
+read from one of these, so a request never does I/O and never sees half of a pass. Everything
+is redacted here.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from controller.reconcile.apply import Outcome, project
 from controller.reconcile.loop import Health
 from controller.reconcile.plan import Owner, Settings
 from controller.reconcile.render import RECORD_FIELDS
+from controller.view.recorded import Recorded, playback_base
 
 Doc = dict[str, Any]
 MANAGED_FIELDS = (
@@ -72,6 +74,7 @@ class Snapshot:
     runtime: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
     controller: Doc = field(default_factory=dict)
     planning: PlanInputs | None = None
+    recorded: Recorded = field(default_factory=Recorded)
 
 
 class Documents:
@@ -128,6 +131,10 @@ def take(controller: ControllerLike, version: int, documents: Documents | None =
         runtime=outcome.observed.runtime if outcome else {},
         controller=_controller(controller, docs),
         planning=planning,
+        # The pass's own mapping of segment tuples: referenced, never copied.
+        recorded=Recorded(
+            outcome.observed.recordings if outcome else {}, playback_base(controller.settings)
+        ),
     )
 
 
@@ -254,5 +261,10 @@ def _controller(controller: ControllerLike, docs: Mapping[str, list[Doc]]) -> Do
 
 def ready_of(doc: Doc) -> Doc | None:
     """The Ready condition of a resource document, if it has a status."""
+    return condition_of(doc, "Ready")
+
+
+def condition_of(doc: Doc, type_: str) -> Doc | None:
+    """A condition of a resource document by type, if it has a status and that condition."""
     conditions = doc.get("status", {}).get("conditions", [])
-    return next((c for c in conditions if c.get("type") == "Ready"), None)
+    return next((c for c in conditions if c.get("type") == type_), None)

@@ -15,7 +15,7 @@ from controller.api.kinds import Ref, Status
 from controller.view import compat
 from controller.view.events import Event as ViewEvent
 from controller.view.events import EventLog, changes
-from controller.view.snapshot import ControllerLike, Doc, Documents, Snapshot, take
+from controller.view.snapshot import ControllerLike, Documents, Snapshot, take
 
 MAX_CACHED = 1024
 
@@ -33,7 +33,7 @@ class ViewState:
         self.published_at = 0.0  # perf_counter() of the last publish, for the benchmark
         self._cache: dict[tuple[str, bytes], bytes] = {}
         self._documents = Documents()
-        self._cameras: dict[str, Doc] = {}  # the old service's camera objects, last pass
+        self._compat = compat.Seen()  # what the old service's clients were told last
         if controller.outcome is not None:  # started after the controller's first pass
             self.refresh()
 
@@ -46,9 +46,9 @@ class ViewState:
         old = self.snapshot
         new = take(self.controller, old.version + 1, self._documents)
         events = self.log.record(changes(old, new))
-        cameras = compat.camera_objects(new)
-        notes = compat.notifications(self._cameras, cameras)
-        self.snapshot, self._cameras = new, cameras
+        seen = compat.seen(new)
+        notes = compat.notifications(self._compat, seen)
+        self.snapshot, self._compat = new, seen
         self._cache.clear()
         for listener in list(self.listeners):
             listener.notify(events, notes)

@@ -1,4 +1,5 @@
 // The dashboard: reads the view with client.js, then stays live on one subscription.
+// Choosing a Recording lists its segments (recordings.segments, a page at a time).
 import { ViewClient, RPCError } from "/client.js";
 
 const KINDS = ["Camera", "Stream", "Recording"];
@@ -6,6 +7,8 @@ const LIST = { Camera: "cameras", Stream: "streams", Recording: "recordings" };
 const store = { Camera: new Map(), Stream: new Map(), Recording: new Map() };
 let controller = null;
 let client = null;
+let browsing = null; // the Recording whose segments are shown: { namespace, name, offset }
+const SEGMENTS_PAGE = 20;
 
 const $ = (id) => document.getElementById(id);
 
@@ -23,8 +26,20 @@ function el(tag, attrs = {}, ...children) {
 }
 
 function ready(doc) {
-  return (doc.status?.conditions ?? []).find((c) => c.type === "Ready") ??
+  return condition(doc, "Ready") ??
     { status: "Unknown", reason: "NoStatus", message: "not planned on this node" };
+}
+
+function condition(doc, type) {
+  return (doc.status?.conditions ?? []).find((c) => c.type === type);
+}
+
+function pill(c, text = c.reason) {
+  return el("span", { class: `pill ${c.status}`, title: c.message }, text);
+}
+
+function when(time) {
+  return time ? time.replace("T", " ").replace(/\.\d+/, "") : null;
 }
 
 function fields(pairs) {
@@ -62,10 +77,19 @@ const render = {
     ]));
   },
   Recording(doc) {
-    return card(doc, fields([
+    const s = doc.status ?? {};
+    const writing = condition(doc, "Recording");
+    const low = condition(doc, "DiskLow");
+    const disk = s.disk && [`${bytes(s.disk.freeBytes)} free of ${bytes(s.disk.totalBytes)} `,
+      low?.status === "True" ? pill({ ...low, status: "False" }, "DiskLow") : null];
+    const { namespace, name } = doc.metadata;
+    return card(doc, [fields([
       ["stream", doc.spec.stream], ["retention", doc.spec.retention], ["format", doc.spec.format],
-      ["segments", doc.spec.segmentDuration], ["enabled", String(doc.spec.enabled)],
-    ]));
+      ["segment", doc.spec.segmentDuration], ["recording", writing ? pill(writing) : null],
+      ["segments", s.segments ? `${s.segments.count}, ${bytes(s.segments.bytes ?? 0)}` : null],
+      ["oldest", when(s.segments?.oldest)], ["newest", when(s.segments?.newest)], ["disk", disk],
+    ]), s.segments?.count ? el("button", { type: "button", class: "browse",
+      "data-namespace": namespace, "data-name": name }, "Segments") : null]);
   },
 };
 
@@ -101,6 +125,40 @@ function drawHealth() {
   ].filter(Boolean));
 }
 
+async function showSegments(namespace, name, offset = 0) {
+  browsing = { namespace, name, offset };
+  let page;
+  try {
+    page = await client.segments(name, { namespace, limit: SEGMENTS_PAGE, offset });
+  } catch (error) {
+    if (error instanceof RPCError && error.code === -32004) return hideSegments();
+    throw error;
+  }
+  if (browsing?.name !== name || browsing.namespace !== namespace) return; // chosen another
+  const ns = namespace === "default" ? "" : `${namespace}/`;
+  $("segments-name").textContent = `${ns}${name}`;
+  $("segments-count").textContent = page.items.length
+    ? `${offset + 1}-${offset + page.items.length} of ${page.total}, newest first` : "none";
+  $("segments-directory").textContent = page.directory ?? "";
+  $("segments-rows").replaceChildren(...page.items.map((seg) => el("tr", {},
+    el("td", {}, when(seg.start)), el("td", {}, `${seg.duration} s`), el("td", {}, bytes(seg.size)),
+    el("td", { class: "file" }, seg.file),
+    el("td", {}, el("a", { href: seg.url, rel: "noreferrer", class: "play" }, "play")))));
+  $("newer").disabled = offset === 0;
+  $("older").disabled = offset + SEGMENTS_PAGE >= page.total;
+  $("segments-panel").hidden = false;
+}
+
+function hideSegments() {
+  browsing = null;
+  $("segments-panel").hidden = true;
+}
+
+function pageSegments(step) {
+  const { namespace, name, offset } = browsing;
+  showSegments(namespace, name, Math.max(0, offset + step * SEGMENTS_PAGE));
+}
+
 function setLive(state) {
   const live = $("live");
   live.className = `pill ${state}`;
@@ -118,6 +176,7 @@ async function load() {
   });
   controller = health;
   drawHealth();
+  if (browsing) await showSegments(browsing.namespace, browsing.name, browsing.offset);
 }
 
 function apply(event) {
@@ -131,6 +190,10 @@ function apply(event) {
   if (event.type === "DELETED") store[event.kind].delete(key);
   else store[event.kind].set(key, event.object);
   draw(event.kind, key);
+  if (event.kind === "Recording" && browsing && `${browsing.namespace}/${browsing.name}` === key) {
+    if (event.type === "DELETED") hideSegments();
+    else showSegments(browsing.namespace, browsing.name, browsing.offset); // a new pass's files
+  }
 }
 
 async function follow() {
@@ -166,6 +229,13 @@ async function start() {
     history.replaceState(null, "", location.pathname); // keep the token out of the address bar
   }
   client = new ViewClient(location.origin, { token: sessionStorage.getItem("camctl-token") });
+  $("Recording").onclick = (e) => {
+    const button = e.target.closest("button.browse");
+    if (button) showSegments(button.dataset.namespace, button.dataset.name);
+  };
+  $("newer").onclick = () => pageSegments(-1);
+  $("older").onclick = () => pageSegments(1);
+  $("segments-close").onclick = hideSegments;
   try {
     await load();
   } catch (error) {
