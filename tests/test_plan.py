@@ -280,6 +280,11 @@ def test_a_recording_reports_its_files_disk_and_horizon() -> None:
     assert status.segments.oldest == NOW - timedelta(seconds=7200)
     assert status.segments.newest == NOW - timedelta(seconds=5)
     assert status.disk is not None and status.disk.free_bytes == 5 * 10**11
+    # Other writers on the disk do not change the status with every pass: a thousandth of it.
+    found = files(7200, 3600, 5)
+    nearly = replace(found, disk=Disk(found.disk.free - 10**6, found.disk.total))  # type: ignore[union-attr]
+    same = recording_status(recorded(retention="2d", segmentDuration="1h"), nearly)
+    assert same.disk is not None and same.disk.free_bytes == 499 * 10**9
     assert status.directory == "/var/lib/mediamtx/recordings/cams/front"
     # Two days back, down to a whole hour: it moves with the segments, not with every pass.
     assert status.retention_horizon == datetime(2026, 11, 26, 12, 0, tzinfo=UTC)

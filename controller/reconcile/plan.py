@@ -34,7 +34,7 @@ from controller.api.kinds import (
     ref,
 )
 from controller.api.units import parse_duration
-from controller.observe.recordings import RecordFormat, RecordingFiles, allowed
+from controller.observe.recordings import Disk, RecordFormat, RecordingFiles, allowed
 from controller.reconcile.render import choose_device, differing, path_config
 
 # MediaMTX's ./recordings when it runs in /var/lib/mediamtx, as its systemd unit here does.
@@ -449,9 +449,7 @@ def _recording_status(
             directory=f"{root.rstrip('/')}/{stream_status.path}" if root else None,
             segments=summary,
             retention_horizon=_horizon(recording, state.now),
-            disk=DiskSpace(free_bytes=files.disk.free, total_bytes=files.disk.total)
-            if files and files.disk
-            else None,
+            disk=_disk_space(files.disk) if files and files.disk else None,
         ),
     )
 
@@ -466,6 +464,13 @@ def _segments(files: RecordingFiles | None) -> SegmentSummary | None:
         oldest=segments[0].start if segments else None,
         newest=segments[-1].start if segments else None,
     )
+
+
+def _disk_space(disk: Disk) -> DiskSpace:
+    """Free space down to a thousandth of the disk: whatever else writes to that disk should
+    not rewrite every Recording's status (and patch it in Kubernetes) at every pass."""
+    step = max(disk.total // 1000, 1)
+    return DiskSpace(free_bytes=disk.free - disk.free % step, total_bytes=disk.total)
 
 
 def _horizon(recording: Recording, now: datetime) -> datetime | None:

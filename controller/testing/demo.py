@@ -2,18 +2,23 @@
 
 It applies examples/gitops with the simulated cameras of examples/devices.yaml, plans
 again to show that a converged controller has nothing left to do, then (with --live)
-runs the controller: edit the examples and watch MediaMTX follow.
+runs the controller: edit the examples and watch MediaMTX follow. The emulator writes a
+real segment (made by ffmpeg, when it is installed) every few seconds for each recording
+path, into the state folder, so Recording status counts them.
 """
 
 from __future__ import annotations
 
 import shlex
+import shutil
 import tempfile
 from pathlib import Path
 
 import click
 
 from controller.testing.mediamtx import MediaMTXEmulator, run_in_thread
+
+SEGMENT_SECONDS = 2.0
 
 
 def run_demo(examples: Path = Path("examples"), *, live: bool = True) -> int:
@@ -22,12 +27,17 @@ def run_demo(examples: Path = Path("examples"), *, live: bool = True) -> int:
     documents, devices = examples / "gitops", examples / "devices.yaml"
     if not documents.is_dir() or not devices.is_file():
         raise click.ClickException(f"run the demo from the repository root ({examples}/ missing)")
-    emulator = MediaMTXEmulator()
+    emulator = MediaMTXEmulator(record_every=SEGMENT_SECONDS if shutil.which("ffmpeg") else None)
     with (
         tempfile.TemporaryDirectory(prefix="camctl-demo-") as state,
         run_in_thread(emulator) as url,
     ):
-        common = f"{documents} --mediamtx {url} --simulate-devices {devices} --state-dir {state}"
+        common = (
+            f"{documents} --mediamtx {url} --simulate-devices {devices} --state-dir {state} "
+            f"--recordings-root {state}/recordings"
+        )
+        # Passes every few seconds: the segments the emulator writes wake nothing.
+        live_options = "--resync 5"
         click.secho(f"MediaMTX emulator at {url}; state in {state}\n", bold=True)
         for command in (f"validate {documents}", f"apply {common}", f"plan {common}"):
             code = _run(main, command)
@@ -40,7 +50,7 @@ def run_demo(examples: Path = Path("examples"), *, live: bool = True) -> int:
                 "Ctrl-C stops.\n",
                 bold=True,
             )
-            code = _run(main, f"run {common}")
+            code = _run(main, f"run {common} {live_options}")
     return code
 
 

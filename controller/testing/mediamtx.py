@@ -22,11 +22,12 @@ import bisect
 import contextlib
 import copy
 import json
+import logging
 import re
 import threading
 import uuid
 from collections.abc import Awaitable, Callable, Iterator, Sequence
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from fractions import Fraction
 from pathlib import Path
 from typing import Any
@@ -34,8 +35,10 @@ from typing import Any
 import click
 from aiohttp import web
 
+from controller.observe.recordings import RecordFormat
 from controller.testing.recordings import find_segments, record_file, write_segment
 
+log = logging.getLogger(__name__)
 VERSION = "v1.20.1"
 REDACTED = "<redacted>"
 # The only path fields MediaMTX redacts on read (internal/conf/redact.go, PR #6110).
@@ -429,9 +432,16 @@ class MediaMTXEmulator:
     """MediaMTX's Control API in memory. Not thread-safe: drive it from its own event loop."""
 
     def __init__(
-        self, users: Sequence[tuple[str, str]] | None = None, *, auth_delay: float = 0.0
+        self,
+        users: Sequence[tuple[str, str]] | None = None,
+        *,
+        auth_delay: float = 0.0,
+        record_every: float | None = None,
     ) -> None:
         self.users = list(users) if users is not None else None
+        # As if every recording path had a publisher: a segment this often (the demo's).
+        self.record_every = record_every
+        self._recorder: asyncio.Task[None] | None = None
         self.auth_delay = auth_delay  # MediaMTX waits up to 4 s before a 401 for bad credentials
         self.delay = 0.0
         self.requests: list[tuple[str, str, Any]] = []
@@ -485,14 +495,17 @@ class MediaMTXEmulator:
         """MediaMTX writing a segment: a real one of `duration` seconds from `start` (aware), at
         the place the recordPath and recordFormat of path `name` say. ValueError if it does not
         record."""
+        return write_segment(*self._segment_of(name, start), start, duration)
+
+    def _segment_of(self, name: str, start: datetime) -> tuple[Path, RecordFormat]:
         try:
             conf = self._path_conf(name)
         except _APIError as exc:
             raise ValueError(exc.error) from None
         if not conf["record"]:
             raise ValueError(f"path '{name}' does not record (record: false)")
-        file = record_file(conf["recordPath"], name, conf["recordFormat"], start)
-        return write_segment(file, conf["recordFormat"], start, duration)
+        format: RecordFormat = conf["recordFormat"]  # one of them: _validate_path checked
+        return record_file(conf["recordPath"], name, format, start), format
 
     # --- serving ------------------------------------------------------------------------------
     def app(self) -> web.Application:
@@ -522,9 +535,28 @@ class MediaMTXEmulator:
         await web.TCPSite(self._runner, host, port).start()
         bound_port = self._runner.addresses[0][1]
         self.url = f"http://{f'[{host}]' if ':' in host else host}:{bound_port}"
+        if self.record_every:
+            self._recorder = asyncio.create_task(self._record_continuously(self.record_every))
         return self.url
 
+    async def _record_continuously(self, every: float) -> None:
+        while True:
+            await asyncio.sleep(every)
+            start = datetime.now(UTC) - timedelta(seconds=every)
+            recording = [n for n in self.path_names() if self._path_conf(n)["record"]]
+            try:
+                for name in recording:  # the files on a thread: ffmpeg makes the first clip
+                    await asyncio.to_thread(
+                        write_segment, *self._segment_of(name, start), start, every
+                    )
+            except (OSError, RuntimeError) as exc:
+                log.warning("recording stopped: %s", exc)
+                return
+
     async def stop(self) -> None:
+        if self._recorder is not None:
+            self._recorder.cancel()
+            self._recorder = None
         if self._runner is not None:
             await self._runner.cleanup()
             self._runner = self.url = None
