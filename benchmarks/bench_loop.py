@@ -46,7 +46,7 @@ from controller.observe.devices import DeviceSource, SimulatedDevices, UdevDevic
 from controller.observe.mediamtx import MediaMTXClient
 from controller.reconcile.apply import Outcome
 from controller.reconcile.inventory import Inventory
-from controller.reconcile.loop import Controller, Timing
+from controller.reconcile.loop import Controller, Timing, tune_collector
 from controller.reconcile.plan import Settings
 from controller.reconcile.statusfiles import StatusStore
 from controller.sources.files import FileSource
@@ -216,6 +216,7 @@ async def running(
     emulator: EmulatorThread, docs: Path, devices: DeviceSource, state: Path
 ) -> AsyncIterator[Clocked]:
     """`camctl run` in this loop: the Controller with its default timing, stopped on exit."""
+    tune_collector()  # as camctl run does
     stop = asyncio.Event()
     async with MediaMTXClient(emulator.url) as client:
         controller = Clocked(

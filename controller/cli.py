@@ -427,9 +427,10 @@ def _settings(options: dict[str, Any]) -> Settings:
 async def _run_controller(options: dict[str, Any], timing: Timing) -> None:
     from controller.observe.devices import DeviceSource, SimulatedDevices, UdevDevices
     from controller.observe.mediamtx import MediaMTXClient
-    from controller.reconcile.loop import Controller
+    from controller.reconcile.loop import Controller, tune_collector
     from controller.reconcile.statusfiles import StatusStore
 
+    tune_collector()
     state_dir = options["state_dir"] or default_state_dir()
     devices: DeviceSource = (
         SimulatedDevices(options["simulate_devices"])

@@ -219,13 +219,15 @@ class SegmentScanner:
         return self.scan_many([(root, path, format)])[0]
 
     def scan_many(self, wanted: Sequence[tuple[str, str, RecordFormat]]) -> list[RecordingFiles]:
-        """scan() of several (root, path, format); each root is checked once for all."""
+        """scan() of several (root, path, format); each root, and each file system's free
+        space, is looked at once for all."""
         roots: dict[str, tuple[str, str | None]] = {}
+        disks: dict[str | int, Disk | None] = {}  # by root, or by st_dev
         found = []
         for root, path, format in wanted:
             if root not in roots:
                 roots[root] = self._checked_root(root)
-            found.append(self._scan(root, *roots[root], path, format))
+            found.append(self._scan(root, *roots[root], path, format, disks))
         return found
 
     def _checked_root(self, root: str) -> tuple[str, str | None]:
@@ -238,20 +240,40 @@ class SegmentScanner:
             return "", f"cannot read {root}: {_reason(exc)}"
 
     def _scan(
-        self, root: str, real_root: str, error: str | None, path: str, format: RecordFormat
+        self,
+        root: str,
+        real_root: str,
+        error: str | None,
+        path: str,
+        format: RecordFormat,
+        disks: dict[str | int, Disk | None],
     ) -> RecordingFiles:
         if error is not None:
             return RecordingFiles(root, path, (), None, error)
         try:
-            directory, display = self._directory(real_root, root, _components(path, "path name"))
+            parts = _components(path, "path name")
+            st = os.stat(os.path.join(real_root, *parts))
         except UnsafePath as exc:
             return RecordingFiles(root, path, (), None, str(exc))
-        disk = _disk(directory)
+        except FileNotFoundError:  # MediaMTX has not written a segment yet: one stat is all
+            if real_root not in disks:
+                disks[real_root] = _disk(real_root)
+            return RecordingFiles(root, path, (), disks[real_root])
+        except OSError as exc:
+            reason = f"cannot read {os.path.join(root, *parts)}: {_reason(exc)}"
+            return RecordingFiles(root, path, (), None, reason)
+        try:
+            directory, display = self._directory(real_root, root, parts)
+        except UnsafePath as exc:
+            return RecordingFiles(root, path, (), None, str(exc))
+        if st.st_dev not in disks:
+            disks[st.st_dev] = _disk(directory)
         try:
             segments, note = self._segments(directory, real_root, path, format)
         except OSError as exc:
-            return RecordingFiles(root, path, (), disk, f"cannot read {display}: {_reason(exc)}")
-        return RecordingFiles(root, path, segments, disk, note)
+            reason = f"cannot read {display}: {_reason(exc)}"
+            return RecordingFiles(root, path, (), disks[st.st_dev], reason)
+        return RecordingFiles(root, path, segments, disks[st.st_dev], note)
 
     def resolve(self, root: str, file: str) -> Path:
         """The real location of one segment `file` ("<path name>/<segment name>", as in

@@ -116,6 +116,15 @@ class _Pass:
         self.idle = _idle(self.now)
         self._shared: dict[tuple[str, bool | None, str, str], Condition] = {}
 
+    def ready(self, key: Ref, status: bool | None, reason: str, message: str) -> Condition:
+        """The Ready condition: on most passes the previous one itself, not a copy of it."""
+        before = self.previous.get(key)
+        old = find(before.conditions, "Ready") if before is not None else None
+        text = "Unknown" if status is None else str(status)
+        if old is not None and (old.status, old.reason, old.message) == (text, reason, message):
+            return old
+        return condition("Ready", status, reason, message, self.now)
+
     def shared(self, type_: str, status: bool | None, reason: str, message: str) -> Condition:
         """A condition many resources have alike, made once a pass (see _idle)."""
         key = (type_, status, reason, message)
@@ -206,31 +215,21 @@ def _match_cameras(
     for key, cam in cameras.items():
         found = candidates[key]
         if not found:
-            ready = condition(
-                "Ready", False, "DeviceAbsent", "no device matches spec.match", state.now
-            )
+            ready = state.ready(key, False, "DeviceAbsent", "no device matches spec.match")
         elif len(found) > 1:
             nodes = ", ".join(d.node for d in found)
-            ready = condition(
-                "Ready",
-                False,
-                "AmbiguousMatch",
-                f"spec.match fits {len(found)} devices: {nodes}",
-                state.now,
+            ready = state.ready(
+                key, False, "AmbiguousMatch", f"spec.match fits {len(found)} devices: {nodes}"
             )
         elif len(rivals := claims[found[0].node]) > 1:
             others = ", ".join(str(r) for r in rivals if r != key)
-            ready = condition(
-                "Ready",
-                False,
-                "DeviceConflict",
-                f"{found[0].node} is also matched by {others}",
-                state.now,
+            ready = state.ready(
+                key, False, "DeviceConflict", f"{found[0].node} is also matched by {others}"
             )
         else:
             matched[key] = found[0]
             name = found[0].product or found[0].node
-            ready = condition("Ready", True, "DeviceFound", f"{found[0].node} ({name})", state.now)
+            ready = state.ready(key, True, "DeviceFound", f"{found[0].node} ({name})")
         stalled = ready.reason in ("AmbiguousMatch", "DeviceConflict")
         state.settle(
             key,
@@ -285,27 +284,20 @@ def _plan_stream(
     live: Mapping[str, Any] | None = None  # what MediaMTX says of the path, once configured
     if camera is None:
         state.kept.add(path)
-        ready = condition(
-            "Ready", None, "CameraUnknown", "its Camera is not loaded (see errors)", state.now
-        )
+        ready = state.ready(key, None, "CameraUnknown", "its Camera is not loaded (see errors)")
     elif state.paths is None:
         state.kept.add(path)
-        ready = condition(
-            "Ready", None, "MediaMTXUnreachable", "MediaMTX could not be read", state.now
-        )
+        ready = state.ready(key, None, "MediaMTXUnreachable", "MediaMTX could not be read")
     elif observed is not None and not owned and not stream.spec.adopt:
-        ready = condition(
-            "Ready",
+        ready = state.ready(
+            key,
             False,
             "PathConflict",
             f"path {path!r} exists and camctl did not create it (set spec.adopt to take it over)",
-            state.now,
         )
     elif device is None:
         # Without its camera the path would only restart ffmpeg in a loop: remove it.
-        ready = condition(
-            "Ready", False, "CameraNotReady", f"{ref(camera)} has no device", state.now
-        )
+        ready = state.ready(key, False, "CameraNotReady", f"{ref(camera)} has no device")
     else:
         choice = choose_device(device, stream.spec.device_link or state.settings.device_link)
         chosen = {"device": choice.path, "device_link": choice.link}
@@ -318,14 +310,10 @@ def _plan_stream(
         state.claimed[path] = owner
         _converge(state, key, path, wanted, observed)
         live = runtime.get(path, {})
-        ready = condition(
-            "Ready", True, "PathConfigured", f"MediaMTX path {path!r} is configured", state.now
-        )
+        ready = state.ready(key, True, "PathConfigured", f"MediaMTX path {path!r} is configured")
     pending = path in state.pending
     if pending:
-        ready = condition(
-            "Ready", False, "Reconciling", f"path {path!r} is being configured", state.now
-        )
+        ready = state.ready(key, False, "Reconciling", f"path {path!r} is being configured")
     status = StreamStatus(
         observed_generation=generation(stream),
         path=path,
@@ -355,8 +343,15 @@ def _converge(
     state.pending.add(path)
 
 
+def url_host(host: str) -> str:
+    """A host as URLs write it: an IPv6 address in brackets."""
+    return f"[{host}]" if ":" in host and not host.startswith("[") else host
+
+
+@lru_cache(maxsize=4096)
 def _urls(path: str, settings: Settings) -> StreamUrls:
-    host = settings.public_host
+    """Made once per path and settings: never changed (statuses are not edited)."""
+    host = url_host(settings.public_host)
     return StreamUrls(
         rtsp=f"rtsp://{host}:{settings.rtsp_port}/{path}",
         hls=f"http://{host}:{settings.hls_port}/{path}/",
@@ -411,28 +406,24 @@ def _recording_status(
     root = recording_root(recording, state.settings)
     if root is None:
         roots = ", ".join(state.settings.recordings_roots) or "none"
-        ready = condition(
-            "Ready",
+        ready = state.ready(
+            key,
             False,
             "RootNotAllowed",
             f"spec.root {recording.spec.root} is not under a recordings root ({roots})",
-            state.now,
         )
     elif not recording.spec.enabled:
-        ready = condition(
-            "Ready", True, "Disabled", "recording is turned off (spec.enabled)", state.now
-        )
+        ready = state.ready(key, True, "Disabled", "recording is turned off (spec.enabled)")
     elif stream_ready.status != "True":
-        ready = condition(
-            stream_ready.type,
+        ready = state.ready(
+            key,
             None if stream_ready.status == "Unknown" else False,
             "StreamNotReady",
             f"{stream_key}: {stream_ready.message}",
-            state.now,
         )
     else:
-        ready = condition(
-            "Ready", True, "RecordingConfigured", f"path {stream_status.path!r} records", state.now
+        ready = state.ready(
+            key, True, "RecordingConfigured", f"path {stream_status.path!r} records"
         )
     summary = _segments(files)
     state.settle(
@@ -494,19 +485,15 @@ def _writing(state: _Pass, ready: Condition, files: RecordingFiles | None) -> Co
     if ready.reason != "RecordingConfigured":
         return state.shared("Recording", False, ready.reason, "see the Ready condition")
     if files is None:
-        return condition("Recording", None, "NotObserved", "files not looked at", state.now)
+        return state.shared("Recording", None, "NotObserved", "files not looked at")
     if files.error and not files.segments:
-        return condition("Recording", None, "FilesUnreadable", files.error, state.now)
+        return state.shared("Recording", None, "FilesUnreadable", files.error)
     newest = files.segments[-1] if files.segments else None
     if newest and (state.now - newest.modified).total_seconds() <= WRITING_WITHIN:
-        return condition("Recording", True, "Writing", "MediaMTX is writing segments", state.now)
-    return condition(
-        "Recording",
-        False,
-        "NotWriting",
-        f"no segment written in the last {WRITING_WITHIN:g}s" + ("" if newest else " (none yet)"),
-        state.now,
-    )
+        return state.shared("Recording", True, "Writing", "MediaMTX is writing segments")
+    none_yet = "" if newest else " (none yet)"
+    text = f"no segment written in the last {WRITING_WITHIN:g}s{none_yet}"
+    return state.shared("Recording", False, "NotWriting", text)
 
 
 def _disk_low(state: _Pass, files: RecordingFiles | None) -> Condition:

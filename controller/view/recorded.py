@@ -21,7 +21,7 @@ from urllib.parse import quote
 
 from controller.api.kinds import Ref
 from controller.observe.recordings import RecordingFiles, Segment
-from controller.reconcile.plan import Settings
+from controller.reconcile.plan import Settings, url_host
 
 Doc = dict[str, Any]
 Found = tuple[RecordingFiles, Segment]
@@ -29,9 +29,7 @@ Found = tuple[RecordingFiles, Segment]
 
 def playback_base(settings: Settings) -> str:
     """MediaMTX's playback server as people reach it (public host, playback port)."""
-    host = settings.public_host
-    host = f"[{host}]" if ":" in host and not host.startswith("[") else host
-    return f"http://{host}:{settings.playback_port}"
+    return f"http://{url_host(settings.public_host)}:{settings.playback_port}"
 
 
 def rfc3339(when: datetime) -> str:
