@@ -52,7 +52,7 @@ PATHS = ["cams/front-door", "cams/garage", "cams/workshop"]
 FRONT_DOOR_BY_ID = "/dev/v4l/by-id/usb-046d_HD_Pro_Webcam_C920_A1B2C3D4-video-index0"
 TIMING = Timing(resync=60, poll=0.05, drift=0.2, backoff_min=0.05, backoff_max=0.5)
 # No MediaMTX polling: only passes talk to MediaMTX, so a test can tell their requests apart.
-QUIET = replace(TIMING, poll=60.0)
+QUIET = replace(TIMING, poll=60.0, drift=60.0)
 _unique = itertools.count()
 
 
@@ -360,6 +360,19 @@ async def test_drift_behind_camctls_back_is_put_back(
         await change(h)
         assert h.configs() != before
         await eventually(lambda: h.configs() == before)
+
+
+async def test_a_restart_is_noticed_by_its_closed_connection_not_a_timer(tmp_path: Path) -> None:
+    """MediaMTX closes its connections when it stops: that wakes the look, not `drift`."""
+    async with running(tmp_path, timing=replace(TIMING, drift=60.0)) as h:
+        await asyncio.sleep(0.2)  # past the first looks: only a closed connection wakes one now
+        before, started = h.configs(), time.monotonic()
+        h.emu.restart()
+        await eventually(lambda: h.configs() == before)
+        assert time.monotonic() - started < 5  # the periodic look is a minute away
+        # The look finds a new start time, or (its pooled HTTP connection dropped too) fails
+        # once: either wakes the pass that restores the paths.
+        assert h.woken_by("mediamtx: restarted", 0) or h.woken_by("mediamtx: unreachable", 0)
 
 
 async def test_drift_right_after_start_is_noticed(tmp_path: Path) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import socket
 from collections.abc import AsyncIterator
@@ -81,6 +82,23 @@ async def test_unchanged_pages_are_not_decoded_again(
         await client.delete_path_config(f"cam{i}")
     assert sorted(await client.list_path_configs()) == ["cam0", "cam1", "cam2"]
     assert [key[1] for key in client._pages if key[0] == "/v3/config/paths/list"] == [0, 1]
+
+
+async def test_closes_returns_when_mediamtx_drops_its_connections(
+    client: MediaMTXClient, emu: MediaMTXEmulator
+) -> None:
+    closed = asyncio.create_task(client.closes())
+    await asyncio.sleep(0.1)
+    assert not closed.done()  # idle, nothing sent: MediaMTX keeps it until it stops
+    emu.restart()
+    await asyncio.wait_for(closed, 5)
+    assert emu.requests == []  # not an HTTP request
+
+
+async def test_closes_raises_when_mediamtx_is_not_there() -> None:
+    async with MediaMTXClient(f"http://127.0.0.1:{_closed_port()}") as client:
+        with pytest.raises(MediaMTXError, match="cannot reach MediaMTX"):
+            await client.closes()
 
 
 async def test_empty_lists(client: MediaMTXClient, emu: MediaMTXEmulator) -> None:

@@ -312,6 +312,7 @@ async def test_restart_wipes_paths(http: httpx.AsyncClient, emu: MediaMTXEmulato
     await asyncio.sleep(0.001)
     emu.restart()
     assert emu.path_names() == [] and emu.runtime == {}
+    await asyncio.sleep(0.05)  # its connections were dropped: the client sees it and reconnects
     assert (await call(http, "GET", "/v3/config/paths/get/cam1"))[0] == 404
     _, after = await call(http, "GET", "/v3/info")
     assert after["started"] > before["started"]

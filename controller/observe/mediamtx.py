@@ -8,6 +8,7 @@ and so are passwords inside URLs that MediaMTX echoes back (camera source URLs).
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import logging
 import os
@@ -209,6 +210,23 @@ class MediaMTXClient:
     async def list_paths(self) -> dict[str, dict[str, Any]]:
         """Every runtime path (source, readers, bytes), by name."""
         return await self._list_all("/v3/paths/list")
+
+    async def closes(self) -> None:
+        """Return when MediaMTX closes an idle connection: it does when it stops (a restart),
+        and after its read timeout (10 s by default). Nothing is sent on it, not even TLS.
+        MediaMTXError when MediaMTX cannot be reached."""
+        parts = urlsplit(self.url)
+        port = parts.port or (443 if parts.scheme == "https" else 80)
+        try:
+            reader, writer = await asyncio.open_connection(parts.hostname, port)
+        except OSError as exc:
+            raise MediaMTXError("connect", None, self._unreachable(str(exc))) from exc
+        try:
+            await reader.read(1)  # EOF, or a reset: either way the connection is gone
+        except OSError:
+            pass
+        finally:
+            writer.close()
 
     async def get_recordings(self, name: str) -> dict[str, Any]:
         return await self._get_object(f"/v3/recordings/get/{_quote_name(name)}")

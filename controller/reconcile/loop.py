@@ -9,6 +9,7 @@ exponentially, capped, and are retried until MediaMTX answers again.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import gc
 import logging
 import time
@@ -68,8 +69,8 @@ class StatusSink(Protocol):
 class Timing:
     resync: float = 30.0  # a full pass at least this often, whatever the events said
     coalesce: float = 0.005  # after a wake, gather the rest of a burst for this long
-    poll: float = 1.0  # ask MediaMTX whether it restarted
-    drift: float = 5.0  # compare MediaMTX's path configs with what they were
+    poll: float = 1.0  # while MediaMTX is unreachable, and the least time between two looks
+    drift: float = 5.0  # look (restarted? configs changed?) at least this often
     backoff_min: float = 0.25
     backoff_max: float = 30.0
     stop_grace: float = 1.5  # on SIGTERM, let the current pass finish this long
@@ -275,38 +276,57 @@ class Controller:
             )
 
     async def _poll_mediamtx(self) -> None:
-        """MediaMTX pushes nothing: notice restarts (paths gone) and drift by asking."""
+        """MediaMTX pushes nothing, but its restart closes every connection to it: look
+        whether it restarted (or its configs drifted) as soon as an idle connection closes,
+        every `drift` seconds, and every `poll` seconds while it cannot be reached."""
         started: str | None = None
         last_configs: str | None = None
         told_back = False
-        next_drift = 0.0  # the first poll takes the baseline at once
-        while True:
-            await asyncio.sleep(self.timing.poll)
-            try:
-                info = await self.client.info()
-                if time.monotonic() >= next_drift:
-                    next_drift = time.monotonic() + self.timing.drift
+        closed: asyncio.Task[None] | None = None
+        opened = 0.0
+        try:
+            while True:
+                if closed is None or closed.done():
+                    closed, opened = (
+                        asyncio.create_task(self._connection_closed()),
+                        time.monotonic(),
+                    )
+                down = self.health.mediamtx_reachable is not True
+                await asyncio.wait(
+                    {closed}, timeout=self.timing.poll if down else self.timing.drift
+                )
+                if closed.done():  # refused, or closed at once (a proxy?): do not spin on it
+                    await asyncio.sleep(max(0.0, opened + self.timing.poll - time.monotonic()))
+                try:
+                    info = await self.client.info()
                     configs = await self.client.path_configs_fingerprint()
-                    # The first look triggers too: a change (or a restart) between the first
-                    # pass and the baseline would otherwise wait for the resync.
-                    if configs != last_configs:
-                        self.trigger("mediamtx: path configs changed")
-                    last_configs = configs
-            except MediaMTXError:
-                told_back = False
-                if self.health.mediamtx_reachable:
-                    self.trigger("mediamtx: unreachable")
-                continue
-            self.health.mediamtx_version = str(info.get("version"))
-            # Answering while the last pass could not reach it: converge now, not at the end
-            # of the backoff (up to backoff_max), even if it did not restart meanwhile. Once:
-            # if that pass fails too, the backoff holds.
-            down = self.health.mediamtx_reachable is False
-            if down and not told_back:
-                self.trigger("mediamtx: back")
-            elif started is not None and info.get("started") != started:
-                self.trigger("mediamtx: restarted")
-            told_back, started = down, info.get("started")
+                except MediaMTXError:
+                    told_back = False
+                    if self.health.mediamtx_reachable:
+                        self.trigger("mediamtx: unreachable")
+                    continue
+                # The first look triggers too: a change (or a restart) between the first
+                # pass and the baseline would otherwise wait for the resync.
+                if configs != last_configs:
+                    self.trigger("mediamtx: path configs changed")
+                last_configs = configs
+                self.health.mediamtx_version = str(info.get("version"))
+                # Answering while the last pass could not reach it: converge now, not at the
+                # end of the backoff (up to backoff_max), even if it did not restart meanwhile.
+                # Once: if that pass fails too, the backoff holds.
+                down = self.health.mediamtx_reachable is False
+                if down and not told_back:
+                    self.trigger("mediamtx: back")
+                elif started is not None and info.get("started") != started:
+                    self.trigger("mediamtx: restarted")
+                told_back, started = down, info.get("started")
+        finally:
+            if closed is not None:
+                closed.cancel()
+
+    async def _connection_closed(self) -> None:
+        with contextlib.suppress(MediaMTXError):
+            await self.client.closes()
 
     async def _guard(self, work: Coroutine[Any, Any, None], what: str) -> None:
         """A watcher that dies is logged; the periodic resync still covers for it."""

@@ -461,7 +461,11 @@ class MediaMTXEmulator:
         return self._writes
 
     def restart(self) -> None:
-        """Forget every path and runtime state, as a MediaMTX restart does with API-made paths."""
+        """Forget every path and runtime state, as a MediaMTX restart does with API-made paths,
+        and drop every connection, as its exit does."""
+        if self._runner is not None and self._runner.server is not None:
+            for connection in list(self._runner.server.connections):
+                connection.force_close()
         self._paths.clear()
         self._since.clear()
         self.runtime.clear()
