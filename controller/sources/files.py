@@ -7,17 +7,20 @@ resources are left out and the planner keeps what that file owned until it is fi
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import hashlib
+import threading
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import watchfiles
 from pydantic import ValidationError
 from ruamel.yaml import YAML
 from ruamel.yaml.comments import CommentedMap, CommentedSeq
 from ruamel.yaml.error import MarkedYAMLError, YAMLError
+from watchfiles._rust_notify import RustNotify
 
 from controller.api.desired import AnyResource, Desired, assemble
 from controller.api.kinds import API_VERSION, KINDS, Ref, parse_resource, ref
@@ -191,26 +194,56 @@ class FileSource:
 
 
 WatchGroup = tuple[Sequence[Path], str]  # paths, and the word that names them in a reason
+# watchfiles' own defaults (1,600 and 50 ms) would be slow to notice an edit.
+DEBOUNCE_MS, STEP_MS = 50, 20
 
 
 async def watch_paths(groups: Sequence[WatchGroup], notify: Callable[[str], None]) -> None:
     """Notify, per group, on changes that can matter to its paths, with one watcher for all.
 
-    watchfiles' defaults (1.6 s) would dominate latency. Its thread polls every `step` ms even
-    when idle (10 ms cost ~0.5% of a core here, 20 ms half that, for ~10 ms more delay), so
-    the documents and the devices file share one watcher rather than run one each.
+    watchfiles' Rust backend wakes every `STEP_MS` even when nothing changes: that step is
+    the latency (a change waits for one step to be seen and one more to be over) and the
+    idle cost. So there is one watcher for all the folders, driven through RustNotify
+    (watchfiles' documented backend) on a thread of its own, without the stop event that
+    awatch() has it call into Python at every step (that call was a third of the thread's
+    idle CPU here); the thread looks at `stop` between calls, which return every second.
     """
     filters = [(_relevance(paths), what) for paths, what in groups]
     roots = sorted({str((p if p.is_dir() else p.parent).absolute()) for g in groups for p in g[0]})
+    loop = asyncio.get_running_loop()
+    stop = threading.Event()
 
-    def relevant(_: watchfiles.Change, changed: str) -> bool:
-        return any(matches(changed) for matches, _ in filters)
-
-    async for changes in watchfiles.awatch(*roots, watch_filter=relevant, debounce=50, step=20):
+    def relay(changes: set[tuple[int, str]]) -> None:
         for matches, what in filters:
             names = sorted({Path(p).name for _, p in changes if matches(p)})
             if names:
                 notify(f"{what}: {', '.join(names[:5])}{' …' if len(names) > 5 else ''} changed")
+
+    def watch() -> None:
+        with RustNotify(roots, False, False, 0, True, False) as watcher:
+            while not stop.is_set():
+                changes = watcher.watch(DEBOUNCE_MS, STEP_MS, 1000, None)
+                if isinstance(changes, set) and not stop.is_set():  # else "timeout"
+                    loop.call_soon_threadsafe(relay, changes)
+
+    failed: asyncio.Future[None] = loop.create_future()
+
+    def fail(exc: Exception) -> None:
+        if not failed.done():
+            failed.set_exception(exc)
+
+    def run() -> None:
+        try:
+            watch()
+        except Exception as exc:  # e.g. a folder removed: the caller logs it
+            with contextlib.suppress(RuntimeError):  # the loop closed meanwhile: no caller
+                loop.call_soon_threadsafe(fail, exc)
+
+    threading.Thread(target=run, name="camctl-file-watch", daemon=True).start()
+    try:
+        await failed
+    finally:
+        stop.set()
 
 
 def _relevance(paths: Sequence[Path]) -> Callable[[str], bool]:
