@@ -12,6 +12,7 @@ import shutil
 import subprocess
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -21,6 +22,8 @@ from ruamel.yaml import YAML
 from controller import __version__
 from controller.cli import main
 from controller.reconcile.metrics import Metrics
+from controller.view.metrics import ResourceCollector
+from controller.view.snapshot import Snapshot
 
 ROOT = Path(__file__).resolve().parents[1]
 BASE = ROOT / "manifests" / "base"
@@ -269,6 +272,8 @@ def metric_names() -> set[str]:
     suffixes = {"counter": ["_total"], "histogram": ["_bucket", "_sum", "_count"]}
     for family in Metrics().registry.collect():  # labelled series have no samples yet
         names |= {family.name + s for s in suffixes.get(family.type, [""])}
+    view = SimpleNamespace(snapshot=Snapshot(), listeners=set())  # the view's own gauges
+    names |= {family.name for family in ResourceCollector(view).collect()}  # type: ignore[arg-type]
     config = YAML(typ="safe").load((PROMETHEUS / "kube-state-metrics-camctl.yaml").read_text())
     for resource in config["spec"]["resources"]:
         names |= {f"{resource['metricNamePrefix']}_{m['name']}" for m in resource["metrics"]}
@@ -279,7 +284,9 @@ def test_alerts_use_metrics_that_exist() -> None:
     rule = one(load_all((PROMETHEUS / "prometheusrule.yaml").read_text()), "PrometheusRule")
     alerts = {r["alert"]: r["expr"] for g in rule["spec"]["groups"] for r in g["rules"]}
     assert {"CamctlDown", "CamctlMediaMTXUnreachable", "CamctlCameraAbsent"} <= set(alerts)
-    assert "CamctlResourceStalled" in alerts
+    assert {"CamctlResourceStalled", "CamctlRecordingDiskLow", "CamctlRecordingNotWriting"} <= set(
+        alerts
+    )
     known = metric_names()
     for alert, expr in alerts.items():
         for name in re.findall(r"\b(camctl_[a-z_]+)", expr):

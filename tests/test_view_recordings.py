@@ -265,6 +265,7 @@ async def test_recording_gauges(view: View) -> None:
     assert f"camctl_recording_segments{labels} {float(FRONT)}" in text
     assert f"camctl_recording_bytes{labels} {float(FRONT * size)}" in text
     assert f"camctl_recording_writing{labels} 0.0" in text  # its newest is hours old
+    assert f"camctl_recording_enabled{labels} 1.0" in text  # so CamctlRecordingNotWriting fires
     free = [line for line in text.splitlines() if line.startswith("camctl_recording_disk_")]
     assert len(free) == 4 and all(float(line.split()[-1]) > 0 for line in free)
 

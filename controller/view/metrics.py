@@ -68,6 +68,7 @@ class ResourceCollector(Collector):
             "freeBytes": ("camctl_recording_disk_free_bytes", "Free bytes of the recordings' disk"),
             "totalBytes": ("camctl_recording_disk_total_bytes", "Size of the recordings' disk"),
             "writing": ("camctl_recording_writing", "1 while MediaMTX writes segments"),
+            "enabled": ("camctl_recording_enabled", "1 when the Recording should be writing"),
         }
         families = {k: GaugeMetricFamily(n, text, labels=labels) for k, (n, text) in gauges.items()}
         for doc in self.state.snapshot.docs["Recording"]:
@@ -80,6 +81,9 @@ class ResourceCollector(Collector):
                 "bytes": (status.get("segments") or {}).get("bytes"),
                 **(status.get("disk") or {}),
                 "writing": (condition_of(doc, "Recording") or {}).get("status") == "True",
+                # Declared on, and nothing in the way camctl knows of (its Ready is True).
+                "enabled": doc["spec"].get("enabled", True)
+                and (condition_of(doc, "Ready") or {}).get("status") == "True",
             }
             for name, family in families.items():
                 if values.get(name) is not None:
