@@ -630,3 +630,33 @@ async def test_segments_mediamtx_writes_show_in_the_recording_status(tmp_path: P
         assert [(m, body) for m, _, body in h.writes(since)] == [("PATCH", {"record": False})]
         assert all(f.exists() for f in written)
         assert h.status_file("Recording", "front-door")["status"]["segments"]["count"] == 2
+
+
+async def test_segments_camctl_cannot_read_are_listed_as_mediamtx_lists_them(
+    tmp_path: Path,
+) -> None:
+    """A root whose files camctl may not read (here a link out of the allowed root): the
+    status counts what MediaMTX's /v3/recordings/get lists, and says why no more."""
+    allowed, elsewhere = tmp_path / "recordings", tmp_path / "elsewhere"
+    allowed.mkdir()
+    elsewhere.mkdir()
+    (allowed / "linked").symlink_to(elsewhere)
+    docs = copy_docs(tmp_path / "gitops")
+    recordings = docs / "recordings.yaml"
+    marker = "  stream: front-door\n"
+    recordings.write_text(
+        recordings.read_text().replace(marker, f"{marker}  root: {allowed}/linked\n")
+    )
+    settings = Settings(recordings_roots=(str(allowed),))
+    async with running(tmp_path, docs=docs, settings=settings) as h:
+        now = datetime.now(UTC)
+        for seconds in (3, 2):
+            h.emu.record("cams/front-door", now - timedelta(seconds=seconds))
+        assert len(list((elsewhere / "cams" / "front-door").iterdir())) == 2
+        await h.settle()
+        status = h.status_file("Recording", "front-door")["status"]
+        assert status["segments"]["count"] == 2 and "bytes" not in status["segments"]
+        writing = h.condition("Recording", "front-door", "Recording")
+        assert (writing.status, writing.reason) == ("Unknown", "FilesUnreadable")
+        assert "leads out of" in writing.message
+        assert any(r[1].startswith("/v3/recordings/get/cams/front-door") for r in h.emu.requests)

@@ -22,7 +22,7 @@ from controller.api.kinds import (
     parse_resource,
 )
 from controller.api.units import normalize_duration
-from controller.observe.recordings import Disk, RecordingFiles, Segment
+from controller.observe.recordings import Disk, RecordingFiles, Segment, listed_by_mediamtx
 from controller.reconcile.plan import (
     Action,
     Owner,
@@ -315,6 +315,15 @@ def test_recording_condition_follows_the_newest_write() -> None:
     unseen = recording_status(recorded(), None)
     assert condition_of(unseen, "Recording") == ("Unknown", "NotObserved")
     assert condition_of(unseen, "DiskLow") == ("Unknown", "NotObserved")
+
+
+def test_segments_mediamtx_lists_when_camctl_cannot_read_them() -> None:
+    unread = files(error="cannot read /rec: permission denied")
+    listed = listed_by_mediamtx(unread, [(NOW - timedelta(seconds=s)).isoformat() for s in (9, 3)])
+    status = recording_status(recorded(), listed)
+    assert status.segments is not None and status.segments.count == 2
+    assert status.segments.bytes is None  # sizes unknown: not a misleading 0
+    assert condition_of(status, "Recording") == ("Unknown", "FilesUnreadable")
 
 
 def test_disk_low_below_the_threshold() -> None:

@@ -22,9 +22,11 @@ import pytest
 from controller.observe import recordings
 from controller.observe.recordings import (
     RecordFormat,
+    RecordingFiles,
     SegmentScanner,
     UnsafePath,
     allowed,
+    listed_by_mediamtx,
 )
 from controller.testing.mediamtx import MediaMTXEmulator
 from controller.testing.recordings import (
@@ -541,3 +543,17 @@ async def test_playback_accepts_go_durations(
     for duration in ("1m30s", "90", "1e1", ".5"):
         query = {"path": "cam", "start": "2026-11-28T08:00:00.5Z", "duration": duration}
         assert (await http.get("/get", params=query)).status_code == 200, duration
+
+
+def test_mediamtx_listing_stands_in_for_unreadable_files() -> None:
+    unread = RecordingFiles("/rec", "cams/front", (), None, "cannot read /rec: denied")
+    listed = listed_by_mediamtx(
+        unread,
+        ["2026-11-28T09:00:10.123456789+01:00", "2026-11-28T08:00:00Z"],  # Go's nanoseconds
+    )
+    first, second = listed.segments
+    assert first.start == datetime(2026, 11, 28, 8, 0, tzinfo=UTC)
+    assert second.start == datetime(2026, 11, 28, 8, 0, 10, 123456, tzinfo=UTC)
+    assert first.duration == 10.123456 and second.duration == 0.0
+    assert (first.size, first.file) == (None, "") and listed.listed_by == "mediamtx"
+    assert listed.error == unread.error and listed.disk is None

@@ -372,3 +372,17 @@ async def recording_update(ws: Any) -> dict[str, Any]:
             assert "id" not in message
             params: dict[str, Any] = message["params"]
             return params
+
+
+def test_segments_only_mediamtx_listed_have_no_size_or_file_and_no_old_style_name() -> None:
+    from controller.api.kinds import Ref
+    from controller.observe.recordings import RecordingFiles, listed_by_mediamtx
+    from controller.view.recorded import Recorded
+
+    unread = RecordingFiles("/rec", "cams/front-door", (), None, "cannot read /rec: denied")
+    listed = listed_by_mediamtx(unread, [at(0), at(1)])
+    recorded = Recorded({Ref("Recording", "default", "front-door"): listed}, "http://h:9996")
+    items, total = recorded.page(Ref("Recording", "default", "front-door"), None, None, 10, 0)
+    assert total == 2 and [(i["size"], i["file"]) for i in items] == [(None, None)] * 2
+    assert items[0]["url"].startswith("http://h:9996/get?path=cams%2Ffront-door&start=")
+    assert recorded.total == 0 and recorded.newest_first(0, 10) == []  # no file to name

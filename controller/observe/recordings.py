@@ -70,7 +70,7 @@ class Segment:
     file: str  # POSIX path relative to the root: "front-door/2026-11-28_08-00-00-000000.mp4"
     start: datetime  # aware, UTC
     duration: float  # seconds to the next segment's start; the newest: to its mtime (>= 0)
-    size: int  # bytes
+    size: int | None  # bytes; None when only MediaMTX's listing was seen (file "" then)
     modified: datetime  # aware, UTC
 
 
@@ -87,6 +87,23 @@ class RecordingFiles:
     segments: tuple[Segment, ...]  # sorted by start
     disk: Disk | None  # None when the root cannot be examined
     error: str | None = None  # one line for status and logs
+    # "mediamtx": the files could not be read, the segments are MediaMTX's own listing
+    # (/v3/recordings/get): starts and durations, no sizes or file names.
+    listed_by: Literal["files", "mediamtx"] = "files"
+
+
+_FRACTION = re.compile(r"(\.\d{6})\d+")  # Go writes nanoseconds; Python reads microseconds
+
+
+def listed_by_mediamtx(unread: RecordingFiles, starts: Sequence[str]) -> RecordingFiles:
+    """`unread`, with the segments MediaMTX lists for its path instead of none."""
+    times = sorted(datetime.fromisoformat(_FRACTION.sub(r"\1", s)).astimezone(UTC) for s in starts)
+    ends = [*times[1:], None]
+    segments = tuple(
+        Segment("", start, (end - start).total_seconds() if end else 0.0, None, end or start)
+        for start, end in zip(times, ends, strict=True)
+    )
+    return replace(unread, segments=segments, listed_by="mediamtx")
 
 
 class UnsafePath(ValueError):

@@ -18,7 +18,7 @@ from controller.api.desired import Desired
 from controller.api.device import Device
 from controller.api.kinds import Ref, Status
 from controller.observe.mediamtx import MediaMTXClient, MediaMTXError, PathNotFound
-from controller.observe.recordings import RecordingFiles, SegmentScanner
+from controller.observe.recordings import RecordingFiles, SegmentScanner, listed_by_mediamtx
 from controller.reconcile.inventory import Inventory
 from controller.reconcile.plan import (
     Action,
@@ -69,7 +69,28 @@ async def observe(
         paths, runtime = await asyncio.gather(client.list_path_configs(), client.list_paths())
     except MediaMTXError as exc:
         return Observed(None, {}, str(exc), await files)
-    return Observed(paths, runtime, None, await files)
+    return Observed(paths, runtime, None, await _fill_in(client, await files))
+
+
+async def _fill_in(
+    client: MediaMTXClient, found: dict[Ref, RecordingFiles]
+) -> dict[Ref, RecordingFiles]:
+    """Where camctl cannot read a Recording's files (its root not mounted here, say), the
+    segments MediaMTX itself lists for the path, so that they can still be played back."""
+    unread = {key: files for key, files in found.items() if files.error and not files.segments}
+    limit = asyncio.Semaphore(CONCURRENCY)
+
+    async def ask(files: RecordingFiles) -> RecordingFiles:
+        async with limit:
+            try:
+                listing = await client.get_recordings(files.path)
+            except MediaMTXError:  # not recording (400), no such path (404), or down
+                return files
+        starts = [s["start"] for s in listing.get("segments") or [] if isinstance(s, dict)]
+        return listed_by_mediamtx(files, [s for s in starts if isinstance(s, str)])
+
+    answers = await asyncio.gather(*(ask(files) for files in unread.values()))
+    return {**found, **dict(zip(unread, answers, strict=True))}
 
 
 async def _none() -> dict[Ref, RecordingFiles]:

@@ -449,9 +449,10 @@ def _segments(files: RecordingFiles | None) -> SegmentSummary | None:
     if files is None or (files.error and not files.segments):
         return None
     segments = files.segments
+    sizes = [s.size for s in segments if s.size is not None]
     return SegmentSummary(
         count=len(segments),
-        bytes=sum(s.size for s in segments),
+        bytes=sum(sizes) if len(sizes) == len(segments) else None,
         oldest=segments[0].start if segments else None,
         newest=segments[-1].start if segments else None,
     )
@@ -486,7 +487,8 @@ def _writing(state: _Pass, ready: Condition, files: RecordingFiles | None) -> Co
         return state.shared("Recording", False, ready.reason, "see the Ready condition")
     if files is None:
         return state.shared("Recording", None, "NotObserved", "files not looked at")
-    if files.error and not files.segments:
+    if files.error and (files.listed_by == "mediamtx" or not files.segments):
+        # MediaMTX's listing may stand in for the files, but it has no write times.
         return state.shared("Recording", None, "FilesUnreadable", files.error)
     newest = files.segments[-1] if files.segments else None
     if newest and (state.now - newest.modified).total_seconds() <= WRITING_WITHIN:

@@ -94,8 +94,9 @@ export type Recording = Resource<RecordingSpec, RecordingStatus>;
 export interface Segment {
   start: string;
   duration: number;
-  size: number;
-  file: string;
+  /** null when camctl cannot read the files and shows MediaMTX's own listing */
+  size: number | null;
+  file: string | null;
   url: string;
 }
 

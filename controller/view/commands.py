@@ -258,7 +258,8 @@ def recordings(
 
 
 def _segment_row(item: Doc) -> list[str]:
-    return [item["start"], f"{item['duration']:g}s", _size(item["size"]), item["file"], item["url"]]
+    size = "?" if item["size"] is None else _size(item["size"])  # listed by MediaMTX only
+    return [item["start"], f"{item['duration']:g}s", size, item["file"] or "-", item["url"]]
 
 
 def _size(n: float) -> str:

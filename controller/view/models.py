@@ -196,8 +196,11 @@ class SegmentItem(Out):
     duration: float = Field(
         description="Seconds, to the next segment's start (the newest: to its last write)"
     )
-    size: int = Field(description="Bytes")
-    file: str = Field(description="<path>/<name> under the Recording's root")
+    size: int | None = Field(description="Bytes; null when camctl cannot read the files")
+    file: str | None = Field(
+        description="<path>/<name> under the Recording's root; null when camctl cannot read "
+        "the files and lists what MediaMTX lists (/v3/recordings/get)"
+    )
     url: str = Field(description="MediaMTX's playback server: this segment as fMP4")
 
 

@@ -59,6 +59,8 @@ class Recorded:
 
     def __init__(self, files: Mapping[Ref, RecordingFiles] | None = None, base: str = "") -> None:
         self.files: Mapping[Ref, RecordingFiles] = files or {}
+        # The old service's calls name files: only those camctl itself saw.
+        self.seen = {k: f for k, f in self.files.items() if f.listed_by == "files"}
         self.base = base
         self._prefixes: dict[str, str] = {}
 
@@ -76,7 +78,7 @@ class Recorded:
             "start": rfc3339(segment.start),
             "duration": round(segment.duration, 3),
             "size": segment.size,
-            "file": segment.file,
+            "file": segment.file or None,  # None: listed by MediaMTX, the file not seen
             "url": self.url(files, segment),
         }
 
@@ -110,13 +112,13 @@ class Recorded:
     # --- every Recording ------------------------------------------------------------------
     @property
     def total(self) -> int:
-        return sum(len(f.segments) for f in self.files.values())
+        return sum(len(f.segments) for f in self.seen.values())
 
     def newest_first(self, offset: int, limit: int) -> list[Found]:
         """Segments of every Recording merged newest first: a page costs offset + limit steps."""
         runs = [
             zip(itertools.repeat(files), reversed(files.segments), strict=False)
-            for _, files in sorted(self.files.items())
+            for _, files in sorted(self.seen.items())
         ]
         merged = heapq.merge(*runs, key=lambda found: found[1].start, reverse=True)
         return list(itertools.islice(merged, offset, offset + limit))
@@ -128,7 +130,7 @@ class Recorded:
     def _by_file(self) -> dict[str, Found]:
         """File name -> segment, built on the first lookup of a snapshot (not on every pass)."""
         index: dict[str, Found] = {}
-        for _, files in sorted(self.files.items()):
+        for _, files in sorted(self.seen.items()):
             for segment in files.segments:
                 index.setdefault(segment.file, (files, segment))
         return index

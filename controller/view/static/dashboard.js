@@ -94,6 +94,7 @@ const render = {
 };
 
 function bytes(n) {
+  if (n === null || n === undefined) return "?";  // only MediaMTX's listing was seen
   const units = ["B", "kB", "MB", "GB", "TB"];
   let i = 0;
   while (n >= 1000 && i < units.length - 1) { n /= 1000; i += 1; }
