@@ -660,3 +660,17 @@ async def test_segments_camctl_cannot_read_are_listed_as_mediamtx_lists_them(
         assert (writing.status, writing.reason) == ("Unknown", "FilesUnreadable")
         assert "leads out of" in writing.message
         assert any(r[1].startswith("/v3/recordings/get/cams/front-door") for r in h.emu.requests)
+
+
+async def test_disk_low_follows_the_real_disk_and_the_threshold(tmp_path: Path) -> None:
+    """The real file system under the root: a threshold above its free share is DiskLow."""
+    root = tmp_path / "recordings"
+    usage = shutil.disk_usage(tmp_path)
+    free = 100 * usage.free / usage.total
+    for threshold, expected in ((min(free + 5, 100), "True"), (max(free - 5, 0), "False")):
+        settings = Settings(recordings_roots=(str(root),), disk_low_percent=threshold)
+        async with running(tmp_path / str(threshold), settings=settings) as h:
+            low = h.condition("Recording", "front-door", "DiskLow")
+            assert low.status == expected, (threshold, free, low.message)
+            disk = h.status_file("Recording", "front-door")["status"]["disk"]
+            assert abs(disk["freeBytes"] - usage.free) <= usage.total // 100  # the same disk
