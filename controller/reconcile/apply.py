@@ -64,7 +64,7 @@ async def observe(
 ) -> Observed:
     """Path configs, runtime state and recorded files; an unreachable MediaMTX is a fact, not
     a crash. The files are read on a worker thread: the loop keeps answering meanwhile."""
-    files = asyncio.create_task(asyncio.to_thread(scan, scanner, targets) if targets else _none())
+    files = asyncio.create_task(_scanned(scanner, targets))
     try:
         paths, runtime = await asyncio.gather(client.list_path_configs(), client.list_paths())
     except MediaMTXError as exc:
@@ -93,8 +93,10 @@ async def _fill_in(
     return {**found, **dict(zip(unread, answers, strict=True))}
 
 
-async def _none() -> dict[Ref, RecordingFiles]:
-    return {}
+async def _scanned(
+    scanner: SegmentScanner, targets: Mapping[Ref, RecordTarget]
+) -> dict[Ref, RecordingFiles]:
+    return await asyncio.to_thread(scan, scanner, targets) if targets else {}
 
 
 def scan(scanner: SegmentScanner, targets: Mapping[Ref, RecordTarget]) -> dict[Ref, RecordingFiles]:

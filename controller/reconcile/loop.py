@@ -282,21 +282,11 @@ class Controller:
         started: str | None = None
         last_configs: str | None = None
         told_back = False
-        closed: asyncio.Task[None] | None = None
-        opened = 0.0
+        closing = _ClosingWatch(self.client, self.timing.poll)
         try:
             while True:
-                if closed is None or closed.done():
-                    closed, opened = (
-                        asyncio.create_task(self._connection_closed()),
-                        time.monotonic(),
-                    )
-                down = self.health.mediamtx_reachable is not True
-                await asyncio.wait(
-                    {closed}, timeout=self.timing.poll if down else self.timing.drift
-                )
-                if closed.done():  # refused, or closed at once (a proxy?): do not spin on it
-                    await asyncio.sleep(max(0.0, opened + self.timing.poll - time.monotonic()))
+                unsure = self.health.mediamtx_reachable is not True
+                await closing.wait(self.timing.poll if unsure else self.timing.drift)
                 try:
                     info = await self.client.info()
                     configs = await self.client.path_configs_fingerprint()
@@ -321,12 +311,7 @@ class Controller:
                     self.trigger("mediamtx: restarted")
                 told_back, started = down, info.get("started")
         finally:
-            if closed is not None:
-                closed.cancel()
-
-    async def _connection_closed(self) -> None:
-        with contextlib.suppress(MediaMTXError):
-            await self.client.closes()
+            closing.cancel()
 
     async def _guard(self, work: Coroutine[Any, Any, None], what: str) -> None:
         """A watcher that dies is logged; the periodic resync still covers for it."""
@@ -336,6 +321,33 @@ class Controller:
             raise
         except Exception:
             log.exception("%s failed; relying on the periodic resync", what)
+
+
+class _ClosingWatch:
+    """An idle connection to MediaMTX, opened again whenever it closes: its closing is news."""
+
+    def __init__(self, client: MediaMTXClient, min_life: float) -> None:
+        self.client, self.min_life = client, min_life
+        self._task: asyncio.Task[None] | None = None
+        self._opened = 0.0
+
+    async def wait(self, timeout: float) -> None:
+        """Until the connection closes or `timeout` passes; never sooner than `min_life`
+        after opening it, so that a refused connection (or one a proxy closes at once)
+        cannot make the caller spin."""
+        if self._task is None or self._task.done():
+            self._task, self._opened = asyncio.create_task(self._closed()), time.monotonic()
+        await asyncio.wait({self._task}, timeout=timeout)
+        if self._task.done():
+            await asyncio.sleep(max(0.0, self._opened + self.min_life - time.monotonic()))
+
+    def cancel(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+
+    async def _closed(self) -> None:
+        with contextlib.suppress(MediaMTXError):
+            await self.client.closes()
 
 
 def _fingerprint(files: Hashable, devices: Sequence[Any]) -> tuple[Hashable, tuple[Any, ...]]:
