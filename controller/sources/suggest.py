@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import io
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from typing import Any
 
 from ruamel.yaml import YAML
@@ -53,7 +53,7 @@ def camera_documents(devices: Iterable[Device]) -> list[dict[str, Any]]:
     ]
 
 
-def render_yaml(documents: list[dict[str, Any]]) -> str:
+def render_yaml(documents: Sequence[Any]) -> str:
     yaml = YAML()
     yaml.default_flow_style = False
     out = io.StringIO()

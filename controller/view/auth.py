@@ -20,6 +20,11 @@ RECHECK_SECONDS = 1.0
 MAX_TOKEN_FILE = 1 << 20
 
 
+def token_lines(text: str) -> list[str]:
+    """The tokens of a token file: one a line; blank lines and # comments left out."""
+    return [t.strip() for t in text.splitlines() if t.strip() and not t.startswith("#")]
+
+
 class Open:
     """No token file: everything is allowed (the server then listens on loopback only)."""
 
@@ -76,7 +81,7 @@ class TokenFile:
                 log.error("cannot read the view's token file %s (%s): refusing all", self.path, exc)
             self._digests, self._stamp = [], (0, 0, 0)
             return
-        tokens = [t.strip() for t in text.splitlines() if t.strip() and not t.startswith("#")]
+        tokens = token_lines(text)
         self._digests = [hashlib.sha256(t.encode()).digest() for t in tokens]
         if self._stamp is not None:
             log.info("view tokens reloaded from %s: %d token(s)", self.path, len(tokens))

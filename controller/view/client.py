@@ -29,6 +29,7 @@ import aiohttp
 
 from controller.api.kinds import Camera, Recording, Stream
 from controller.view import DEFAULT_URL
+from controller.view.auth import token_lines
 from controller.view.errors import RPCError
 from controller.view.models import (
     CameraList,
@@ -71,8 +72,7 @@ def token_from(file: Path | None = None, env: dict[str, str] | None = None) -> s
     """The first token of `file`, else $CAMCTL_VIEW_TOKEN, else none."""
     env = dict(os.environ) if env is None else env
     if file is not None:
-        lines = file.read_text(encoding="utf-8").splitlines()
-        return next((t.strip() for t in lines if t.strip() and not t.startswith("#")), None)
+        return next(iter(token_lines(file.read_text(encoding="utf-8"))), None)
     return env.get("CAMCTL_VIEW_TOKEN") or None
 
 

@@ -13,9 +13,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import click
-from ruamel.yaml import YAML
 
 from controller.output import health_text, resources_table, table, to_json
+from controller.sources.suggest import render_yaml
 from controller.view import DEFAULT_URL
 from controller.view.errors import RPCError
 
@@ -145,24 +145,11 @@ def render(plural: str, items: Sequence[Doc], output: str) -> str:
     if output == "json":
         return to_json(list(items))
     if output == "yaml":
-        return _yaml(list(items))
+        return render_yaml([list(items)]).rstrip("\n")
     head, extra, row = TABLES[plural]
     wide = output == "wide"
     rows = [[*head, *(extra if wide else [])], *(row(i, wide) for i in items)]
     return table(rows)
-
-
-def _yaml(data: Any) -> str:
-    yaml = YAML()
-    yaml.default_flow_style = False
-    out: list[str] = []
-
-    class Sink:
-        def write(self, text: str | bytes) -> None:
-            out.append(text.decode() if isinstance(text, bytes) else text)
-
-    yaml.dump(data, Sink())
-    return "".join(out).rstrip("\n")
 
 
 def fetch(view: ViewClient, plural: str, name: str | None, filters: dict[str, Any]) -> list[Doc]:
@@ -283,7 +270,7 @@ def status_from_server(server: str, token_file: Path | None, output: str) -> Non
     if output == "json":
         click.echo(to_json({"controller": health, "resources": resources}))
     elif output == "yaml":
-        click.echo(_yaml({"controller": health, "resources": resources}))
+        click.echo(render_yaml([{"controller": health, "resources": resources}]), nl=False)
     else:
         click.echo(health_text(_as_status_file(health)))
         click.echo(resources_table(resources, wide=output == "wide"))

@@ -27,6 +27,7 @@ from controller.reconcile.plan import Settings
 from controller.reconcile.statusfiles import StatusStore
 from controller.sources.files import FileSource
 from controller.testing.mediamtx import MediaMTXEmulator
+from controller.view import DEFAULT_ADDRESS
 from controller.view.server import Limits, View, parse_address
 
 _unique = itertools.count()
@@ -115,7 +116,7 @@ async def running(
 @click.command()
 @click.argument("docs", type=click.Path(exists=True, path_type=Path))
 @click.argument("devices", type=click.Path(exists=True, dir_okay=False, path_type=Path))
-@click.option("--view", "address", default="127.0.0.1:9990", show_default=True)
+@click.option("--view", "address", default=DEFAULT_ADDRESS, show_default=True)
 @click.option("--view-token-file", type=click.Path(dir_okay=False, path_type=Path))
 def main(docs: Path, devices: Path, address: str, view_token_file: Path | None) -> None:
     """Serve the view of a controller on the emulator until interrupted."""

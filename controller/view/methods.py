@@ -43,7 +43,7 @@ from controller.view.models import (
     UnsubscribeParams,
 )
 from controller.view.rpc import Context, Method
-from controller.view.snapshot import Doc, Snapshot
+from controller.view.snapshot import Doc, Snapshot, ref_of
 
 KindLists = {"Camera": CameraList, "Stream": StreamList, "Recording": RecordingList}
 PLURAL = {"Camera": "cameras", "Stream": "streams", "Recording": "recordings"}
@@ -100,7 +100,7 @@ def _lister(kind: str) -> Callable[[Context, ListParams], Doc]:
             for d in snap.docs[kind]
             if (params.namespace is None or d["metadata"]["namespace"] == params.namespace)
             and (wanted is None or wanted.matches(d["metadata"].get("labels", {})))
-            and (params.node is None or snap.nodes.get(_ref(d)) == params.node)
+            and (params.node is None or snap.nodes.get(ref_of(d)) == params.node)
         ]
         return page(items, _resource_key, params, snap.version)
 
@@ -120,10 +120,6 @@ def _found(snap: Snapshot, key: Ref) -> Doc:
         data = {"kind": key.kind, "namespace": key.namespace, "name": key.name}
         raise RPCError(errors.NOT_FOUND, f"{key.kind} {key.name!r} not found", data)
     return doc
-
-
-def _ref(doc: Doc) -> Ref:
-    return Ref(doc["kind"], doc["metadata"]["namespace"], doc["metadata"]["name"])
 
 
 def _segments(ctx: Context, params: SegmentsParams) -> Doc:

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from typing import Any, Protocol
 
 from controller.api.desired import AnyResource, Desired
@@ -64,7 +63,6 @@ class PlanInputs:
 @dataclass(frozen=True)
 class Snapshot:
     version: int = 0
-    taken: str = ""
     ready: bool = False
     docs: Mapping[str, list[Doc]] = field(default_factory=lambda: {k: [] for k in KINDS})
     by_ref: Mapping[Ref, Doc] = field(default_factory=dict)
@@ -117,11 +115,10 @@ def take(controller: ControllerLike, version: int, documents: Documents | None =
     desired: Desired = loaded.desired if loaded is not None else Desired()
     statuses = controller.statuses
     docs = (documents or Documents()).build(desired, statuses)
-    by_ref = {_ref_of(d): d for kind_docs in docs.values() for d in kind_docs}
+    by_ref = {ref_of(d): d for kind_docs in docs.values() for d in kind_docs}
     planning = _plan_inputs(controller, desired, outcome)
     return Snapshot(
         version=version,
-        taken=datetime.now(UTC).isoformat(timespec="seconds"),
         ready=outcome is not None,
         docs=docs,
         by_ref=by_ref,
@@ -164,7 +161,7 @@ def scrub(value: Any) -> Any:
     return redact(value)  # anything else: let redact decide
 
 
-def _ref_of(doc: Doc) -> Ref:
+def ref_of(doc: Doc) -> Ref:
     return Ref(doc["kind"], doc["metadata"]["namespace"], doc["metadata"]["name"])
 
 
