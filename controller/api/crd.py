@@ -12,14 +12,13 @@ the descriptions for `kubectl explain`. `camctl crds` prints or writes what this
 from __future__ import annotations
 
 import io
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Any, get_args
+from typing import Any
 
-from pydantic import BaseModel
 from ruamel.yaml import YAML
 
-from controller.api.kinds import GROUP, KINDS, PLURALS, SHORT_NAMES, VERSION
+from controller.api.kinds import API_VERSION, GROUP, KINDS, PLURALS, SHORT_NAMES, VERSION
 
 CATEGORY = "camctl"
 DESCRIPTIONS = {
@@ -152,32 +151,16 @@ def resource_schema(kind: str) -> dict[str, Any]:
         "description": DESCRIPTIONS[kind],
         "required": ["spec"],
         "properties": {
-            "apiVersion": {"type": "string", "description": "camctl.dev/v1alpha1"},
+            "apiVersion": {"type": "string", "description": API_VERSION},
             "kind": {"type": "string", "description": kind},
             "metadata": {"type": "object"},
             "spec": structural(properties["spec"], defs),
             "status": _status(structural(properties["status"], defs)),
         },
     }
-    for path, pattern in _field_patterns(KINDS[kind].model_fields["spec"].annotation, ("spec",)):
-        _at(schema, path).setdefault("pattern", pattern)
     for path, rules in REFINEMENTS.get(kind, {}).items():
         _at(schema, path).update(rules)
     return schema
-
-
-def _field_patterns(model: Any, prefix: tuple[str, ...]) -> Iterator[tuple[tuple[str, ...], str]]:
-    """Patterns declared on the models' fields, which pydantic's JSON Schema leaves out when
-    they follow an AfterValidator (durations, bitrates): the API server checks them too."""
-    if not (isinstance(model, type) and issubclass(model, BaseModel)):
-        return
-    for name, field in model.model_fields.items():
-        path = (*prefix, field.alias or name)
-        for meta in field.metadata:
-            if isinstance(getattr(meta, "pattern", None), str):
-                yield path, meta.pattern
-        for inner in (field.annotation, *get_args(field.annotation)):
-            yield from _field_patterns(inner, path)
 
 
 def _at(schema: dict[str, Any], path: tuple[str, ...]) -> dict[str, Any]:

@@ -32,14 +32,18 @@ class UdevDevices:
     _context: pyudev.Context | None = None
 
     def current(self) -> list[Device]:
+        return v4l2.enumerate_devices(self.context)
+
+    async def watch(self, notify: Callable[[str], None]) -> None:
+        await v4l2.watch_udev(notify, self.context)
+
+    @property
+    def context(self) -> pyudev.Context:
         # One Context for the process: making one loads libudev through ctypes.util.find_library,
         # which runs `ldconfig -p` (a fork) every time.
         if self._context is None:
             self._context = pyudev.Context()
-        return v4l2.enumerate_devices(self._context)
-
-    async def watch(self, notify: Callable[[str], None]) -> None:
-        await v4l2.watch_udev(notify)
+        return self._context
 
 
 class SimulatedDevices:

@@ -286,7 +286,9 @@ class SegmentScanner:
         if st.st_dev not in disks:
             disks[st.st_dev] = _disk(directory)
         try:
-            segments, note = self._segments(directory, real_root, path, format)
+            segments, note = self._segments(directory, st.st_mtime_ns, real_root, path, format)
+        except FileNotFoundError:  # removed since the stat above: as if never written
+            return RecordingFiles(root, path, (), disks[st.st_dev])
         except OSError as exc:
             reason = f"cannot read {display}: {_reason(exc)}"
             return RecordingFiles(root, path, (), disks[st.st_dev], reason)
@@ -335,12 +337,9 @@ class SegmentScanner:
 
     # --- listing ------------------------------------------------------------------------------
     def _segments(
-        self, directory: str, real_root: str, path: str, format: RecordFormat
+        self, directory: str, mtime_ns: int, real_root: str, path: str, format: RecordFormat
     ) -> tuple[tuple[Segment, ...], str | None]:
-        try:
-            mtime_ns = os.stat(directory).st_mtime_ns  # before listing: a later change shows
-        except FileNotFoundError:
-            return (), None  # MediaMTX has not written a segment yet
+        """`mtime_ns` is the directory's, taken before listing it: a later change shows."""
         key = (directory, path, format)  # the path name too: it prefixes every Segment.file
         with self._lock:
             cached = self._cache.get(key)

@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol, runtime_checkable
 
 from controller.api.device import Device
-from controller.api.kinds import Ref, Status
+from controller.api.kinds import API_VERSION, Ref, Status
 from controller.observe.devices import DeviceSource
 from controller.observe.mediamtx import MediaMTXClient, MediaMTXError
 from controller.observe.recordings import SegmentScanner
@@ -118,7 +118,6 @@ class Controller:
         self._reasons: list[str] = []
         self._backoff = 0.0
         self._converged_inputs: object = None
-        self.passes_done = asyncio.Condition()
 
     def trigger(self, reason: str) -> None:
         """Ask for a pass soon; safe to call from any callback on the loop."""
@@ -215,8 +214,6 @@ class Controller:
             except Exception:  # a sink that fails must not stop MediaMTX being converged
                 log.exception("publishing statuses to %s failed", type(sink).__name__)
         self._log(reasons, outcome, loaded.errors, elapsed)
-        async with self.passes_done:
-            self.passes_done.notify_all()
         return outcome
 
     def _account(self, outcome: Outcome, inputs: object, elapsed: float, failed: bool) -> None:
@@ -249,7 +246,7 @@ class Controller:
 
     def _health_document(self) -> dict[str, Any]:
         return {
-            "apiVersion": "camctl.dev/v1alpha1",
+            "apiVersion": API_VERSION,
             "kind": "Controller",
             "metadata": {"name": self.settings.node_name or "camctl"},
             "status": {k: v for k, v in vars(self.health).items() if v is not None},

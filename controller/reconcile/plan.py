@@ -476,7 +476,6 @@ def _horizon(recording: Recording, now: datetime) -> datetime | None:
     return EPOCH + timedelta(microseconds=since_epoch - since_epoch % step)
 
 
-@lru_cache(maxsize=256)
 def _microseconds(duration: str) -> int:
     return parse_duration(duration) // 1000
 

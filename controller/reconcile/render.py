@@ -15,9 +15,11 @@ from typing import Any
 from controller.api.device import Device
 from controller.api.kinds import DeviceLink, Recording, Stream, VideoSpec
 from controller.api.units import normalize_duration, parse_bitrate, parse_duration
+from controller.observe.mediamtx import REDACTED
+from controller.observe.recordings import NAME_FORMAT
 
 # Where under its root a Recording's segments go; camctl reads them back by this layout.
-RECORD_LAYOUT = "%path/%Y-%m-%d_%H-%M-%S-%f"
+RECORD_LAYOUT = "%path/" + NAME_FORMAT
 # MediaMTX's defaults for the record fields, written when no Recording is declared.
 DEFAULT_RECORD_PATH = "./recordings/" + RECORD_LAYOUT
 RECORD_FIELDS = (
@@ -38,7 +40,6 @@ DURATION_FIELDS = frozenset(
     }
 )
 PUBLISH_URL = "rtsp://localhost:$RTSP_PORT/$MTX_PATH"
-REDACTED = "<redacted>"
 DEFAULT_SEGMENT_DURATION = normalize_duration("1h")
 DEFAULT_DELETE_AFTER = normalize_duration("1d")
 

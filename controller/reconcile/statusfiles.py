@@ -20,7 +20,6 @@ CONTROLLER = "controller.json"
 class StatusStore:
     def __init__(self, state_dir: Path) -> None:
         self.root = state_dir / "status"
-        self._written: dict[Ref, str] = {}
         self._published: dict[Ref, Status] = {}  # the last status written for each resource
         self._on_disk: set[Ref] | None = None  # listed once; then kept up to date here
 
@@ -37,22 +36,17 @@ class StatusStore:
             if published is status or published == status:
                 continue  # equal models dump to equal documents: nothing to write
             self._published[key] = status  # planned statuses are never changed afterwards
-            body = status.model_dump(mode="json", by_alias=True, exclude_none=True)
-            text = json.dumps(body, sort_keys=True)
-            if self._written.get(key) != text:
-                document = {
-                    "apiVersion": API_VERSION,
-                    "kind": key.kind,
-                    "metadata": {"name": key.name, "namespace": key.namespace},
-                    "status": body,
-                }
-                write_atomic(self.path_of(key), document)
-                self._written[key] = text
-                self._on_disk.add(key)
-                written += 1
+            document = {
+                "apiVersion": API_VERSION,
+                "kind": key.kind,
+                "metadata": {"name": key.name, "namespace": key.namespace},
+                "status": status.model_dump(mode="json", by_alias=True, exclude_none=True),
+            }
+            write_atomic(self.path_of(key), document)
+            self._on_disk.add(key)
+            written += 1
         for key in self._on_disk - statuses.keys():
             self.path_of(key).unlink(missing_ok=True)
-            self._written.pop(key, None)
             self._published.pop(key, None)
             self._on_disk.discard(key)
         return written
