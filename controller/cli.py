@@ -19,7 +19,7 @@ import sys
 from collections.abc import Callable, Sequence
 from contextlib import AbstractAsyncContextManager
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 from urllib.parse import urlsplit
 
 import click
@@ -40,12 +40,14 @@ from controller.output import (
     to_json,
 )
 from controller.reconcile.inventory import Inventory, InventoryError, default_state_dir
-from controller.reconcile.loop import Timing
 from controller.reconcile.plan import DEFAULT_RECORDINGS_ROOT, Settings
 from controller.sources.files import LoadResult, load
 from controller.sources.suggest import camera_documents, render_yaml
 from controller.view.commands import get as get_command
 from controller.view.commands import recordings as recordings_command
+
+if TYPE_CHECKING:
+    from controller.reconcile.loop import Timing
 
 F = TypeVar("F", bound=Callable[..., Any])
 EXIT_ERROR, EXIT_PENDING = 1, 2

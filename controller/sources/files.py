@@ -359,7 +359,7 @@ def _parse(file: str, index: int, tree: Any, errors: list[LoadError]) -> _Docume
             loc = tuple(err["loc"][1:])  # the first item is the union's tag (the kind)
             line, col = _position(tree, loc)
             dotted = ".".join(str(p) for p in loc)
-            errors.append(LoadError(file, line, col, subject, dotted, _message(err)))
+            errors.append(LoadError(file, line, col, subject, dotted, validation_message(err)))
         return None
     return _Document(resource, file, parsed=tree)
 
@@ -397,7 +397,8 @@ def _ref_of(tree: Any) -> Ref | None:
     return None
 
 
-def _message(err: Any) -> str:
+def validation_message(err: Any) -> str:
+    """A pydantic error as a document's author should read it."""
     if err["type"] == "extra_forbidden":
         return "unknown field"
     message = str(err["msg"])

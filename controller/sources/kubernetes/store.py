@@ -18,6 +18,7 @@ from pydantic import ValidationError
 
 from controller.api.desired import AnyResource
 from controller.api.kinds import Ref, parse_resource
+from controller.sources.files import validation_message
 
 
 def key_of(kind: str, body: Mapping[str, Any]) -> Ref:
@@ -102,8 +103,7 @@ def _parse(body: Mapping[str, Any]) -> tuple[AnyResource | None, list[tuple[str,
         problems = []
         for err in exc.errors():
             where = ".".join(str(p) for p in err["loc"][1:])  # [0] is the union's tag
-            text = "unknown field" if err["type"] == "extra_forbidden" else str(err["msg"])
-            problems.append((where, text.removeprefix("Value error, ")))
+            problems.append((where, validation_message(err)))
         return None, problems
 
 
