@@ -197,30 +197,18 @@ def _camera(cam: Doc, stream: Doc | None, recording: Doc | None) -> Doc:
     }
 
 
-def _find_camera(snapshot: Snapshot, device: str) -> tuple[Doc, Doc]:
-    for key, obj in camera_objects(snapshot).items():
-        cam = next(c for c in snapshot.docs["Camera"] if _key(c) == key)
+def _find_camera(snapshot: Snapshot, device: str) -> tuple[Doc, Doc, Doc | None]:
+    """The camera object, the Camera and its Stream, by a device name or the Camera's."""
+    for _, cam, stream, recording in _joined(snapshot):
+        obj = _camera(cam, stream, recording)
         found = (cam.get("status", {}).get("device") or {}) | {"name": obj["name"]}
         names = {obj["device"], *(v for k, v in found.items() if k in ("node", "byId", "byPath"))}
         if device in names or device == obj["name"]:
-            return obj, cam
+            return obj, cam, stream
     raise RPCError(errors.CAMERA_NOT_FOUND, f"camera not found: {device[:200]}")
 
 
-def _key(doc: Doc) -> str:
-    return f"{doc['metadata']['namespace']}/{doc['metadata']['name']}"
-
-
-def _live(snapshot: Snapshot, cam: Doc) -> Mapping[str, Any]:
-    stream = next(
-        (
-            s
-            for s in snapshot.docs["Stream"]
-            if s["spec"]["camera"] == cam["metadata"]["name"]
-            and s["metadata"]["namespace"] == cam["metadata"]["namespace"]
-        ),
-        None,
-    )
+def _live(snapshot: Snapshot, stream: Doc | None) -> Mapping[str, Any]:
     path = (stream or {}).get("status", {}).get("path")
     return snapshot.runtime.get(path, {}) if path else {}
 
@@ -264,8 +252,8 @@ def _camera_list(ctx: Context, params: Params) -> Doc:
 
 
 def _camera_status(ctx: Context, params: DeviceParams) -> Doc:
-    obj, cam = _find_camera(ctx.snapshot, params.device)
-    live = _live(ctx.snapshot, cam)
+    obj, cam, stream = _find_camera(ctx.snapshot, params.device)
+    live = _live(ctx.snapshot, stream)
     device = cam.get("status", {}).get("device") or {}
     return obj | {
         "metrics": {

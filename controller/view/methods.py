@@ -212,8 +212,7 @@ def _events(ctx: Context, params: EventsListParams) -> Doc:
 
 
 def _subscribe(ctx: Context, params: SubscribeParams) -> Doc:
-    if not ctx.session.websocket:
-        raise RPCError(errors.NEEDS_WEBSOCKET, "subscriptions need the WebSocket at /rpc/ws")
+    """A session over HTTP refuses: subscriptions need the WebSocket."""
     wanted = Filter(
         kinds=frozenset(params.kinds) if params.kinds else None,
         namespace=params.namespace,
@@ -223,8 +222,6 @@ def _subscribe(ctx: Context, params: SubscribeParams) -> Doc:
 
 
 def _unsubscribe(ctx: Context, params: UnsubscribeParams) -> bool:
-    if not ctx.session.websocket:
-        raise RPCError(errors.NEEDS_WEBSOCKET, "subscriptions need the WebSocket at /rpc/ws")
     return ctx.session.unsubscribe(params.subscription)
 
 

@@ -42,9 +42,6 @@ class Session(Protocol):
 
     authenticated: bool
 
-    @property
-    def websocket(self) -> bool: ...
-
     def subscribe(self, wanted: Filter) -> str: ...
 
     def unsubscribe(self, subscription: str) -> bool: ...

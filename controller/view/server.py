@@ -56,9 +56,7 @@ class Limits:
 
 
 class HttpSession:
-    """One POST /rpc request, as the methods see it."""
-
-    websocket = False
+    """One POST /rpc request, as the methods see it: it cannot hold subscriptions."""
 
     def __init__(self, authenticated: bool) -> None:
         self.authenticated = authenticated

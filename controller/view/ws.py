@@ -34,7 +34,7 @@ class WsLimits:
 
 
 class WsSession:
-    websocket = True
+    """One WebSocket connection, as the methods see it: it holds subscriptions."""
 
     def __init__(
         self,
