@@ -31,18 +31,18 @@ from controller.api.schema import document_schema
 from controller.output import (
     action_json,
     devices_table,
-    health_text,
     plan_summary,
     plan_text,
-    resources_table,
+    render_yaml,
     status_json,
+    status_report,
     status_table,
     to_json,
 )
 from controller.reconcile.inventory import Inventory, InventoryError, default_state_dir
 from controller.reconcile.plan import DEFAULT_RECORDINGS_ROOT, Settings
 from controller.sources.files import LoadResult, load
-from controller.sources.suggest import camera_documents, render_yaml
+from controller.sources.suggest import camera_documents
 from controller.view.commands import get as get_command
 from controller.view.commands import recordings as recordings_command
 
@@ -363,17 +363,9 @@ def status(
         status_from_server(server, token_file, output)
         return
     controller, resources = StatusStore(state_dir or default_state_dir()).read()
-    if output == "json":
-        click.echo(to_json({"controller": controller, "resources": resources}))
-    elif output == "yaml":
-        click.echo(render_yaml([{"controller": controller, "resources": resources}]), nl=False)
-    else:
-        if controller is None:
-            raise click.ClickException(
-                "no status yet: is `camctl run` running with this --state-dir?"
-            )
-        click.echo(health_text(controller))
-        click.echo(resources_table(resources, wide=output == "wide"))
+    if controller is None and output not in ("json", "yaml"):
+        raise click.ClickException("no status yet: is `camctl run` running with this --state-dir?")
+    click.echo(status_report(controller, resources, output, controller or {}))
 
 
 @main.command()

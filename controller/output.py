@@ -5,10 +5,13 @@ Values that might carry credentials (source URLs) are redacted before they are s
 
 from __future__ import annotations
 
+import io
 import json
 import re
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
+
+from ruamel.yaml import YAML
 
 from controller.api.conditions import find
 from controller.api.device import Device
@@ -167,3 +170,22 @@ def _detail(status: Mapping[str, Any]) -> str:
     if device := status.get("device"):
         return str(device.get("node") if isinstance(device, Mapping) else device)
     return str(status.get("path") or "")
+
+
+def render_yaml(documents: Sequence[Any]) -> str:
+    yaml = YAML()
+    yaml.default_flow_style = False
+    out = io.StringIO()
+    yaml.dump_all(documents, out)
+    return out.getvalue()
+
+
+def status_report(
+    health: Any, resources: Sequence[Any], output: str, health_file: Mapping[str, Any]
+) -> str:
+    """`camctl status` as json or yaml of both, else the controller's health and a table
+    (`health_file`: the health in the shape of status/controller.json)."""
+    if output in ("json", "yaml"):
+        document = {"controller": health, "resources": list(resources)}
+        return to_json(document) if output == "json" else render_yaml([document]).rstrip("\n")
+    return f"{health_text(health_file)}\n{resources_table(resources, wide=output == 'wide')}"

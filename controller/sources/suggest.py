@@ -6,12 +6,9 @@ product when it has one, otherwise vendor, product and the physical USB port.
 
 from __future__ import annotations
 
-import io
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable
 from typing import Any
-
-from ruamel.yaml import YAML
 
 from controller.api.device import Device
 from controller.api.kinds import API_VERSION
@@ -51,11 +48,3 @@ def camera_documents(devices: Iterable[Device]) -> list[dict[str, Any]]:
         }
         for d in devices
     ]
-
-
-def render_yaml(documents: Sequence[Any]) -> str:
-    yaml = YAML()
-    yaml.default_flow_style = False
-    out = io.StringIO()
-    yaml.dump_all(documents, out)
-    return out.getvalue()

@@ -14,8 +14,12 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from controller.output import health_text, resources_table, table, to_json
-from controller.sources.suggest import render_yaml
+from controller.output import (
+    render_yaml,
+    status_report,
+    table,
+    to_json,
+)
 from controller.view import DEFAULT_URL
 from controller.view.errors import RPCError
 
@@ -267,13 +271,7 @@ def status_from_server(server: str, token_file: Path | None, output: str) -> Non
                 resources += fetch(view, plural, None, {})
     except _failures() as exc:
         raise click.ClickException(str(exc)) from exc
-    if output == "json":
-        click.echo(to_json({"controller": health, "resources": resources}))
-    elif output == "yaml":
-        click.echo(render_yaml([{"controller": health, "resources": resources}]), nl=False)
-    else:
-        click.echo(health_text(_as_status_file(health)))
-        click.echo(resources_table(resources, wide=output == "wide"))
+    click.echo(status_report(health, resources, output, _as_status_file(health)))
     sys.stdout.flush()
 
 
