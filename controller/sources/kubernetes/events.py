@@ -84,13 +84,22 @@ def describe(result: Result) -> Event:
     return EVENT_REASONS[action.op], f"{verb} MediaMTX path {action.path!r}{fields}", False
 
 
-def stream_of(result: Result, store: Store, mine: Mapping[Ref, Entry]) -> Entry | None:
-    """The Stream a MediaMTX write was for; a delete's is the Stream being deleted."""
-    key = result.action.stream
-    if key is None:
-        paths = {_path_of(store, e): k for k, e in mine.items()}
-        key = paths.get(result.action.path)
-    return store.entries.get(key) if key is not None else None
+def streams_of(
+    results: list[Result], store: Store, mine: Mapping[Ref, Entry]
+) -> list[tuple[Entry, Result]]:
+    """The Stream each MediaMTX write was for; a delete's is the Stream being deleted
+    (found by its path, with the paths of this node's Streams worked out once)."""
+    paths: dict[str | None, Ref] | None = None
+    found = []
+    for result in results:
+        key = result.action.stream
+        if key is None:
+            if paths is None:
+                paths = {_path_of(store, e): k for k, e in mine.items()}
+            key = paths.get(result.action.path)
+        if key is not None and (entry := store.entries.get(key)) is not None:
+            found.append((entry, result))
+    return found
 
 
 def _path_of(store: Store, entry: Entry) -> str | None:

@@ -121,10 +121,8 @@ class Sink:
         if outcome is None or outcome is self._published:
             return
         self._published = outcome
-        for result in outcome.results:
-            entry = events.stream_of(result, self.store, view.mine)
-            if entry is not None:
-                await events.post(self.api, entry, self.node_name, events.describe(result))
+        for entry, result in events.streams_of(outcome.results, self.store, view.mine):
+            await events.post(self.api, entry, self.node_name, events.describe(result))
 
     async def _patch(
         self, entry: Entry, body: dict[str, Any], what: str, subresource: str = ""
