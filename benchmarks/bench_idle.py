@@ -30,7 +30,7 @@ from pathlib import Path
 
 import httpx
 
-from benchmarks.bench_loop import verdict, write_world
+from benchmarks.world import verdict, write_world
 
 CAMERAS = 10
 SETTLE = 3.0  # after convergence: the first MediaMTX poll wakes one more pass at ~1 s

@@ -43,6 +43,7 @@ from typing import Any, TypeVar
 
 from aiohttp import web
 
+from benchmarks.world import verdict, write_world
 from controller.observe.devices import DeviceSource, SimulatedDevices, UdevDevices
 from controller.observe.mediamtx import MediaMTXClient
 from controller.reconcile.apply import Outcome
@@ -249,37 +250,6 @@ async def within(future: asyncio.Future[T], what: str) -> T:
 # generated worlds: N cameras with a Stream (and a Recording) each, and their simulated devices
 
 
-def write_world(root: Path, n: int, recordings: bool = True, per_file: int = 100) -> Path:
-    """Documents under root/docs (`per_file` cameras a file) and root/dev/devices.yaml."""
-    docs, dev = root / "docs", root / "dev"
-    docs.mkdir(parents=True)
-    dev.mkdir()
-    devices = []
-    for first in range(0, n, per_file):
-        text = []
-        for i in range(first, min(n, first + per_file)):
-            name, serial = f"cam-{i:05d}", f"SER{i:05d}"
-            text.append(
-                f"apiVersion: camctl.dev/v1alpha1\nkind: Camera\nmetadata: {{name: {name}}}\n"
-                f'spec:\n  match: {{serial: "{serial}"}}\n---\n'
-                f"apiVersion: camctl.dev/v1alpha1\nkind: Stream\nmetadata: {{name: {name}}}\n"
-                f"spec:\n  camera: {name}\n  path: cams/{name}\n"
-                "  video: {width: 640, height: 480, fps: 15, bitrate: 1M}\n"
-            )
-            if recordings:
-                text.append(
-                    f"apiVersion: camctl.dev/v1alpha1\nkind: Recording\n"
-                    f"metadata: {{name: {name}}}\nspec:\n  stream: {name}\n  retention: 7d\n"
-                )
-            devices.append(
-                f'  - {{node: /dev/video{2 * i}, serial: "{serial}", '
-                f"byId: /dev/v4l/by-id/usb-Acme_Cam_{serial}-video-index0}}\n"
-            )
-        (docs / f"cameras-{first // per_file:03d}.yaml").write_text("---\n".join(text))
-    (dev / "devices.yaml").write_text("devices:\n" + "".join(devices))
-    return dev / "devices.yaml"
-
-
 def median_ms(samples: list[float]) -> str:
     return f"{statistics.median(samples) * 1e3:.1f} ms"
 
@@ -291,10 +261,6 @@ def p99(samples: list[float]) -> float:
 def _range(values: list[int]) -> str:
     low, high = min(values), max(values)
     return str(low) if low == high else f"{low}-{high}"
-
-
-def verdict(met: bool) -> str:
-    return "met" if met else "NOT met"
 
 
 # ---------------------------------------------------------------------------------------------

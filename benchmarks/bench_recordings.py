@@ -28,7 +28,8 @@ from typing import Any
 
 import aiohttp
 
-from benchmarks.bench_view import QUIET, TOKEN, write_world
+from benchmarks.bench_view import QUIET, TOKEN
+from benchmarks.world import write_world
 from controller.observe.recordings import SegmentScanner
 from controller.reconcile.plan import Settings
 from controller.testing.recordings import write_segments
@@ -39,7 +40,7 @@ PAGE = 100
 UNCACHED_SAMPLES = 200
 CACHED_SAMPLES = 1000
 COLD_SCANS, WARM_SCANS = 20, 1000
-PATH = "cams/cam-000"
+PATH = "cams/cam-00000"
 T0 = datetime(2026, 1, 1, tzinfo=UTC)
 MIDDLE = T0 + timedelta(minutes=SEGMENTS // 2)
 CASES: dict[str, dict[str, Any]] = {
@@ -81,7 +82,7 @@ async def timed_call(http: aiohttp.ClientSession, url: str, body: bytes) -> floa
 
 
 async def requests(run: Running, params: dict[str, Any]) -> dict[str, tuple[float, float]]:
-    call = {"name": "cam-000", "limit": PAGE} | params
+    call = {"name": "cam-00000", "limit": PAGE} | params
     body = json.dumps({"jsonrpc": "2.0", "id": 1, "method": "recordings.segments", "params": call})
     headers = {"Authorization": f"Bearer {TOKEN}", "Content-Type": "application/json"}
     uncached, cached = [], []
@@ -97,7 +98,8 @@ async def requests(run: Running, params: dict[str, Any]) -> dict[str, tuple[floa
 
 
 async def measure_view(root: Path) -> dict[str, Any]:
-    docs, devices = write_world(root, 1)
+    devices = write_world(root, 1)
+    docs = root / "docs"
     tokens = root / "tokens"
     tokens.write_text(f"{TOKEN}\n")
     tokens.chmod(0o600)

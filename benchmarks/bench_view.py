@@ -30,6 +30,7 @@ from typing import Any
 import aiohttp
 from aiohttp import web
 
+from benchmarks.world import verdict, write_world
 from controller.reconcile.loop import Timing
 from controller.view.harness import Running, running, until
 from controller.view.methods import methods
@@ -52,31 +53,6 @@ wrk.body = '{BODY}'
 wrk.headers["Content-Type"] = "application/json"
 wrk.headers["Authorization"] = "Bearer {TOKEN}"
 """
-
-
-def write_world(root: Path, n: int) -> tuple[Path, Path]:
-    docs, dev = root / "docs", root / "dev"
-    docs.mkdir(parents=True)
-    dev.mkdir()
-    text, devices = [], []
-    for i in range(n):
-        name, serial = f"cam-{i:03d}", f"SER{i:05d}"
-        text.append(
-            f"apiVersion: camctl.dev/v1alpha1\nkind: Camera\nmetadata:\n  name: {name}\n"
-            f"  labels: {{site: s{i % 4}}}\nspec:\n  match: {{serial: '{serial}'}}\n---\n"
-            f"apiVersion: camctl.dev/v1alpha1\nkind: Stream\nmetadata: {{name: {name}}}\n"
-            f"spec:\n  camera: {name}\n  path: cams/{name}\n"
-            "  video: {width: 640, height: 480, fps: 15, bitrate: 1M}\n---\n"
-            f"apiVersion: camctl.dev/v1alpha1\nkind: Recording\nmetadata: {{name: {name}}}\n"
-            f"spec:\n  stream: {name}\n  retention: 7d\n"
-        )
-        devices.append(
-            f"  - {{node: /dev/video{2 * i}, serial: '{serial}', "
-            f"byId: /dev/v4l/by-id/usb-Acme_Cam_{serial}-video-index0}}\n"
-        )
-    (docs / "world.yaml").write_text("---\n".join(text))
-    (dev / "devices.yaml").write_text("devices:\n" + "".join(devices))
-    return docs, dev / "devices.yaml"
 
 
 # --- 1. requests per second ---------------------------------------------------------------
@@ -147,12 +123,12 @@ async def notification_latency(run: Running) -> tuple[float, float]:
         await ws.receive_str()
         for i in range(LATENCY_SAMPLES):
             readers = [{"type": "rtspSession", "id": str(n)} for n in range(i % 2 + 1)]
-            run.emulator.runtime["cams/cam-000"] = {"readers": readers}
+            run.emulator.runtime["cams/cam-00000"] = {"readers": readers}
             started = time.perf_counter()
             run.controller.trigger("bench: a reader came")
             message = json.loads(await asyncio.wait_for(ws.receive_str(), 10))
             received = time.perf_counter()
-            assert message["params"]["event"]["name"] == "cam-000", message
+            assert message["params"]["event"]["name"] == "cam-00000", message
             published.append((received - run.view.state.published_at) * 1000)
             triggered.append((received - started) * 1000)
     return statistics.median(published), statistics.median(triggered)
@@ -206,12 +182,9 @@ async def idle_memory(run: Running) -> float:
 # --- report --------------------------------------------------------------------------------
 
 
-def verdict(met: bool) -> str:
-    return "met" if met else "NOT met"
-
-
 async def measure(root: Path) -> dict[str, Any]:
-    docs, devices = write_world(root, STREAMS)
+    devices = write_world(root, STREAMS)
+    docs = root / "docs"
     tokens = root / "tokens"
     tokens.write_text(f"{TOKEN}\n")
     tokens.chmod(0o600)
