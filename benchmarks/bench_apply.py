@@ -128,7 +128,7 @@ async def _apply_and_resync(
     inventory = Inventory(state_dir)
     async with MediaMTXClient(url) as client:
         start = time.perf_counter()
-        cold = await reconcile_once(desired, devices, client, inventory, SETTINGS)
+        cold = await reconcile_once(desired, devices, client, inventory, SETTINGS, settled=True)
         cold_wall = time.perf_counter() - start
         cold_calls = _calls(list(emulator.requests), emulator.write_count)
         _check_cold(cold, cold_calls, client.page_size)
@@ -138,7 +138,7 @@ async def _apply_and_resync(
             logged, written = len(emulator.requests), emulator.write_count
             wall, cpu, own_cpu = time.perf_counter(), time.process_time(), time.thread_time()
             again = await reconcile_once(
-                desired, devices, client, inventory, SETTINGS, previous=previous
+                desired, devices, client, inventory, SETTINGS, settled=True, previous=previous
             )
             own_cpu = time.thread_time() - own_cpu
             cpu, wall = time.process_time() - cpu, time.perf_counter() - wall

@@ -18,6 +18,7 @@ import socket
 import sys
 from collections.abc import Callable, Sequence
 from contextlib import AbstractAsyncContextManager
+from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 from urllib.parse import urlsplit
@@ -39,9 +40,14 @@ from controller.output import (
     status_table,
     to_json,
 )
-from controller.reconcile.inventory import Inventory, InventoryError, default_state_dir
+from controller.reconcile.inventory import (
+    Inventory,
+    InventoryError,
+    InventoryInUse,
+    default_state_dir,
+)
 from controller.reconcile.plan import DEFAULT_RECORDINGS_ROOT, Settings
-from controller.sources.files import LoadResult, load
+from controller.sources.files import FileSource, LoadResult, load
 from controller.sources.suggest import camera_documents
 from controller.view.commands import get as get_command
 from controller.view.commands import recordings as recordings_command
@@ -134,6 +140,12 @@ def controller_options(func: F, *, paths_required: bool = True) -> F:
             show_default=True,
             envvar="CAMCTL_DISK_LOW",
             help="DiskLow on a Recording when less than this percentage of its disk is free.",
+        ),
+        click.option(
+            "--follow-links",
+            is_flag=True,
+            envvar="CAMCTL_FOLLOW_LINKS",
+            help="Read documents that links lead to outside the given folders.",
         ),
         simulate_option,
         paths_argument(paths_required),
@@ -437,7 +449,13 @@ async def _run_controller(options: dict[str, Any], timing: Timing) -> None:
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
     source, sinks, watching = _desired_source(options, inventory, stop)
-    with inventory.locked():
+    try:
+        inventory.acquire()
+    except InventoryInUse:
+        raise
+    except InventoryError as exc:  # a damaged state directory: stay up, report, retry
+        logging.getLogger("camctl").error("%s", exc)
+    try:
         async with MediaMTXClient.from_env(options["mediamtx"]) as client:
             controller = Controller(
                 source,
@@ -461,6 +479,8 @@ async def _run_controller(options: dict[str, Any], timing: Timing) -> None:
             async with _view(controller, options):
                 await controller.run(stop)
             logging.getLogger("camctl").info("stopped after %d passes", controller.health.passes)
+    finally:
+        inventory.release()
 
 
 def _view(controller: Any, options: dict[str, Any]) -> AbstractAsyncContextManager[Any]:
@@ -476,10 +496,9 @@ def _desired_source(
     options: dict[str, Any], inventory: Inventory, stop: asyncio.Event
 ) -> tuple[Any, list[Any], str]:
     """Files, or with --kubernetes the custom resources (also a status sink)."""
-    from controller.sources.files import FileSource
-
     if not options.get("kubernetes"):
-        return FileSource(options["paths"]), [], ", ".join(map(str, options["paths"]))
+        files = FileSource(options["paths"], follow_links=options["follow_links"])
+        return files, [], ", ".join(map(str, options["paths"]))
     from controller.sources.kubernetes import KubernetesSource
 
     source = KubernetesSource(
@@ -495,22 +514,43 @@ def _desired_source(
 
 
 def _reconcile(options: dict[str, Any], *, dry_run: bool) -> tuple[Any, LoadResult]:
+    """One pass. `plan` reads the inventory without the lock (it is replaced atomically), so
+    it runs beside a `camctl run`. `apply` reads the documents twice, SETTLE seconds apart,
+    before it removes anything: a file caught half-saved removes nothing."""
     from controller.observe.mediamtx import MediaMTXClient
-    from controller.reconcile.apply import reconcile_once
+    from controller.reconcile.apply import SETTLE, reconcile_once
 
-    result = load(options["paths"])
+    source = FileSource(options["paths"], follow_links=options["follow_links"])
+    result = source.load()
     found = _devices(options["simulate_devices"])
     url = options["mediamtx"]
     settings = _settings(options)
     inventory = Inventory(options["state_dir"] or default_state_dir())
 
     async def once() -> Any:
+        nonlocal result
         async with MediaMTXClient.from_env(url) as client:
-            return await reconcile_once(
-                result.desired, found, client, inventory, settings, dry_run=dry_run
+            if dry_run:  # what apply would do once the documents have settled
+                return await reconcile_once(
+                    result.desired, found, client, inventory, settings, settled=True, dry_run=True
+                )
+            first = await reconcile_once(
+                result.desired, found, client, inventory, settings, settled=False
             )
+            if not any(w.reason == "unsettled" for w in first.plan.withheld):
+                return first
+            before = source.fingerprint
+            await asyncio.sleep(SETTLE)
+            result = source.load()
+            settled = source.fingerprint == before
+            then = await reconcile_once(
+                result.desired, found, client, inventory, settings, settled=settled
+            )
+            return replace(then, results=first.results + then.results)
 
     try:
+        if dry_run:
+            return asyncio.run(once()), result
         with inventory.locked():
             return asyncio.run(once()), result
     except (InventoryError, ValueError) as exc:

@@ -16,7 +16,7 @@ from ruamel.yaml import YAML
 from controller.api.conditions import find
 from controller.api.device import Device
 from controller.api.kinds import Ref, Status
-from controller.reconcile.plan import Action, Plan
+from controller.reconcile.plan import Action, Plan, Withheld
 
 _CREDENTIALS = re.compile(r"(?P<scheme>[a-zA-Z][a-zA-Z0-9+.-]*://)[^/@\s]+@")
 SYMBOLS = {"add": "+", "patch": "~", "delete": "-"}
@@ -41,6 +41,13 @@ def plan_text(plan: Plan) -> str:
         if action.op != "delete":
             lines += [
                 f"    {f}: {_change(old, new, action.op)}" for f, (old, new) in action.diff.items()
+            ]
+    for withheld in plan.withheld:
+        action = withheld.action
+        lines.append(f"= withheld: {action.op} {action.path}: {withheld.message}")
+        if action.op != "delete":
+            lines += [
+                f"    {f}: {_change(old, new, 'patch')}" for f, (old, new) in action.diff.items()
             ]
     lines += [f"! {note}" for note in plan.notes]
     lines.append(plan_summary(plan.actions))
@@ -69,6 +76,10 @@ def action_json(action: Action, error: str | None = None) -> dict[str, Any]:
     if error is not None:
         out["error"] = error
     return out
+
+
+def withheld_json(withheld: Withheld) -> dict[str, Any]:
+    return {**action_json(withheld.action), "reason": withheld.reason, "message": withheld.message}
 
 
 def status_json(statuses: Mapping[Ref, Status]) -> list[dict[str, Any]]:

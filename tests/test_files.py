@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from controller.api.kinds import Ref
+from controller.kit.yamlfile import MAX_NODES
 from controller.sources.files import MAX_FILE_BYTES, load
 
 EXAMPLES = Path(__file__).resolve().parents[1] / "examples" / "gitops"
@@ -45,7 +46,7 @@ def test_examples_load_cleanly() -> None:
     assert len(result.desired.cameras) == 3
     assert len(result.desired.streams) == 3
     assert len(result.desired.recordings) == 2
-    assert result.desired.held == frozenset()
+    assert result.desired.clean
 
 
 def test_error_line_names_file_line_column_resource_and_field(tmp_path: Path) -> None:
@@ -181,21 +182,24 @@ def test_cross_references(tmp_path: Path) -> None:
         f"{streams}:13:3: Stream/two: spec.path: path 'p' is already used by Stream/cam",
         f"{streams}:19:3: Stream/three: spec.camera: Camera/nope is not declared",
     ]
-    # Files with errors are held: nothing of theirs is in force, and nothing they own goes.
-    assert result.desired.held == {str(streams), str(recs)}
+    # Only what has a problem is left out; and an unclean state removes nothing.
+    assert not result.desired.clean
     assert list(result.desired.cameras) == [Ref("Camera", "default", "cam")]
-    assert not result.desired.streams
+    assert list(result.desired.streams) == [Ref("Stream", "default", "cam")]
+    assert list(result.desired.recordings) == [Ref("Recording", "default", "r1")]
 
 
 def test_limits(tmp_path: Path) -> None:
     big = write(tmp_path, "big.yaml", "# " + "x" * MAX_FILE_BYTES + "\n")
-    assert errors_of(big) == [f"{big}:1:1: larger than {MAX_FILE_BYTES} bytes"]
+    assert errors_of(big) == [f"{big}:1:1: larger than the limit of 1 MiB"]
     bomb = "a: &a [x, x, x, x, x, x, x, x, x, x]\n"
     for n in "bcdefgh":
         prev = chr(ord(n) - 1)
         bomb += f"{n}: &{n} [*{prev}, *{prev}, *{prev}, *{prev}, *{prev}, *{prev}, *{prev}]\n"
     path = write(tmp_path, "bomb.yaml", "apiVersion: camctl.dev/v1alpha1\nkind: Camera\n" + bomb)
-    assert errors_of(path) == [f"{path}:1:1: Camera 1: document is too large"]
+    assert errors_of(path) == [
+        f"{path}:8:32: more than {MAX_NODES} values once aliases are expanded"
+    ]
 
 
 def test_hidden_entries_and_configmap_layout(tmp_path: Path) -> None:

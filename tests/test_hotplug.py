@@ -40,7 +40,7 @@ pytestmark = [pytest.mark.anyio, pytest.mark.umockdev]
 
 WAIT = 10.0  # wide: these are upper bounds for a loaded CI machine, not latency targets
 # Short MediaMTX polling; a resync far beyond WAIT, so it never hides a lost uevent.
-TIMING = Timing(resync=600.0, poll=0.05, drift=0.2, backoff_min=0.05, backoff_max=0.5)
+TIMING = Timing(resync=600.0, poll=0.05, drift=0.2, backoff_min=0.05, backoff_max=0.5, settle=0.2)
 
 # ---------------------------------------------------------------------------------------------
 # udev records: a UVC camera is a USB device, its interface 0, and two video4linux nodes

@@ -59,7 +59,7 @@ ROOT = Path(__file__).resolve().parents[1]
 EXAMPLES = ROOT / "examples" / "gitops"
 NODE = "edge-01"
 FINALIZER = f"paths.camctl.dev/{NODE}"
-TIMING = Timing(resync=60, poll=60, drift=60, backoff_min=0.05, backoff_max=0.5)
+TIMING = Timing(resync=60, poll=60, drift=60, backoff_min=0.05, backoff_max=0.5, settle=0.2)
 PASSWORD = "s3cret-Pa55"
 FRONT_DOOR = [("Stream", "front-door"), ("Recording", "front-door")]
 REQUESTS: list[kmock.Request] = []  # every request the operator made, for the RBAC test

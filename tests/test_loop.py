@@ -50,7 +50,7 @@ EXAMPLES = ROOT / "examples" / "gitops"
 DEVICES = ROOT / "examples" / "devices.yaml"
 PATHS = ["cams/front-door", "cams/garage", "cams/workshop"]
 FRONT_DOOR_BY_ID = "/dev/v4l/by-id/usb-046d_HD_Pro_Webcam_C920_A1B2C3D4-video-index0"
-TIMING = Timing(resync=60, poll=0.05, drift=0.2, backoff_min=0.05, backoff_max=0.5)
+TIMING = Timing(resync=60, poll=0.05, drift=0.2, backoff_min=0.05, backoff_max=0.5, settle=0.2)
 # No MediaMTX polling: only passes talk to MediaMTX, so a test can tell their requests apart.
 QUIET = replace(TIMING, poll=60.0, drift=60.0)
 _unique = itertools.count()
@@ -309,16 +309,22 @@ async def test_broken_edit_keeps_the_last_good_version_until_fixed(tmp_path: Pat
         assert h.controller_file()["status"]["errors"] == h.controller.health.errors
         assert h.writes(mark) == [] and h.emu.path_names() == PATHS
 
-        # Its Streams stay in force: a Recording of one still applies, and all stay Ready.
-        h.edit("recordings.yaml", "retention: 7d", "retention: 3d")
-        await eventually(lambda: h.emu.resolved("cams/front-door")["recordDeleteAfter"] == "3d")
+        # Its Streams stay in force: a Recording of one still applies, and all stay Ready;
+        # but a shorter retention waits until every document loads cleanly.
+        h.edit("recordings.yaml", "retention: 7d", "retention: 14d")
+        await eventually(lambda: h.emu.resolved("cams/front-door")["recordDeleteAfter"] == "14d")
+        h.edit("recordings.yaml", "retention: 14d", "retention: 3d")
+        withheld = "withheld: patch cams/front-door: the documents have errors"
+        await eventually(lambda: any(n.startswith(withheld) for n in h.controller.health.notes))
         assert h.writes(mark) == [
-            ("PATCH", "/v3/config/paths/patch/cams/front-door", {"recordDeleteAfter": "3d"})
+            ("PATCH", "/v3/config/paths/patch/cams/front-door", {"recordDeleteAfter": "14d"})
         ]
-        assert h.condition("Stream", "front-door").status == "True"
+        assert h.condition("Stream", "front-door").reason == "Withheld"
+        assert h.condition("Stream", "garage").status == "True"
 
         streams.write_text(good.replace("fps: 30", "fps: 25"))
         await eventually(lambda: "-framerate 25" in h.emu.resolved("cams/front-door")["runOnInit"])
+        await eventually(lambda: h.emu.resolved("cams/front-door")["recordDeleteAfter"] == "3d")
         await eventually(lambda: h.controller.health.errors == [])
         assert h.controller_file()["status"]["errors"] == []
         assert h.emu.path_names() == PATHS
@@ -627,6 +633,7 @@ async def test_segments_mediamtx_writes_show_in_the_recording_status(tmp_path: P
         await eventually(
             lambda: h.condition("Recording", "front-door", "Recording").reason == "Disabled"
         )
+        await eventually(lambda: h.writes(since) != [])  # once the documents have settled
         assert [(m, body) for m, _, body in h.writes(since)] == [("PATCH", {"record": False})]
         assert all(f.exists() for f in written)
         assert h.status_file("Recording", "front-door")["status"]["segments"]["count"] == 2

@@ -32,7 +32,7 @@ from controller.reconcile.plan import (
     plan,
     record_targets,
 )
-from controller.reconcile.render import DURATION_FIELDS, RECORD_FIELDS
+from controller.reconcile.render import DURATION_FIELDS, RECORD_FIELDS, destructive
 
 NOW = datetime(2026, 11, 28, 12, 0, tzinfo=UTC)
 SETTINGS = Settings(node_name="edge-01")
@@ -64,8 +64,8 @@ def device(serial: str, node: str | None = None) -> Device:
     )
 
 
-def desired(*resources: Any, source: str = SOURCE, held: tuple[str, ...] = ()) -> Desired:
-    snapshot, problems = assemble(((r, source) for r in resources), held)
+def desired(*resources: Any, source: str = SOURCE, clean: bool = True) -> Desired:
+    snapshot, problems = assemble(((r, source) for r in resources), clean=clean)
     assert problems == []
     return snapshot
 
@@ -124,7 +124,7 @@ def test_cold_start_adds_every_field_camctl_manages() -> None:
     (action,) = result.actions
     assert action.op == "add" and action.path == "cams/front" and action.stream == FRONT
     assert "/dev/v4l/by-id/S1" in action.config["runOnInit"]
-    assert set(RECORD_FIELDS) <= set(action.config)
+    assert {f: action.config[f] for f in RECORD_FIELDS if f in action.config} == {"record": False}
     assert result.inventory == {"cams/front": Owner(str(FRONT), SOURCE)}
     status = result.statuses[FRONT]
     assert isinstance(status, StreamStatus)
@@ -140,12 +140,20 @@ def test_converged_plans_nothing_and_reads_are_compared_semantically() -> None:
 
 
 def test_drift_is_patched_field_by_field() -> None:
-    paths, owned = converged_paths()
+    paths, owned = converged_paths(recorded())
     paths["cams/front"]["runOnInit"] = "ffmpeg -i something-else"
     paths["cams/front"]["recordDeleteAfter"] = "3d"
-    (action,) = run(WORLD, [device("S1")], paths, owned).actions
+    (action,) = run(recorded(), [device("S1")], paths, owned).actions
     assert action.op == "patch" and set(action.config) == {"runOnInit", "recordDeleteAfter"}
-    assert action.diff["recordDeleteAfter"] == ("3d", "1d")
+    assert action.diff["recordDeleteAfter"] == ("3d", "7d")
+
+
+def test_the_retention_of_a_path_without_recording_is_left_alone() -> None:
+    """MediaMTX deletes old segments by recordDeleteAfter even while record is off: writing
+    its default back could cut what an earlier Recording kept."""
+    paths, owned = converged_paths()
+    paths["cams/front"]["recordDeleteAfter"] = "30d"
+    assert run(WORLD, [device("S1")], paths, owned).actions == []
 
 
 def test_a_path_camctl_did_not_create_is_a_conflict_unless_adopted() -> None:
@@ -173,10 +181,30 @@ def test_owned_paths_no_longer_declared_are_deleted() -> None:
 
 def test_a_broken_source_never_causes_a_delete() -> None:
     paths, owned = converged_paths()
-    broken = desired(camera("back", "S2"), source="other.yaml", held=(SOURCE,))
+    broken = desired(camera("back", "S2"), source="other.yaml", clean=False)
     result = run(broken, [device("S1")], paths, owned)
     assert result.actions == [] and "cams/front" in result.inventory
-    assert any("has errors" in n for n in result.notes)
+    (withheld,) = result.withheld
+    assert (withheld.action.op, withheld.action.path, withheld.reason) == (
+        "delete",
+        "cams/front",
+        "unclean",
+    )
+    assert not result.converged
+
+
+def test_documents_that_just_changed_delete_nothing_until_they_settle() -> None:
+    paths, owned = converged_paths()
+    result = run(desired(camera("back", "S2")), [device("S1")], paths, owned, settled=False)
+    assert result.actions == [] and [w.reason for w in result.withheld] == ["unsettled"]
+
+
+def test_an_unplugged_camera_is_a_fact_even_while_other_documents_are_broken() -> None:
+    paths, owned = converged_paths()
+    broken_elsewhere = replace(WORLD, clean=False)
+    result = run(broken_elsewhere, [], paths, owned)
+    assert [(a.op, a.path) for a in result.actions] == [("delete", "cams/front")]
+    assert run(broken_elsewhere, [], paths, owned, settled=False).actions == []
 
 
 def test_an_empty_source_prunes_only_when_allowed() -> None:
@@ -347,7 +375,7 @@ def test_a_root_outside_the_allowed_roots_is_refused_and_never_recorded() -> Non
     assert condition_of(status, "Ready") == ("False", "RootNotAllowed")
     assert condition_of(status, "Stalled") == ("True", "RootNotAllowed")
     assert paths["cams/front"]["record"] is False
-    assert paths["cams/front"]["recordPath"].startswith("./recordings/")
+    assert "recordPath" not in paths["cams/front"]  # nothing of /etc is ever written
     assert record_targets(world, SETTINGS) == {}
     mine = Settings(node_name="edge-01", recordings_roots=("/srv/rec", "/etc"))
     assert record_targets(world, mine) == {REC: RecordTarget("/etc", "cams/front", "fmp4")}
@@ -365,6 +393,32 @@ def test_disabling_a_recording_patches_record_only() -> None:
     paths, owned = converged_paths(recorded())
     (action,) = run(recorded(enabled=False), [device("S1")], paths, owned).actions
     assert action.op == "patch" and dict(action.config) == {"record": False}
+
+
+def test_removing_a_recording_turns_record_off_and_keeps_its_retention() -> None:
+    paths, owned = converged_paths(recorded())
+    (action,) = run(WORLD, [device("S1")], paths, owned).actions
+    assert action.op == "patch" and dict(action.config) == {"record": False}
+
+
+def test_losing_recordings_is_withheld_while_documents_are_broken_or_unsettled() -> None:
+    """Turning recording off or shortening retention needs a clean, settled desired state;
+    the rest of the same patch is not held back."""
+    paths, owned = converged_paths(recorded())
+    paths["cams/front"]["runOnInit"] = "drifted"
+    for world, settled, reason in [
+        (replace(WORLD, clean=False), True, "unclean"),
+        (WORLD, False, "unsettled"),
+        (replace(recorded(retention="1d"), clean=False), True, "unclean"),
+    ]:
+        result = run(world, [device("S1")], paths, owned, settled=settled)
+        (action,) = result.actions
+        assert action.op == "patch" and set(action.config) == {"runOnInit"}
+        (withheld,) = result.withheld
+        assert withheld.reason == reason
+        assert set(withheld.action.config) & {"record", "recordDeleteAfter"}
+    longer = run(replace(recorded(retention="30d"), clean=False), [device("S1")], paths, owned)
+    assert longer.withheld == [] and longer.actions[0].config["recordDeleteAfter"] == "30d"
 
 
 def test_transition_time_moves_only_when_status_changes() -> None:
@@ -434,34 +488,44 @@ def worlds(
 
 
 @settings(max_examples=300, deadline=None)
-@given(worlds(), st.sets(st.sampled_from(SOURCES)))
-def test_planning_again_after_applying_yields_nothing(world: Any, held: set[str]) -> None:
+@given(worlds(), st.booleans(), st.booleans())
+def test_planning_again_after_applying_yields_nothing(
+    world: Any, clean: bool, settled: bool
+) -> None:
     resources, devices, paths, owned = world
-    snapshot, _ = assemble(resources, held)
-    first = run(snapshot, devices, paths, owned)
+    snapshot, _ = assemble(resources, clean=clean)
+    first = run(snapshot, devices, paths, owned, settled=settled)
     after = mediamtx_after(paths, first.actions)
-    second = run(snapshot, devices, after, first.inventory_after())
+    second = run(snapshot, devices, after, first.inventory_after(), settled=settled)
     assert second.actions == []
     assert second.inventory == first.inventory_after()
+    assert second.withheld == first.withheld
 
 
 @settings(max_examples=300, deadline=None)
-@given(worlds(), st.sets(st.sampled_from(SOURCES)))
-def test_unowned_paths_are_never_touched_and_held_sources_never_lose_paths(
-    world: Any, held: set[str]
+@given(worlds(), st.booleans(), st.booleans())
+def test_unowned_paths_are_never_touched_and_untrusted_documents_never_destroy(
+    world: Any, clean: bool, settled: bool
 ) -> None:
+    """Deletes, recording turned off and shorter retention need a settled desired state; and
+    unless a camera was unplugged (a fact, not a reading of documents), a clean one."""
     resources, devices, paths, owned = world
-    snapshot, _ = assemble(resources, held)
-    result = run(snapshot, devices, paths, owned)
+    snapshot, _ = assemble(resources, clean=clean)
+    result = run(snapshot, devices, paths, owned, settled=settled)
     adopters = {s.path for s in snapshot.streams.values() if s.spec.adopt}
+    unplugged = {
+        s.path for key, s in snapshot.streams.items() if ready(result, key)[1] == "CameraNotReady"
+    }
     for action in result.actions:
         if action.op == "add":
             assert action.path not in paths
         elif action.op == "patch":
             assert action.path in owned or action.path in adopters
+            if not (clean and settled):
+                assert not destructive(action.config, paths[action.path])
         else:
             assert action.path in owned
-            assert owned[action.path].source not in snapshot.held
+            assert settled and (clean or action.path in unplugged)
 
 
 @settings(max_examples=200, deadline=None)

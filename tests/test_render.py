@@ -88,7 +88,7 @@ def test_a_disabled_recording_changes_only_record() -> None:
     assert differing(off, on) == {"record": False}
 
 
-def test_without_a_usable_root_mediamtx_defaults_go_back() -> None:
+def test_without_a_usable_root_only_record_off_is_managed() -> None:
     assert path_config(stream(), "/dev/video0", recording(), None) == path_config(
         stream(), "/dev/video0", None, None
     )

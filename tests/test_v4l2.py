@@ -349,13 +349,13 @@ devices:
         ),
         pytest.param(
             "devices:\n  - node: /dev/video0\n    serial: [A1B2\n",
-            "FILE:4:1: expected ',' or ']', but got '<stream end>'"
+            "FILE:4:1: invalid YAML: expected ',' or ']', but got '<stream end>'"
             " (while parsing a flow sequence, line 3)",
             id="yaml-syntax",
         ),
         pytest.param(
             "devices:\n  - node: /dev/video0\n    node: /dev/video1\n",
-            'FILE:3:5: found duplicate key "node" with value "/dev/video1"'
+            'FILE:3:5: invalid YAML: found duplicate key "node" with value "/dev/video1"'
             ' (original value: "/dev/video0") (while constructing a mapping, line 2)',
             id="duplicate-key",
         ),
@@ -369,7 +369,7 @@ devices:
         ),
         pytest.param(
             b"devices:\n  - node: /dev/vid\xe9o0\n",
-            "FILE:2:19: not valid UTF-8",
+            "FILE:2:19: not UTF-8 text (byte 0xe9)",
             id="not-utf8",
         ),
     ],
@@ -382,14 +382,14 @@ def test_bad_file_names_file_line_and_field(
 
 def test_oversized_file_is_refused_before_parsing(tmp_path: Path) -> None:
     text = "devices: []\n" + "#" * MAX_DEVICE_FILE_BYTES + "\n"
-    assert _error(tmp_path, text) == "FILE:1:1: file is larger than the limit of 1 MiB"
+    assert _error(tmp_path, text) == "FILE:1:1: larger than the limit of 1 MiB"
 
 
 def test_missing_file(tmp_path: Path) -> None:
     missing = tmp_path / "nope.yaml"
     with pytest.raises(DeviceFileError) as info:
         load_simulated(missing)
-    assert str(info.value) == f"{missing}: cannot read: No such file or directory"
+    assert str(info.value) == f"{missing}:1:1: no such file or folder"
 
 
 def test_error_keeps_structured_problems(tmp_path: Path) -> None:

@@ -360,6 +360,7 @@ async def test_unplugged_camera_is_an_event_and_shows_in_lists(tmp_path: Path) -
         await until(
             lambda: v.run.view.state.snapshot.by_ref and _reason(v, "garage") == "DeviceAbsent"
         )
+        await until(lambda: "cams/garage" not in v.run.emulator.path_names())
         plan = await v.result("plan.get")
         assert plan["converged"] is True
 

@@ -1,8 +1,9 @@
 """The desired-state snapshot every source produces, and the checks across documents.
 
 Files and Kubernetes both feed `assemble`; the planner only ever sees a `Desired`. A
-resource that fails a cross-reference check is left out, and its source is *held*: the
-planner keeps whatever that source owned, so a bad edit never deletes anything.
+resource that fails a cross-reference check is left out, and the snapshot is then not
+`clean`: the planner deletes nothing and turns no recording off from a desired state that
+did not load cleanly, so a bad edit never removes anything.
 """
 
 from __future__ import annotations
@@ -31,7 +32,9 @@ class Desired:
     streams: Mapping[Ref, Stream] = field(default_factory=dict)
     recordings: Mapping[Ref, Recording] = field(default_factory=dict)
     origins: Mapping[Ref, str] = field(default_factory=dict)
-    held: frozenset[str] = frozenset()
+    # Loaded without any error. Only a clean desired state may remove what it no longer
+    # declares: a half-read or broken source looks exactly like one that dropped resources.
+    clean: bool = True
 
     def __len__(self) -> int:
         return len(self.cameras) + len(self.streams) + len(self.recordings)
@@ -86,25 +89,25 @@ def check_references(
 
 def assemble(
     resources: Iterable[tuple[AnyResource, str]],
-    held: Iterable[str] = (),
     invalid: Iterable[Ref] = (),
+    *,
+    clean: bool = True,
 ) -> tuple[Desired, list[Problem]]:
-    """Build the snapshot, leaving out resources with problems and holding their sources.
+    """Build the snapshot, leaving out the resources with problems.
 
-    References are checked across every resource given, held sources' included, so that a
-    Stream is not reported dangling just because its Camera's file has a typo elsewhere.
+    `invalid` are identities declared by documents that failed validation: a reference to
+    one is not dangling (saying so would bury the real error). `clean` is False when the
+    source already had errors; any problem found here makes it False too.
     """
     pairs = list(resources)
     problems = check_references((r for r, _ in pairs), invalid)
     broken = {p.ref for p in problems}
-    origins = {ref(r): origin for r, origin in pairs}
-    held = frozenset(held) | {origins[b] for b in broken}
-    good = [r for r, origin in pairs if origin not in held]
+    good = [r for r, _ in pairs if ref(r) not in broken]
     desired = Desired(
         cameras={ref(r): r for r in good if isinstance(r, Camera)},
         streams={ref(r): r for r in good if isinstance(r, Stream)},
         recordings={ref(r): r for r in good if isinstance(r, Recording)},
-        origins=origins,
-        held=held,
+        origins={ref(r): origin for r, origin in pairs},
+        clean=clean and not problems,
     )
     return desired, problems

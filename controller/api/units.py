@@ -27,6 +27,9 @@ _BITRATE_FACTOR = {"": 1, "k": 1_000, "m": 1_000_000, "g": 1_000_000_000}
 _PATH_NAME = re.compile(r"[0-9A-Za-z_\-/.]+")
 RESERVED_PATH_NAMES = frozenset({"all", "all_others"})
 DAY_NS = _NANOS["d"]
+# MediaMTX keeps durations as Go's time.Duration, nanoseconds in an int64: about 292 years.
+MAX_DURATION_NS = 2**63 - 1
+MAX_BITRATE = 100_000_000_000  # bits per second, far above any camera
 
 
 @lru_cache(maxsize=4096)
@@ -44,8 +47,16 @@ def parse_duration(text: str) -> int:
         total += Decimal(match.group(1)) * _NANOS[match.group(2)]
         pos = match.end()
     if pos != len(text):
-        raise ValueError(f"invalid duration {text!r} (use e.g. 30s, 10m, 1h, 7d)")
+        raise ValueError(f"invalid duration {_cut(text)!r} (use e.g. 30s, 10m, 1h, 7d)")
+    if total > MAX_DURATION_NS:
+        raise ValueError(
+            f"duration {_cut(text)!r} is too long (at most {MAX_DURATION_NS // DAY_NS}d)"
+        )
     return int(total)
+
+
+def _cut(text: str) -> str:
+    return text if len(text) <= 40 else text[:37] + "..."
 
 
 def format_duration(nanos: int) -> str:
@@ -90,6 +101,8 @@ def parse_bitrate(text: str | int) -> int:
     bits = Decimal(match.group(1)) * _BITRATE_FACTOR[match.group(2).lower()]
     if bits <= 0:
         raise ValueError("bitrate must be positive")
+    if bits > MAX_BITRATE:
+        raise ValueError("bitrate must be at most 100G")
     return int(bits)
 
 

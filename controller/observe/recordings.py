@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import contextlib
 import errno
+import itertools
 import logging
 import os
 import re
@@ -96,14 +97,21 @@ _FRACTION = re.compile(r"(\.\d{6})\d+")  # Go writes nanoseconds; Python reads m
 
 
 def listed_by_mediamtx(unread: RecordingFiles, starts: Sequence[str]) -> RecordingFiles:
-    """`unread`, with the segments MediaMTX lists for its path instead of none."""
-    times = sorted(datetime.fromisoformat(_FRACTION.sub(r"\1", s)).astimezone(UTC) for s in starts)
-    ends = [*times[1:], None]
+    """`unread`, with the segments MediaMTX lists for its path instead of none; start
+    times it gives that do not parse are left out."""
+    times = sorted(filter(None, map(_start_time, starts)))
     segments = tuple(
         Segment("", start, (end - start).total_seconds() if end else 0.0, None, end or start)
-        for start, end in zip(times, ends, strict=True)
+        for start, end in itertools.zip_longest(times, times[1:])
     )
     return replace(unread, segments=segments, listed_by="mediamtx")
+
+
+def _start_time(text: str) -> datetime | None:
+    try:
+        return datetime.fromisoformat(_FRACTION.sub(r"\1", text)).astimezone(UTC)
+    except (ValueError, OverflowError):
+        return None
 
 
 class UnsafePath(ValueError):

@@ -20,11 +20,10 @@ from typing import Any
 
 import pyudev
 from pydantic import ValidationError
-from ruamel.yaml import YAML
 from ruamel.yaml.comments import CommentedMap, CommentedSeq
-from ruamel.yaml.error import MarkedYAMLError, YAMLError
 
 from controller.api.device import Device
+from controller.kit import yamlfile
 
 __all__ = [
     "MAX_DEVICE_FILE_BYTES",
@@ -195,10 +194,17 @@ def load_simulated(path: Path) -> list[Device]:
     Field names are those of `Device` in camelCase (`vendorId`, `byId`, …); unknown fields,
     wrong types and duplicate nodes are errors. Raises DeviceFileError naming file, line and field.
     """
-    fast = _load_fast(path)
-    if fast is not None:
-        return fast
-    data = _read_yaml(path)
+    try:
+        text = yamlfile.read_text(path, cap=MAX_DEVICE_FILE_BYTES)
+        fast = _load_fast(text)
+        if fast is not None:
+            return fast
+        documents = yamlfile.load_positioned(text)
+    except yamlfile.Refused as refused:
+        raise DeviceFileError(
+            path, [Problem(refused.line, refused.col, "", str(refused))]
+        ) from None
+    data = documents[0] if documents else None
     if not isinstance(data, CommentedMap):
         empty = "empty file: " if data is None else ""
         expected = f"{empty}expected a mapping with a 'devices' list"
@@ -239,16 +245,14 @@ def load_simulated(path: Path) -> list[Device]:
     return sorted(devices, key=lambda d: _node_key(d.node))
 
 
-def _load_fast(path: Path) -> list[Device] | None:
-    """A file without any problem, through ruamel's C loader when installed; None at the first
-    problem, and the round-trip loader then finds and places every one."""
+def _load_fast(text: str) -> list[Device] | None:
+    """A file without any problem, through ruamel's C loader; None at the first problem,
+    and the round-trip loader then finds and places every one."""
     try:
-        raw = path.read_bytes()
-        if len(raw) > MAX_DEVICE_FILE_BYTES:
-            return None
-        data = YAML(typ="safe").load(raw.decode("utf-8"))
-    except (OSError, UnicodeDecodeError, YAMLError):
+        documents = yamlfile.load_plain(text)
+    except yamlfile.Refused:
         return None
+    data = documents[0] if len(documents) == 1 else None
     if not isinstance(data, dict) or set(data) != {"devices"}:
         return None
     items = data["devices"] if data["devices"] is not None else []
@@ -265,38 +269,6 @@ def _load_fast(path: Path) -> list[Device] | None:
     if len({d.node for d in devices}) != len(devices):
         return None
     return sorted(devices, key=lambda d: _node_key(d.node))
-
-
-def _read_yaml(path: Path) -> Any:
-    try:
-        with path.open("rb") as f:
-            raw = f.read(MAX_DEVICE_FILE_BYTES + 1)
-    except OSError as e:
-        raise DeviceFileError(path, [Problem(None, None, "", f"cannot read: {e.strerror}")]) from e
-    if len(raw) > MAX_DEVICE_FILE_BYTES:
-        limit = f"file is larger than the limit of {MAX_DEVICE_FILE_BYTES / 2**20:g} MiB"
-        raise DeviceFileError(path, [Problem(1, 1, "", limit)])
-    try:
-        text = raw.decode("utf-8")
-    except UnicodeDecodeError as e:
-        line = raw.count(b"\n", 0, e.start) + 1
-        column = e.start - (raw.rfind(b"\n", 0, e.start) + 1) + 1
-        raise DeviceFileError(path, [Problem(line, column, "", "not valid UTF-8")]) from e
-    # The round-trip loader builds only plain data (no Python objects, like the safe loader)
-    # and, unlike it, keeps the line and column of every key and item.
-    yaml = YAML(typ="rt")
-    try:
-        return yaml.load(text)
-    except MarkedYAMLError as e:
-        mark = e.problem_mark or e.context_mark
-        position = _pos((mark.line, mark.column) if mark is not None else None)
-        message = str(e.problem or e.context or "invalid YAML")
-        if e.problem and e.context:
-            at = f", line {e.context_mark.line + 1}" if e.context_mark is not None else ""
-            message += f" ({e.context}{at})"
-        raise DeviceFileError(path, [Problem(*position, "", message)]) from e
-    except YAMLError as e:
-        raise DeviceFileError(path, [Problem(None, None, "", f"invalid YAML: {e}")]) from e
 
 
 def _device(item: Any, item_pos: Any, where: str, problems: list[Problem]) -> Device | None:

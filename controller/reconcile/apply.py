@@ -31,6 +31,9 @@ from controller.reconcile.plan import (
 )
 
 CONCURRENCY = 8
+# Seconds the documents must read the same before anything is removed: longer than an
+# editor takes to write a file in several steps, short enough to go unnoticed.
+SETTLE = 2.0
 
 
 @dataclass(frozen=True)
@@ -86,7 +89,8 @@ async def _fill_in(
                 listing = await client.get_recordings(files.path)
             except MediaMTXError:  # not recording (400), no such path (404), or down
                 return files
-        starts = [s["start"] for s in listing.get("segments") or [] if isinstance(s, dict)]
+        segments = listing.get("segments") if isinstance(listing, dict) else None
+        starts = [s.get("start") for s in segments or () if isinstance(s, dict)]
         return listed_by_mediamtx(files, [s for s in starts if isinstance(s, str)])
 
     answers = await asyncio.gather(*(ask(files) for files in unread.values()))
@@ -115,13 +119,16 @@ async def reconcile_once(
     inventory: Inventory,
     settings: Settings,
     *,
+    settled: bool,
     dry_run: bool = False,
     previous: Mapping[Ref, Status] | None = None,
     scanner: SegmentScanner | None = None,
 ) -> Outcome:
     """Observe, plan and (unless `dry_run`) apply; statuses describe the state reached.
 
-    Pass a long-lived `scanner` where passes repeat: it caches what the files were."""
+    `settled`: the desired state read the same twice, a settle time apart; destructive
+    actions wait for it (see the planner). Pass a long-lived `scanner` where passes
+    repeat: it caches what the files were."""
     scanner = scanner or SegmentScanner(settings.recordings_roots)
     observed = await observe(client, scanner, record_targets(desired, settings))
     owned = inventory.load()
@@ -137,6 +144,7 @@ async def reconcile_once(
             previous,
             observed.runtime,
             observed.recordings,
+            settled=settled,
         )
 
     result = plan_against(observed.paths, owned)

@@ -1,7 +1,10 @@
 """Which MediaMTX paths camctl created: the ownership record in the state directory.
 
 camctl never changes or deletes a path that is not in here. The file is replaced
-atomically, and an exclusive lock keeps two controllers from sharing one directory.
+atomically, so reading it needs no lock; an exclusive lock keeps two controllers (or a
+controller and `camctl apply`) from writing one directory at once. Whatever is wrong with
+the directory is an `InventoryError` naming the file and what to do: camctl then writes
+nothing, rather than guess what it owns.
 """
 
 from __future__ import annotations
@@ -13,7 +16,7 @@ import tempfile
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 from controller.reconcile.plan import Owner
 
@@ -26,6 +29,10 @@ class InventoryError(Exception):
     pass
 
 
+class InventoryInUse(InventoryError):
+    """Another camctl holds the lock: not a fault of the directory."""
+
+
 def default_state_dir() -> Path:
     base = os.environ.get("XDG_STATE_HOME") or str(Path.home() / ".local" / "state")
     return Path(base) / "camctl"
@@ -35,6 +42,7 @@ class Inventory:
     def __init__(self, state_dir: Path) -> None:
         self.state_dir = state_dir
         self.path = state_dir / FILENAME
+        self._lock: IO[str] | None = None
 
     def load(self) -> dict[str, Owner]:
         try:
@@ -43,14 +51,28 @@ class Inventory:
             return {}
         except (OSError, ValueError) as exc:
             # Refuse to guess: an unreadable inventory could make camctl forget what it owns.
-            raise InventoryError(f"{self.path}: cannot read the inventory: {exc}") from exc
+            raise InventoryError(
+                f"{self.path}: cannot read the inventory ({_reason(exc)}); camctl writes "
+                "nothing until it is repaired or moved away (see docs/operations.md)"
+            ) from exc
+        version = data.get("version") if isinstance(data, dict) else None
+        if isinstance(version, int) and version > FORMAT_VERSION:
+            raise InventoryError(
+                f"{self.path}: written by a newer camctl (inventory format {version}; this "
+                f"camctl reads format {FORMAT_VERSION}): run that camctl, or upgrade this one"
+            )
         try:
+            if version != FORMAT_VERSION:
+                raise ValueError(f"format {version!r}")
             return {
                 name: Owner(str(entry["stream"]), str(entry["source"]))
                 for name, entry in data["paths"].items()
             }
-        except (KeyError, TypeError, AttributeError) as exc:
-            raise InventoryError(f"{self.path}: not a camctl inventory ({exc})") from exc
+        except (KeyError, TypeError, AttributeError, ValueError) as exc:
+            raise InventoryError(
+                f"{self.path}: not a camctl inventory ({exc}); camctl writes nothing until it "
+                "is repaired or moved away (see docs/operations.md)"
+            ) from exc
 
     def save(self, owned: Mapping[str, Owner]) -> None:
         paths = {
@@ -58,17 +80,46 @@ class Inventory:
         }
         write_atomic(self.path, {"version": FORMAT_VERSION, "paths": paths})
 
+    def acquire(self) -> None:
+        """Take the directory's lock, unless already held; never waits."""
+        if self._lock is not None:
+            return
+        path = self.state_dir / LOCKNAME
+        try:
+            self.state_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+            lock = open(path, "a")  # noqa: SIM115 - held until release()
+        except OSError as exc:
+            raise InventoryError(
+                f"{path}: cannot lock the state directory ({_reason(exc)})"
+            ) from exc
+        try:
+            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError as exc:
+            lock.close()
+            raise InventoryInUse(
+                f"{self.state_dir} is in use by another camctl that writes to it (`camctl plan` "
+                "may read it meanwhile; another controller needs its own --state-dir)"
+            ) from exc
+        self._lock = lock
+
+    def release(self) -> None:
+        if self._lock is not None:
+            self._lock.close()
+            self._lock = None
+
     @contextmanager
     def locked(self) -> Iterator[None]:
-        self.state_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
-        with open(self.state_dir / LOCKNAME, "a") as lock:
-            try:
-                fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
-            except BlockingIOError as exc:
-                raise InventoryError(
-                    f"{self.state_dir} is in use by another camctl (give each its own --state-dir)"
-                ) from exc
+        self.acquire()
+        try:
             yield
+        finally:
+            self.release()
+
+
+def _reason(exc: Exception) -> str:
+    if isinstance(exc, OSError) and exc.strerror:
+        return exc.strerror.lower()
+    return str(exc)
 
 
 def write_atomic(path: Path, data: Any) -> None:

@@ -3,7 +3,11 @@
 Events only say *that* something may have changed: file edits (watchfiles), udev hotplug,
 MediaMTX restarting or drifting (polled), and a periodic resync. Every pass then plans
 from whole snapshots, so a lost or duplicated event costs nothing. Failures back off
-exponentially, capped, and are retried until MediaMTX answers again.
+exponentially, capped, and are retried until MediaMTX answers again. No failure ends the
+loop: whatever goes wrong in a pass is shown in health at once and logged once.
+
+Destructive actions wait until the desired state has read the same for `settle` seconds
+(a save in several steps is never acted on half-way); the loop wakes itself for that.
 """
 
 from __future__ import annotations
@@ -19,11 +23,12 @@ from typing import Any, Protocol, runtime_checkable
 
 from controller.api.device import Device
 from controller.api.kinds import API_VERSION, Ref, Status
+from controller.kit.repeats import Repeats
 from controller.observe.devices import DeviceSource
 from controller.observe.mediamtx import MediaMTXClient, MediaMTXError
 from controller.observe.recordings import SegmentScanner
-from controller.reconcile.apply import Outcome, now, reconcile_once
-from controller.reconcile.inventory import Inventory
+from controller.reconcile.apply import SETTLE, Outcome, now, reconcile_once
+from controller.reconcile.inventory import Inventory, InventoryError
 from controller.reconcile.metrics import Metrics
 from controller.reconcile.plan import Settings
 from controller.reconcile.statusfiles import StatusStore
@@ -74,6 +79,7 @@ class Timing:
     backoff_min: float = 0.25
     backoff_max: float = 30.0
     stop_grace: float = 1.5  # on SIGTERM, let the current pass finish this long
+    settle: float = SETTLE  # documents unchanged this long before anything is removed
 
 
 @dataclass
@@ -118,6 +124,10 @@ class Controller:
         self._reasons: list[str] = []
         self._backoff = 0.0
         self._converged_inputs: object = None
+        self._desired_fingerprint: object = None
+        self._stable_since = 0.0  # time.monotonic() when the desired state last changed
+        self._settle_at: float | None = None  # a pass is due then, to act once settled
+        self._problems = Repeats(log)
 
     def trigger(self, reason: str) -> None:
         """Ask for a pass soon; safe to call from any callback on the loop."""
@@ -142,6 +152,7 @@ class Controller:
             for task in [*watchers, stopping]:
                 task.cancel()
             await asyncio.gather(*watchers, stopping, return_exceptions=True)
+            self.inventory.release()
 
     def _watches(self) -> list[tuple[Coroutine[Any, Any, None], str]]:
         """What wakes the loop. Sources that follow files share one file watcher."""
@@ -164,18 +175,38 @@ class Controller:
             await task
         except asyncio.CancelledError:
             log.warning("stopped in the middle of a pass; the inventory keeps it safe")
-        except Exception:
-            self._backoff = self._next_backoff(failed=True)
-            log.exception("reconcile pass failed; retrying in %.2fs", self._backoff)
+        except InventoryError as exc:  # the state directory: its message says it all
+            self._failed_pass(str(exc))
+        except Exception as exc:
+            if f"internal error: {exc!r}" not in self._problems.counts:
+                log.exception("reconcile pass failed")  # the traceback once, for a bug report
+            self._failed_pass(f"internal error: {exc!r}")
+
+    def _failed_pass(self, problem: str) -> None:
+        """A pass that could not finish: nothing was written; say so everywhere, retry."""
+        self._backoff = self._next_backoff(failed=True)
+        h = self.health
+        h.passes += 1
+        h.last_pass = now().isoformat()
+        h.errors = [problem]
+        self.metrics.passes.labels(result="error").inc()
+        self._publish_health()
+        self._problems.report(h.errors)
 
     async def _sleep_until_woken(self, stopping: asyncio.Task[Any]) -> bool:
         """Wait for an event, a stop, or the next resync/retry; True unless time ran out."""
         woken = asyncio.create_task(self._wake.wait())
         timeout = self._backoff or self.timing.resync
+        if self._settle_at is not None:
+            timeout = min(timeout, max(0.0, self._settle_at - time.monotonic()))
         done, _ = await asyncio.wait(
             {woken, stopping}, timeout=timeout, return_when=asyncio.FIRST_COMPLETED
         )
         woken.cancel()
+        if not done and self._settle_at is not None and time.monotonic() >= self._settle_at:
+            self._settle_at = None
+            self.trigger("documents settled")
+            return True
         return bool(done)
 
     def _next_backoff(self, failed: bool) -> float:
@@ -190,31 +221,56 @@ class Controller:
         started = time.perf_counter()
         loaded = self.loaded = self.files.load()
         devices = self.devices_seen = self.devices.current()
+        settled = self._settled(self.files.fingerprint)
         inputs = _fingerprint(self.files.fingerprint, devices)
+        self.inventory.acquire()
         outcome = await reconcile_once(
             loaded.desired,
             devices,
             self.client,
             self.inventory,
             self.settings,
+            settled=settled,
             previous=self.statuses,
             scanner=self.scanner,
         )
+        if any(w.reason == "unsettled" for w in outcome.plan.withheld):
+            self._settle_at = self._stable_since + self.timing.settle
         elapsed = time.perf_counter() - started
         self.outcome, self.statuses = outcome, outcome.statuses
         failed = outcome.observed.error is not None or bool(outcome.failed)
         self._account(outcome, inputs, elapsed, failed)
         self._backoff = self._next_backoff(failed)
         self._update_health(reasons, [str(e) for e in loaded.errors], outcome, failed)
-        self.store.publish(self.statuses)
-        self.store.publish_controller(self._health_document())
+        try:
+            self.store.publish(self.statuses)
+        except OSError as exc:
+            self.health.errors.append(f"cannot write the status files: {exc}")
+        self._publish_health()
         for sink in self.sinks:
             try:
                 await sink.publish(self.statuses)
             except Exception:  # a sink that fails must not stop MediaMTX being converged
                 log.exception("publishing statuses to %s failed", type(sink).__name__)
-        self._log(reasons, outcome, loaded.errors, elapsed)
+        self._log(reasons, outcome, elapsed)
         return outcome
+
+    def _settled(self, fingerprint: object) -> bool:
+        """Whether the desired state has read the same for the settle time."""
+        moment = time.monotonic()
+        if fingerprint != self._desired_fingerprint:
+            self._desired_fingerprint, self._stable_since = fingerprint, moment
+        return moment - self._stable_since >= self.timing.settle
+
+    def _publish_health(self) -> None:
+        """The controller's own status file; a state directory that cannot take it is
+        reported in the in-memory health (the view, the log), not raised."""
+        try:
+            self.store.publish_controller(self._health_document())
+        except OSError as exc:
+            problem = f"cannot write the status files: {exc}"
+            if problem not in self.health.errors:
+                self.health.errors.append(problem)
 
     def _account(self, outcome: Outcome, inputs: object, elapsed: float, failed: bool) -> None:
         m = self.metrics
@@ -228,7 +284,9 @@ class Controller:
             m.drift_corrections.inc(applied)  # nothing declared changed: MediaMTX had drifted
         if not failed:
             m.last_success.set_to_current_time()
-            self._converged_inputs = inputs
+        # Converged for these inputs: a write needed later, with the same inputs, is drift.
+        # Not while something is withheld: applying it once the documents settle is not.
+        self._converged_inputs = inputs if not failed and not outcome.plan.withheld else None
 
     def _update_health(
         self, reasons: list[str], errors: list[str], outcome: Outcome, failed: bool
@@ -240,7 +298,10 @@ class Controller:
         h.mediamtx_reachable = outcome.observed.error is None
         h.errors = errors + ([outcome.observed.error] if outcome.observed.error else [])
         h.errors += [f"{r.action.op} {r.action.path}: {r.error}" for r in outcome.failed]
-        h.notes = outcome.plan.notes
+        withheld = [
+            f"withheld: {w.action.op} {w.action.path}: {w.message}" for w in outcome.plan.withheld
+        ]
+        h.notes = [*outcome.plan.notes, *withheld]
         if not failed:
             h.last_success = h.last_pass
 
@@ -252,25 +313,13 @@ class Controller:
             "status": {k: v for k, v in vars(self.health).items() if v is not None},
         }
 
-    def _log(self, reasons: list[str], outcome: Outcome, errors: list[Any], elapsed: float) -> None:
+    def _log(self, reasons: list[str], outcome: Outcome, elapsed: float) -> None:
+        """What was written, each time; problems once, while they last (see Repeats)."""
         extra = {"reasons": reasons[:10], "duration_ms": round(elapsed * 1000, 1)}
         for result in outcome.results:
-            if result.error:
-                log.error(
-                    "%s %s failed: %s",
-                    result.action.op,
-                    result.action.path,
-                    result.error,
-                    extra=extra,
-                )
-            else:
+            if not result.error:
                 log.info("%s %s", result.action.op, result.action.path, extra=extra)
-        for error in errors:
-            log.error("%s", error)
-        if outcome.observed.error:
-            log.warning(
-                "MediaMTX unreachable, retrying in %.2fs: %s", self._backoff, outcome.observed.error
-            )
+        self._problems.report(self.health.errors, **extra)
 
     async def _poll_mediamtx(self) -> None:
         """MediaMTX pushes nothing, but its restart closes every connection to it: look

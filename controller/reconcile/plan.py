@@ -3,6 +3,12 @@
 Like a controller-runtime Reconcile, it looks at whole snapshots every time, so a lost
 event costs nothing, and planning again after applying yields no actions. It never
 touches a path it does not own, and never deletes because a source is broken or empty.
+
+Destructive actions (deleting a path, turning recording off, shortening retention) are
+planned only from a desired state that is `settled` (read the same twice, a settle time
+apart, so a half-saved file is never acted on) and, when they follow from the documents
+rather than from a camera being unplugged, `clean` (loaded without any error). Otherwise
+they are withheld, and the plan says which and why.
 """
 
 from __future__ import annotations
@@ -35,7 +41,7 @@ from controller.api.kinds import (
 )
 from controller.api.units import parse_duration
 from controller.observe.recordings import Disk, RecordFormat, RecordingFiles, allowed
-from controller.reconcile.render import choose_device, differing, path_config
+from controller.reconcile.render import choose_device, destructive, differing, path_config
 
 # MediaMTX's ./recordings when it runs in /var/lib/mediamtx, as its systemd unit here does.
 DEFAULT_RECORDINGS_ROOT = "/var/lib/mediamtx/recordings"
@@ -43,6 +49,11 @@ EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 WRITING_WITHIN = 10.0  # seconds: a Recording whose newest segment is older is not writing
 
 Op = Literal["add", "patch", "delete"]
+WithheldReason = Literal["unclean", "unsettled"]
+WITHHELD_BECAUSE: dict[WithheldReason, str] = {
+    "unclean": "the documents have errors: fix them, and it follows",
+    "unsettled": "the documents changed a moment ago: it follows once they read the same twice",
+}
 
 
 @dataclass(frozen=True, slots=True)
@@ -60,6 +71,18 @@ class Action:
     config: Mapping[str, Any] = field(default_factory=dict)
     diff: Mapping[str, tuple[Any, Any]] = field(default_factory=dict)
     stream: Ref | None = None
+
+
+@dataclass(frozen=True)
+class Withheld:
+    """A destructive action the plan would take, held back until the documents allow it."""
+
+    action: Action
+    reason: WithheldReason
+
+    @property
+    def message(self) -> str:
+        return WITHHELD_BECAUSE[self.reason]
 
 
 @dataclass(frozen=True)
@@ -83,10 +106,11 @@ class Plan:
     statuses: dict[Ref, Status]
     inventory: dict[str, Owner]
     notes: list[str]
+    withheld: list[Withheld] = field(default_factory=list)
 
     @property
     def converged(self) -> bool:
-        return not self.actions
+        return not self.actions and not self.withheld
 
     def inventory_after(self, failed: Iterable[str] = ()) -> dict[str, Owner]:
         """What camctl owns once the actions ran: deleted paths are no longer owned."""
@@ -104,7 +128,11 @@ class _Pass:
     settings: Settings
     now: datetime
     previous: Mapping[Ref, Status]
+    settled: bool
     actions: list[Action] = field(default_factory=list)
+    withheld: list[Withheld] = field(default_factory=list)
+    unplugged: set[str] = field(default_factory=set)  # paths whose camera has no device
+    waiting: dict[str, str] = field(default_factory=dict)  # path -> why a change is withheld
     statuses: dict[Ref, Status] = field(default_factory=dict)
     claimed: dict[str, Owner] = field(default_factory=dict)
     kept: set[str] = field(default_factory=set)
@@ -115,6 +143,12 @@ class _Pass:
     def __post_init__(self) -> None:
         self.idle = _idle(self.now)
         self._shared: dict[tuple[str, bool | None, str, str], Condition] = {}
+
+    def hold_back(self, from_documents: bool) -> WithheldReason | None:
+        """Why a destructive action may not be taken now, if it may not."""
+        if from_documents and not self.desired.clean:
+            return "unclean"
+        return None if self.settled else "unsettled"
 
     def ready(self, key: Ref, status: bool | None, reason: str, message: str) -> Condition:
         """The Ready condition: on most passes the previous one itself, not a copy of it."""
@@ -165,14 +199,17 @@ def plan(
     previous: Mapping[Ref, Status] | None = None,
     runtime: Mapping[str, Mapping[str, Any]] | None = None,
     recordings: Mapping[Ref, RecordingFiles] | None = None,
+    *,
+    settled: bool = True,
 ) -> Plan:
     """Actions that converge MediaMTX, and the status every resource will then have.
 
     `paths` is None when MediaMTX could not be read: statuses say so and nothing is done.
     `recordings` are the files found for each Recording (see record_targets); without them
-    a Recording's status says nothing of its files.
+    a Recording's status says nothing of its files. `settled`: the desired state read the
+    same twice, a settle time apart (see the module docstring).
     """
-    state = _Pass(desired, paths, inventory, settings, now, previous or {})
+    state = _Pass(desired, paths, inventory, settings, now, previous or {}, settled)
     cameras = {
         key: cam
         for key, cam in sorted(desired.cameras.items())
@@ -187,7 +224,9 @@ def plan(
         _recording_status(state, key, recording, (recordings or {}).get(key))
     _plan_deletes(state)
     inventory = {**state.claimed, **{p: inventory[p] for p in state.kept if p in inventory}}
-    return Plan(sorted(state.actions, key=_order), state.statuses, inventory, state.notes)
+    actions = sorted(state.actions, key=_order)
+    withheld = sorted(state.withheld, key=lambda w: _order(w.action))
+    return Plan(actions, state.statuses, inventory, state.notes, withheld)
 
 
 def _is_ours(camera: Camera, node_name: str | None) -> bool:
@@ -297,6 +336,7 @@ def _plan_stream(
         )
     elif device is None:
         # Without its camera the path would only restart ffmpeg in a loop: remove it.
+        state.unplugged.add(path)
         ready = state.ready(key, False, "CameraNotReady", f"{ref(camera)} has no device")
     else:
         choice = choose_device(device, stream.spec.device_link or state.settings.device_link)
@@ -314,6 +354,9 @@ def _plan_stream(
     pending = path in state.pending
     if pending:
         ready = state.ready(key, False, "Reconciling", f"path {path!r} is being configured")
+    elif path in state.waiting:
+        pending = True
+        ready = state.ready(key, False, "Withheld", state.waiting[path])
     status = StreamStatus(
         observed_generation=generation(stream),
         path=path,
@@ -335,12 +378,21 @@ def _converge(
     if observed is None:
         diff = {f: (None, v) for f, v in wanted.items()}
         state.actions.append(Action("add", path, dict(wanted), diff, key))
-    elif changes := differing(wanted, observed):
+        state.pending.add(path)
+        return
+    changes = differing(wanted, observed)
+    losing = destructive(changes, observed)
+    if losing and (reason := state.hold_back(from_documents=True)):
+        held = {f: changes.pop(f) for f in losing}
+        diff = {f: (observed.get(f), v) for f, v in held.items()}
+        state.withheld.append(Withheld(Action("patch", path, held, diff, key), reason))
+        state.waiting[path] = (
+            f"{' and '.join(sorted(held))} of path {path!r} wait: {WITHHELD_BECAUSE[reason]}"
+        )
+    if changes:
         diff = {f: (observed.get(f), v) for f, v in changes.items()}
         state.actions.append(Action("patch", path, changes, diff, key))
-    else:
-        return
-    state.pending.add(path)
+        state.pending.add(path)
 
 
 def url_host(host: str) -> str:
@@ -515,7 +567,8 @@ def _disk_low(state: _Pass, files: RecordingFiles | None) -> Condition:
 
 
 def _plan_deletes(state: _Pass) -> None:
-    """Delete owned paths nothing claims, unless their source is held or everything is empty."""
+    """Delete owned paths nothing claims, unless the documents cannot be trusted to say so
+    (see the module docstring) or nothing at all is declared."""
     orphans = sorted(set(state.inventory) - set(state.claimed) - state.kept)
     if orphans and not state.desired and not state.settings.allow_empty:
         state.notes.append(
@@ -525,15 +578,17 @@ def _plan_deletes(state: _Pass) -> None:
         state.kept.update(orphans)
         return
     for path in orphans:
-        owner = state.inventory[path]
-        if owner.source in state.desired.held:
-            state.notes.append(f"keeping {path!r}: its source {owner.source} has errors")
-            state.kept.add(path)
-        elif state.paths is None:
-            state.kept.add(path)
-        elif path in state.paths:
-            state.actions.append(Action("delete", path, diff={"path": (path, None)}))
-            state.kept.add(path)  # owned until the delete succeeds
+        if state.paths is None or path not in state.paths:
+            if state.paths is None:
+                state.kept.add(path)
+            continue
+        state.kept.add(path)  # owned until the delete succeeds
+        delete = Action("delete", path, diff={"path": (path, None)})
+        # A camera unplugged is a fact; a Stream gone from the documents may be a misread.
+        if reason := state.hold_back(from_documents=path not in state.unplugged):
+            state.withheld.append(Withheld(delete, reason))
+        else:
+            state.actions.append(delete)
 
 
 # --- Conditions ----------------------------------------------------------------------

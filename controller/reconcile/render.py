@@ -1,7 +1,10 @@
 """Render a Stream (with its Camera's device and its Recording) as a MediaMTX path config.
 
-The result holds exactly the fields camctl manages, always all of them, so that turning a
-mode or a recording off writes the old value back to its default instead of leaving it.
+The result holds exactly the fields camctl manages, so that turning a mode off writes the
+old value back instead of leaving it. The record fields are the exception: without a
+Recording only `record: false` is managed, because MediaMTX goes on deleting old segments
+by `recordDeleteAfter` while recording is off, and writing its default back would cut the
+retention of files already on disk.
 """
 
 from __future__ import annotations
@@ -14,14 +17,12 @@ from typing import Any
 
 from controller.api.device import Device
 from controller.api.kinds import DeviceLink, Recording, Stream, VideoSpec
-from controller.api.units import normalize_duration, parse_bitrate, parse_duration
+from controller.api.units import parse_bitrate, parse_duration
 from controller.observe.mediamtx import REDACTED
 from controller.observe.recordings import NAME_FORMAT
 
 # Where under its root a Recording's segments go; camctl reads them back by this layout.
 RECORD_LAYOUT = "%path/" + NAME_FORMAT
-# MediaMTX's defaults for the record fields, written when no Recording is declared.
-DEFAULT_RECORD_PATH = "./recordings/" + RECORD_LAYOUT
 RECORD_FIELDS = (
     "record",
     "recordPath",
@@ -40,8 +41,6 @@ DURATION_FIELDS = frozenset(
     }
 )
 PUBLISH_URL = "rtsp://localhost:$RTSP_PORT/$MTX_PATH"
-DEFAULT_SEGMENT_DURATION = normalize_duration("1h")
-DEFAULT_DELETE_AFTER = normalize_duration("1d")
 
 
 @dataclass(frozen=True)
@@ -98,19 +97,12 @@ def record_path(root: str) -> str:
 def record_fields(recording: Recording | None, root: str | None) -> dict[str, Any]:
     """Record fields; MediaMTX applies these in place, without restarting the path.
 
-    Without a Recording (or with a root camctl may not use) MediaMTX's defaults go back. A
-    disabled Recording changes `record` only: MediaMTX keeps applying its retention to the
-    files already written, and nothing else about the path moves.
+    Without a Recording (or with a root camctl may not use) only `record: false`: the other
+    fields stay as they are, so the files already written keep their retention. A disabled
+    Recording changes `record` only, in the same way.
     """
     if recording is None or root is None:
-        return {
-            "record": False,
-            "recordPath": DEFAULT_RECORD_PATH,
-            "recordFormat": "fmp4",
-            "recordPartDuration": "1s",
-            "recordSegmentDuration": DEFAULT_SEGMENT_DURATION,
-            "recordDeleteAfter": DEFAULT_DELETE_AFTER,
-        }
+        return {"record": False}
     spec = recording.spec
     return {
         "record": spec.enabled,
@@ -146,6 +138,30 @@ def normalize(field: str, value: Any) -> Any:
         except ValueError:
             return value
     return value
+
+
+def destructive(changes: Mapping[str, Any], actual: Mapping[str, Any]) -> set[str]:
+    """The changes that lose recordings: turning recording off, or shortening retention
+    (MediaMTX deletes segments older than `recordDeleteAfter`; 0 keeps them all)."""
+    losing = set()
+    if changes.get("record") is False and actual.get("record") is True:
+        losing.add("record")
+    if "recordDeleteAfter" in changes:
+        keep_before = _retention(actual.get("recordDeleteAfter"))
+        keep_after = _retention(changes["recordDeleteAfter"])
+        if keep_after is not None and (keep_before is None or keep_after < keep_before):
+            losing.add("recordDeleteAfter")
+    return losing
+
+
+def _retention(value: Any) -> int | None:
+    """Nanoseconds kept, None for forever; an unreadable value counts as forever, so that
+    camctl never takes replacing it for anything but a cut."""
+    try:
+        nanos = parse_duration(value) if isinstance(value, str) else None
+    except ValueError:
+        return None
+    return nanos or None
 
 
 def differing(desired: Mapping[str, Any], actual: Mapping[str, Any]) -> dict[str, Any]:

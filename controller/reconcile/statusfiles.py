@@ -35,14 +35,14 @@ class StatusStore:
             published = self._published.get(key)
             if published is status or published == status:
                 continue  # equal models dump to equal documents: nothing to write
-            self._published[key] = status  # planned statuses are never changed afterwards
             document = {
                 "apiVersion": API_VERSION,
                 "kind": key.kind,
                 "metadata": {"name": key.name, "namespace": key.namespace},
                 "status": status.model_dump(mode="json", by_alias=True, exclude_none=True),
             }
-            write_atomic(self.path_of(key), document)
+            write_atomic(self.path_of(key), document)  # on failure, tried again next pass
+            self._published[key] = status  # planned statuses are never changed afterwards
             self._on_disk.add(key)
             written += 1
         for key in self._on_disk - statuses.keys():

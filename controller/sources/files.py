@@ -1,8 +1,12 @@
 """Desired state from YAML files: a tree of multi-document files, as kept in git.
 
 Every problem becomes one `LoadError` line, `FILE:LINE:COL: Kind/name: field: message`,
-and all of them are reported, not just the first. A file with any error is *held*: its
-resources are left out and the planner keeps what that file owned until it is fixed.
+and all of them are reported, not just the first. Any error makes the load unclean
+(`Desired.clean` is False), and an unclean desired state never deletes a path nor turns a
+recording off (see the planner). A file that breaks after it once loaded cleanly keeps its
+last good documents in force. Only regular YAML files inside the given folders are read,
+within the bounds of `controller.kit.yamlfile`; anything else where a document was (a FIFO,
+a directory, a dangling link) is an error, not an empty file.
 """
 
 from __future__ import annotations
@@ -10,27 +14,26 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import hashlib
+import os
 import threading
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from pydantic import ValidationError
-from ruamel.yaml import YAML
-from ruamel.yaml.comments import CommentedMap, CommentedSeq
-from ruamel.yaml.error import MarkedYAMLError, YAMLError
+from ruamel.yaml.comments import CommentedMap
 from watchfiles._rust_notify import RustNotify
 
 from controller.api.desired import AnyResource, Desired, assemble
 from controller.api.kinds import API_VERSION, KINDS, Ref, parse_resource, ref
+from controller.kit import yamlfile
+from controller.kit.yamlfile import MAX_FILE_BYTES, Refused
 
-MAX_FILE_BYTES = 1 << 20
 MAX_FILES = 10_000
-MAX_NODES_PER_DOCUMENT = 100_000
 SUFFIXES = (".yaml", ".yml")
 
-Position = tuple[int, int]
+__all__ = ["MAX_FILES", "MAX_FILE_BYTES", "FileSource", "LoadError", "LoadResult", "load"]
 
 
 @dataclass(frozen=True)
@@ -67,26 +70,52 @@ class _Document:
     def tree(self) -> CommentedMap:
         """Lines and columns, for errors only: the fast loader keeps none, so parse again."""
         if self.parsed is None:
-            trees = YAML(typ="rt").load_all(self.text)
-            self.parsed = next(t for i, t in enumerate(trees, start=1) if i == self.index)
+            trees = yamlfile.load_positioned(self.text)
+            self.parsed = trees[self.index - 1]
         return self.parsed
 
 
-def discover(paths: Sequence[Path]) -> list[Path]:
-    """YAML files under the given files and directories, hidden entries skipped."""
-    found: list[Path] = []
+@dataclass(frozen=True)
+class Found:
+    """A file to read as documents, and the folder it was found in (None: given by name)."""
+
+    path: Path
+    tree: Path | None = None
+
+
+def discover(paths: Sequence[Path]) -> tuple[list[Found], list[LoadError]]:
+    """The YAML files under the given files and folders, hidden entries skipped.
+
+    Every entry named like a YAML file counts, whatever it is: reading a FIFO or a folder
+    named `streams.yaml` is then an error that holds its resources, not a silent skip that
+    would remove them. A file reached twice (two spellings of one folder) is read once.
+    """
+    found: dict[str, Found] = {}
+    errors = []
     for root in paths:
         if root.is_dir():
-            found.extend(
-                p
-                for p in sorted(root.rglob("*"))
-                if p.suffix in SUFFIXES
-                and p.is_file()
-                and not any(part.startswith(".") for part in p.relative_to(root).parts)
-            )
+            for path in _walk(root):
+                found.setdefault(os.path.realpath(path), Found(path, root))
+        elif root.exists() or root.is_symlink():
+            found.setdefault(os.path.realpath(root), Found(root))
         else:
-            found.append(root)
-    return found[: MAX_FILES + 1]
+            errors.append(LoadError(str(root), 1, 1, "", "", "no such file or folder"))
+    files = sorted(found.values(), key=lambda f: str(f.path))
+    return files, errors
+
+
+def _walk(root: Path) -> Iterator[Path]:
+    seen: set[tuple[int, int]] = set()
+    for folder, dirs, names in os.walk(root, followlinks=True):
+        info = os.stat(folder)
+        if (info.st_dev, info.st_ino) in seen:  # a link back up the tree
+            dirs.clear()
+            continue
+        seen.add((info.st_dev, info.st_ino))
+        dirs[:] = [d for d in dirs if not d.startswith(".")]
+        for name in [*names, *dirs]:
+            if name.endswith(SUFFIXES) and not name.startswith("."):
+                yield Path(folder, name)
 
 
 def load(paths: Sequence[Path]) -> LoadResult:
@@ -109,27 +138,28 @@ class FileSource:
 
     A file that breaks after it once loaded cleanly keeps its last good documents in
     force, so a typo saved in an editor changes nothing in MediaMTX until it is fixed.
+    `follow_links` lets links lead to files outside the given folders.
     """
 
-    def __init__(self, paths: Sequence[Path]) -> None:
+    def __init__(self, paths: Sequence[Path], *, follow_links: bool = False) -> None:
         self.paths = list(paths)
+        self.follow_links = follow_links
         self._loads: dict[str, _FileLoad] = {}
         self._last_good: dict[str, list[_Document]] = {}
         self._result: tuple[Any, LoadResult] | None = None
 
     def load(self) -> LoadResult:
-        files = discover(self.paths)
-        errors: list[LoadError] = []
+        files, errors = discover(self.paths)
         if len(files) > MAX_FILES:
             errors.append(
-                LoadError(str(self.paths[0]), 0, 0, "", "", f"more than {MAX_FILES} files")
+                LoadError(str(self.paths[0]), 1, 1, "", "", f"more than {MAX_FILES} files")
             )
             files = files[:MAX_FILES]
-        self._loads = {str(f): self._load_file(f) for f in files}
+        self._loads = {str(f.path): self._load_file(f) for f in files}
         if self._result is not None and not errors and self.fingerprint == self._result[0]:
             return self._result[1]  # the same files with the same contents: the same result
         self._last_good = {f: self._last_good[f] for f in self._loads if f in self._last_good}
-        in_force, declared, held = [], set(), set()
+        in_force, declared = [], set()
         for name, loaded in self._loads.items():
             errors.extend(loaded.errors)
             declared |= loaded.declared
@@ -141,19 +171,17 @@ class FileSource:
                         name, 1, 1, "", "", "has errors: its last good version stays in force"
                     )
                 )
-            else:
-                held.add(name)
             in_force.extend(self._last_good.get(name, loaded.documents))
         documents, dup_errors = _without_duplicates(in_force)
         errors.extend(dup_errors)
-        held |= {e.file for e in dup_errors}
-        desired, problems = assemble(((d.resource, d.file) for d in documents), held, declared)
+        pairs = ((d.resource, os.path.realpath(d.file)) for d in documents)
+        desired, problems = assemble(pairs, declared, clean=not errors)
         by_ref = {ref(d.resource): d for d in documents}
         for problem in problems:
             doc = by_ref[problem.ref]
             errors.append(_error(doc, tuple(problem.field.split(".")), problem.message))
         errors.sort(key=lambda e: (e.file, e.line, e.col))
-        result = LoadResult(desired, errors, [str(f) for f in files])
+        result = LoadResult(desired, errors, [str(f.path) for f in files])
         self._result = (self.fingerprint, result)
         return result
 
@@ -175,21 +203,25 @@ class FileSource:
     def watch_group(self) -> WatchGroup:
         return self.paths, "files"
 
-    def _load_file(self, path: Path) -> _FileLoad:
-        name = str(path)
+    def _load_file(self, found: Found) -> _FileLoad:
+        name = str(found.path)
+        within = () if self.follow_links or found.tree is None else (found.tree,)
         try:
-            if path.stat().st_size > MAX_FILE_BYTES:
-                error = LoadError(name, 1, 1, "", "", f"larger than {MAX_FILE_BYTES} bytes")
-                return _FileLoad(b"", [], [error], set())
-            data = path.read_bytes()
-        except OSError as exc:
-            return _FileLoad(b"", [], [LoadError(name, 1, 1, "", "", f"cannot read: {exc}")], set())
-        digest = hashlib.sha256(data).digest()
+            text = yamlfile.read_text(found.path, within)
+        except Refused as refused:
+            digest = hashlib.sha256(f"refused: {refused}".encode()).digest()
+            error = LoadError(name, refused.line, refused.col, "", "", str(refused))
+            return _FileLoad(digest, [], [error], set())
+        digest = hashlib.sha256(text.encode()).digest()
         cached = self._loads.get(name)
         if cached is not None and cached.digest == digest:
             return cached
         loaded = _FileLoad(digest, [], [], set())
-        loaded.documents = list(_parse_file(name, data, loaded.errors, loaded.declared))
+        try:
+            loaded.documents = list(_parse_file(name, text, loaded.errors, loaded.declared))
+        except Exception as exc:  # a bug of ours must hold this file, not stop every pass
+            loaded.documents = []
+            loaded.errors.append(LoadError(name, 1, 1, "", "", f"cannot load: {exc!r}"))
         return loaded
 
 
@@ -275,33 +307,28 @@ def _without_duplicates(documents: list[_Document]) -> tuple[list[_Document], li
     for doc in documents:
         first = seen.setdefault(ref(doc.resource), doc)
         if first is not doc:
-            line, _ = _position(first.tree, ())
+            line, _ = yamlfile.position(first.tree, ())
             message = f"duplicate: declared at {first.file}:{line}"
             errors.append(_error(doc, ("metadata", "name"), message))
     return list(seen.values()), errors
 
 
 def _parse_file(
-    name: str, data: bytes, errors: list[LoadError], declared: set[Ref]
+    name: str, text: str, errors: list[LoadError], declared: set[Ref]
 ) -> Iterator[_Document]:
-    try:
-        text = data.decode("utf-8")
-    except UnicodeDecodeError as exc:
-        errors.append(LoadError(name, 1, 1, "", "", f"cannot read: {exc}"))
-        return
     fast = _parse_fast(name, text)
     if fast is not None:
         declared.update(ref(doc.resource) for doc in fast)
         yield from fast
         return
     try:
-        trees = list(YAML(typ="rt").load_all(text))
-    except MarkedYAMLError as exc:
-        mark = exc.problem_mark or exc.context_mark
-        line, col = (mark.line + 1, mark.column + 1) if mark else (1, 1)
-        message = " ".join(str(p) for p in (exc.context, exc.problem) if p)
-        errors.append(LoadError(name, line, col, "", "", f"invalid YAML: {message}"))
+        trees = yamlfile.load_positioned(text)
+    except Refused as refused:
+        errors.append(LoadError(name, refused.line, refused.col, "", "", str(refused)))
         return
+    if all(tree is None for tree in trees):
+        message = "no documents: an emptied file holds what it declared (delete it to remove them)"
+        errors.append(LoadError(name, 1, 1, "", "", message))
     for index, tree in enumerate(trees, start=1):
         if tree is None:
             continue  # an empty document, as after a trailing `---`
@@ -316,8 +343,8 @@ def _parse_fast(name: str, text: str) -> list[_Document] | None:
     """A file without any problem, through ruamel's C loader (no positions); None at the
     first problem, and the round-trip loader then finds and places every one."""
     try:
-        trees = list(YAML(typ="safe").load_all(text))
-    except YAMLError:
+        trees = yamlfile.load_plain(text)
+    except Refused:
         return None
     documents = []
     for index, tree in enumerate(trees, start=1):
@@ -325,39 +352,32 @@ def _parse_fast(name: str, text: str) -> list[_Document] | None:
             continue
         if not isinstance(tree, dict) or _check_header(tree.get("kind"), tree.get("apiVersion")):
             return None
-        plain = _plain(tree, [0])
-        if plain is None:
-            return None
         try:
-            resource = parse_resource(plain)
+            resource = parse_resource(_plain(tree))
         except ValidationError:
             return None
         documents.append(_Document(resource, name, text=text, index=index))
-    return documents
+    return documents or None
 
 
 def _parse(file: str, index: int, tree: Any, errors: list[LoadError]) -> _Document | None:
     if not isinstance(tree, CommentedMap):
-        line, col = _position(tree, ())
+        line, col = yamlfile.position(tree, ())
         errors.append(LoadError(file, line, col, f"document {index}", "", "must be a mapping"))
         return None
     subject = _subject(tree, index)
     kind, version = tree.get("kind"), tree.get("apiVersion")
     header = _check_header(kind, version)
     if header:
-        line, col = _position(tree, (header[0],))
+        line, col = yamlfile.position(tree, (header[0],))
         errors.append(LoadError(file, line, col, subject, *header))
         return None
-    plain = _plain(tree, [0])
-    if plain is None:
-        errors.append(LoadError(file, 1, 1, subject, "", "document is too large"))
-        return None
     try:
-        resource = parse_resource(plain)
+        resource = parse_resource(_plain(tree))
     except ValidationError as exc:
         for err in exc.errors():
             loc = tuple(err["loc"][1:])  # the first item is the union's tag (the kind)
-            line, col = _position(tree, loc)
+            line, col = yamlfile.position(tree, loc)
             dotted = ".".join(str(p) for p in loc)
             errors.append(LoadError(file, line, col, subject, dotted, validation_message(err)))
         return None
@@ -365,16 +385,22 @@ def _parse(file: str, index: int, tree: Any, errors: list[LoadError]) -> _Docume
 
 
 def _error(doc: _Document, loc: tuple[str, ...], message: str) -> LoadError:
-    line, col = _position(doc.tree, loc)
+    line, col = yamlfile.position(doc.tree, loc)
     return LoadError(doc.file, line, col, str(ref(doc.resource)), ".".join(loc), message)
 
 
 def _check_header(kind: object, version: object) -> tuple[str, str] | None:
     if version != API_VERSION:
-        return "apiVersion", f"must be {API_VERSION}, not {version!r}"
-    if kind not in KINDS:
-        return "kind", f"must be one of {', '.join(KINDS)}, not {kind!r}"
+        return "apiVersion", f"must be {API_VERSION}, not {_shown(version)}"
+    if not isinstance(kind, str) or kind not in KINDS:
+        return "kind", f"must be one of {', '.join(KINDS)}, not {_shown(kind)}"
     return None
+
+
+def _shown(value: object) -> str:
+    """A value as the message quotes it, cut short: it may be anything a file holds."""
+    text = repr(value)
+    return text if len(text) <= 60 else text[:57] + "..."
 
 
 def _subject(tree: CommentedMap, index: int) -> str:
@@ -405,39 +431,10 @@ def validation_message(err: Any) -> str:
     return message.removeprefix("Value error, ")
 
 
-def _position(tree: Any, loc: Iterable[Any]) -> Position:
-    """1-based line and column of the deepest node of `loc` present in the YAML tree."""
-    node, line, col = tree, 0, 0
-    if hasattr(tree, "lc"):
-        line, col = tree.lc.line, tree.lc.col
-    for key in loc:
-        if isinstance(node, CommentedMap) and key in node:
-            line, col = node.lc.key(key)
-            node = node[key]
-        elif isinstance(node, CommentedSeq) and isinstance(key, int) and key < len(node):
-            line, col = node.lc.item(key)
-            node = node[key]
-        else:
-            break
-    return line + 1, col + 1
-
-
-def _plain(node: Any, budget: list[int]) -> Any:
-    """Plain Python values, refusing documents that expand too far (alias bombs)."""
-    budget[0] += 1
-    if budget[0] > MAX_NODES_PER_DOCUMENT:
-        return None
+def _plain(node: Any) -> Any:
+    """Plain Python values with string keys (the bounds were checked before loading)."""
     if isinstance(node, dict):
-        out = {}
-        for key, value in node.items():
-            plain = _plain(value, budget)
-            if plain is None and value is not None:
-                return None
-            out[str(key)] = plain
-        return out
+        return {str(key): _plain(value) for key, value in node.items()}
     if isinstance(node, list):
-        items = [_plain(v, budget) for v in node]
-        if budget[0] > MAX_NODES_PER_DOCUMENT:
-            return None
-        return items
+        return [_plain(v) for v in node]
     return node

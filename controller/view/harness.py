@@ -33,7 +33,7 @@ from controller.view.server import Limits, View, parse_address
 _unique = itertools.count()
 SETTINGS = Settings(node_name="edge-01")
 LIMITS = Limits()
-QUICK = Timing(resync=60, poll=0.05, drift=0.2, backoff_min=0.05, backoff_max=0.5)
+QUICK = Timing(resync=60, poll=0.05, drift=0.2, backoff_min=0.05, backoff_max=0.5, settle=0.2)
 
 
 class Reasons:

@@ -16,7 +16,7 @@ from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 
 from controller.api.kinds import KINDS, Ref
-from controller.output import action_json
+from controller.output import action_json, withheld_json
 from controller.reconcile.plan import plan
 from controller.view import errors, selectors
 from controller.view.errors import RPCError
@@ -172,13 +172,22 @@ def _plan(ctx: Context, params: NoParams) -> Doc:
     if inputs.paths is None:
         notes.append("MediaMTX could not be read in the last pass: nothing would be done")
     actions = [action_json(a) for a in result.actions]
-    return _plan_answer(snap, actions, notes, reachable=inputs.paths is not None)
+    withheld = [withheld_json(w) for w in result.withheld]
+    return _plan_answer(snap, actions, notes, reachable=inputs.paths is not None, withheld=withheld)
 
 
-def _plan_answer(snap: Snapshot, actions: list[Doc], notes: list[str], *, reachable: bool) -> Doc:
+def _plan_answer(
+    snap: Snapshot,
+    actions: list[Doc],
+    notes: list[str],
+    *,
+    reachable: bool,
+    withheld: list[Doc] | None = None,
+) -> Doc:
     return {
-        "converged": not actions,
+        "converged": not actions and not withheld,
         "actions": actions,
+        "withheld": withheld or [],
         "notes": notes,
         "mediamtxReachable": reachable,
         "version": snap.version,

@@ -224,9 +224,18 @@ class PlannedAction(Out):
     diff: dict[str, Change]
 
 
+class WithheldAction(PlannedAction):
+    reason: Literal["unclean", "unsettled"]
+    message: str
+
+
 class PlanResult(Out):
     converged: bool
     actions: list[PlannedAction]
+    withheld: list[WithheldAction] = Field(
+        default_factory=list,
+        description="Removals held back until the documents load cleanly and settle",
+    )
     notes: list[str]
     mediamtx_reachable: bool
     version: int

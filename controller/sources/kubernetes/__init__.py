@@ -13,11 +13,11 @@ Ownership: a node's controller owns the Cameras whose `spec.node` is its node (a
 of those Streams; a Stream whose Camera is gone stays with the node still holding its path.
 Controllers on different nodes never write the same object, so kopf runs standalone.
 
-Safety, as with files: nothing is planned before kopf has listed every kind once, or a
-list of our own found nothing at all (until then every owned path is held); an object whose
-spec fails validation keeps its last valid spec in force, or, without one, holds its path;
-it is reported in its status and an Event. Secrets (credentials in URLs) are masked in
-everything written to the API.
+Safety, as with files: until kopf has listed every kind once, or a list of our own found
+nothing at all, the desired state is not clean and nothing is removed; an object whose spec
+fails validation keeps its last valid spec in force, and while any object of this node is
+invalid nothing is removed either; it is reported in its status and an Event. Secrets
+(credentials in URLs) are masked in everything written to the API.
 
 The modules, in the order of the flow:
 

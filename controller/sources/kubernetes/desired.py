@@ -64,25 +64,30 @@ def _claims(camera: Entry, node: str, claim_unassigned: bool) -> bool:
     return claim_unassigned
 
 
+def _recording_of_any(entry: Entry, streams: set[Ref]) -> bool:
+    stream = Ref("Stream", entry.key.namespace, str(entry.spec.get("stream")))
+    return entry.key.kind == "Recording" and stream in streams
+
+
 def read(store: Store, view: Pass) -> tuple[Desired, list[LoadError]]:
     """The desired state of the objects in `view.mine`; notes in `view` which of them are
     invalid or have problems, for their statuses."""
-    pairs, held, invalid = [], set(), []
+    pairs, invalid = [], []
     errors: list[LoadError] = []
+    going = {key for key, entry in view.mine.items() if entry.deleting}
     for key, entry in view.mine.items():
-        if entry.deleting:
-            continue  # its path goes; the finalizer waits for that
+        if entry.deleting or _recording_of_any(entry, going):
+            continue  # its path goes (the finalizer waits for that), its Recording with it
         resource = store.in_force(entry)
         if entry.errors:
             view.invalid[key] = entry.errors
             note = "; its last valid spec stays in force" if resource is not None else ""
             errors += [object_error(key, f, m + note) for f, m in entry.errors]
         if resource is None:
-            held.add(origin_of(key))
             invalid.append(key)
         else:
             pairs.append((resource, origin_of(key)))
-    desired, problems = assemble(pairs, held, invalid)
+    desired, problems = assemble(pairs, invalid, clean=not errors)
     for problem in problems:
         view.problems.setdefault(problem.ref, []).append(problem)
         errors.append(object_error(problem.ref, problem.field, problem.message))

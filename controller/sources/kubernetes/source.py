@@ -78,8 +78,8 @@ class KubernetesSource:
     def load(self) -> LoadResult:
         owned = self.inventory.load()
         sources = {owner.source for owner in owned.values()}
-        if not self.synced:  # nothing is known yet: hold every path this node owns
-            return LoadResult(Desired(held=frozenset(sources)), self._api_errors())
+        if not self.synced:  # nothing is known yet: an unclean state removes nothing
+            return LoadResult(Desired(clean=False), self._api_errors())
         mine = desired.owned(self.store, sources, self.node_name, self.claim_unassigned)
         view = self._view = desired.Pass(complete=True, mine=mine)
         state, errors = desired.read(self.store, view)

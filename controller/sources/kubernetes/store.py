@@ -27,7 +27,7 @@ def key_of(kind: str, body: Mapping[str, Any]) -> Ref:
 
 
 def origin_of(key: Ref) -> str:
-    """The source name of one object, as the planner's `held` and the inventory know it."""
+    """The source name of one object, as the inventory knows it."""
     return f"kubernetes:{key.kind}/{key.namespace}/{key.name}"
 
 

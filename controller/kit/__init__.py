@@ -1,0 +1,1 @@
+"""Small tools every layer may use: no knowledge of cameras, MediaMTX or the flow of a pass."""
