@@ -1,4 +1,5 @@
-"""The view under load: `streams.list` with 100 streams, WebSocket latency, idle subscribers.
+"""The view under load: `streams.list` with 100 streams, WebSocket latency, idle subscribers,
+and the old camera service's `get_camera_list` over /ws.
 
 One process runs the controller on the MediaMTX emulator (100 simulated cameras) and its
 view; load comes from other processes:
@@ -12,6 +13,12 @@ view; load comes from other processes:
    notification arriving, and from the trigger (the pass included) to it. Medians.
 3. 200 subscribed WebSocket clients, from a child process, stay idle: the server's resident
    memory (VmRSS) with them minus without them, per subscriber.
+4. The old service's clients: a child process opens 1, 8, 32 and 64 connections to /ws,
+   authenticates each as they do, then each asks `get_camera_list` (100 cameras) again as
+   soon as it has the answer, for a few seconds; the same for camctl's own `cameras.list`
+   (the 100 documents) beside it. Requests per second and the median and p99 latency the
+   client saw. The per-connection rate limit is lifted for this part only: it measures the
+   cost of an answer, not the limit.
 """
 
 from __future__ import annotations
@@ -36,13 +43,17 @@ from controller.view.harness import Running, running, until
 from controller.view.methods import methods
 from controller.view.models import ListParams
 from controller.view.rpc import Context
-from controller.view.server import HttpSession
+from controller.view.server import HttpSession, Limits
+from controller.view.ws import WsLimits
 
 STREAMS = 100
 CONNECTIONS = 32
 DURATION = 5  # seconds of wrk per target
 LATENCY_SAMPLES = 40
 SUBSCRIBERS = 200
+WS_CONNECTIONS = (1, 8, 32, 64)
+WS_SECONDS = 3.0
+WS_METHODS = ("get_camera_list", "cameras.list")
 TARGET_RPS, TARGET_RATIO, TARGET_P99_MS, TARGET_NOTIFY_MS = 5000, 3.0, 10.0, 20.0
 TOKEN = "bench-token-0123456789abcdef"
 BODY = '{"jsonrpc":"2.0","id":1,"method":"streams.list"}'
@@ -179,6 +190,62 @@ async def idle_memory(run: Running) -> float:
     return (after - before) / SUBSCRIBERS
 
 
+# --- 4. the old service's get_camera_list over /ws ----------------------------------------------
+
+OLD_CLIENTS = """
+import asyncio, json, statistics, sys, time, aiohttp
+async def main(url, token, method, n, seconds):
+    request = json.dumps({"jsonrpc": "2.0", "id": 1, "method": method})
+    hello = json.dumps({"jsonrpc": "2.0", "id": 0, "method": "authenticate",
+                        "params": {"auth_token": token}})
+    latencies, failed = [], 0
+    async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=0)) as s:
+        sockets = [await s.ws_connect(url, max_msg_size=0) for _ in range(n)]
+        for ws in sockets:
+            await ws.send_str(hello)
+            assert json.loads(await ws.receive_str())["result"]["authenticated"]
+        deadline = time.perf_counter() + seconds
+        async def ask(ws):
+            nonlocal failed
+            while (started := time.perf_counter()) < deadline:
+                await ws.send_str(request)
+                answer = await ws.receive_str()
+                latencies.append(time.perf_counter() - started)
+                failed += not answer.startswith('{"jsonrpc":"2.0","id":1,"result"')
+        began = time.perf_counter()
+        await asyncio.gather(*(ask(ws) for ws in sockets))
+        elapsed = time.perf_counter() - began
+        for ws in sockets:
+            await ws.close()
+    latencies.sort()
+    print(json.dumps({"rps": len(latencies) / elapsed, "failed": failed,
+                      "p50": 1000 * statistics.median(latencies),
+                      "p99": 1000 * latencies[int(0.99 * (len(latencies) - 1))]}))
+asyncio.run(main(sys.argv[1], sys.argv[2], sys.argv[3], int(sys.argv[4]), float(sys.argv[5])))
+"""
+
+
+async def old_clients(run: Running, method: str, connections: int) -> dict[str, float]:
+    child = await asyncio.create_subprocess_exec(
+        sys.executable, "-c", OLD_CLIENTS, f"{run.url}/ws", TOKEN, method, str(connections),
+        str(WS_SECONDS), stdout=asyncio.subprocess.PIPE,
+    )  # fmt: skip
+    out, _ = await child.communicate()
+    result: dict[str, float] = json.loads(out)
+    if child.returncode or result["failed"]:
+        raise RuntimeError(f"{method} over /ws: {result}")
+    return result
+
+
+async def legacy_list(run: Running) -> dict[tuple[str, int], dict[str, float]]:
+    await old_clients(run, "get_camera_list", 8)  # warm up: caches, connections
+    return {
+        (method, n): await old_clients(run, method, n)
+        for n in WS_CONNECTIONS
+        for method in WS_METHODS
+    }
+
+
 # --- report --------------------------------------------------------------------------------
 
 
@@ -194,6 +261,12 @@ async def measure(root: Path) -> dict[str, Any]:
         results: dict[str, Any] = await throughput(run, root)
         results["published_ms"], results["triggered_ms"] = await notification_latency(run)
         results["kib_per_subscriber"] = await idle_memory(run)
+    unlimited = Limits(ws=WsLimits(rate=1e9))
+    async with running(
+        docs, devices, root / "state", token_file=tokens, timing=QUIET, limits=unlimited
+    ) as run:
+        await run.settle()
+        results["legacy"] = await legacy_list(run)
     return results
 
 
@@ -210,6 +283,13 @@ def report(r: dict[str, Any]) -> None:
           f"(< {TARGET_NOTIFY_MS:.0f} ms: {verdict(r['published_ms'] < TARGET_NOTIFY_MS)}); "
           f"from the trigger, the pass included: {r['triggered_ms']:.2f} ms")  # fmt: skip
     print(f"  {SUBSCRIBERS} idle subscribers: {r['kib_per_subscriber']:.1f} KiB each")
+    print(f"  over /ws, {STREAMS} cameras, {WS_SECONDS:.0f} s each (req/s, median/p99 ms):")
+    for n in WS_CONNECTIONS:
+        old, own = (r["legacy"][(m, n)] for m in WS_METHODS)
+        ratio = old["rps"] / own["rps"]
+        print(f"    {n:2d} connections: get_camera_list {old['rps']:7.0f} "
+              f"{old['p50']:5.2f}/{old['p99']:5.2f}   cameras.list {own['rps']:7.0f} "
+              f"{own['p50']:5.2f}/{own['p99']:5.2f}   ratio {ratio:.2f}")  # fmt: skip
 
 
 def main() -> None:

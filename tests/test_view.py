@@ -138,6 +138,7 @@ SAMPLE_PARAMS: dict[str, Any] = {
     "recordings.get": {"name": "front-door"},
     "recordings.segments": {"name": "front-door"},
     "get_camera_status": {"device": "/dev/video0"},
+    "get_camera_capabilities": {"device": "/dev/video0"},
     "get_recording_info": {"filename": "x.mp4"},
     "get_snapshot_info": {"filename": "x.jpg"},
     "events.subscribe": {},
@@ -145,6 +146,9 @@ SAMPLE_PARAMS: dict[str, Any] = {
     "authenticate": {"auth_token": TOKEN},
 }
 EXPECTED_ERRORS = {"get_recording_info": -1005, "get_snapshot_info": -1005}
+# The old service kept these for admins; camctl's view tokens are viewers.
+EXPECTED_ERRORS |= dict.fromkeys(["get_metrics", "get_status", "get_server_info",
+                                  "get_storage_info"], -32003)  # fmt: skip
 REFUSED = {"take_snapshot", "start_recording", "stop_recording", "delete_recording",
            "delete_snapshot", "set_retention_policy", "cleanup_old_files"}  # fmt: skip
 

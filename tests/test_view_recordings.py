@@ -217,7 +217,8 @@ async def test_list_recordings_newest_first_over_every_recording(view: View) -> 
     assert set(result) == {"files", "total", "limit", "offset"}
     assert (result["total"], result["limit"], result["offset"]) == (FRONT + GARAGE, 100, 0)
     files = result["files"]
-    assert set(files[0]) == {"filename", "file_size", "modified_time", "download_url"}
+    assert set(files[0]) == {"filename", "file_size", "modified_time", "created_time",
+                             "duration", "download_url"}  # fmt: skip
     stamps = [f["filename"].rsplit("/", 1)[1][:26] for f in files]  # local start times
     assert stamps == sorted(stamps, reverse=True) and len(set(stamps)) == FRONT + GARAGE - 3
     assert [f["filename"].split("/")[1] for f in files].count("garage") == GARAGE

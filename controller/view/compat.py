@@ -1,29 +1,33 @@
 """The old "MediaMTX Camera Service" viewer API, answered from camctl's snapshot.
 
 Its existing dashboards and scripts keep working when pointed at camctl: the same method
-names, parameter names, result shapes, error codes and notifications (see
-docs/view.md). Calls that changed state there answer an error naming what to declare
+names, parameter names, result shapes, error codes and notifications (see docs/view.md).
+On /ws, its own endpoint, answers are the old service's where camctl's own differ: a failed
+`authenticate` is a result saying so, and an unknown device a DISCONNECTED camera object
+(old clients read only results). Its role rules hold: camctl's view tokens are viewers, and
+the calls it kept for admins (compat_admin.py) are answered only without a token file (the
+view on loopback). Calls that changed state there answer an error naming what to declare
 instead, since camctl's state lives in documents, not in calls.
 """
 
 from __future__ import annotations
 
-import json
-from collections.abc import Iterator, Mapping
-from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from collections.abc import Callable, Mapping
 from typing import Any, Literal
 
 from pydantic import ConfigDict, Field
 
-from controller.api.kinds import Ref
-from controller.view import errors
+from controller.view import compat_admin, errors
+from controller.view.compat_cameras import NOT_RECORDING
 from controller.view.errors import RPCError
 from controller.view.models import Out, Params
-from controller.view.rpc import Context, Method
-from controller.view.snapshot import Doc, Snapshot, condition_of, ready_of
+from controller.view.recorded import Found, rfc3339
+from controller.view.rpc import Context, Method, is_legacy
+from controller.view.snapshot import Doc
 
 FORMAT_NAMES = {"MJPG": "MJPEG"}
+INSUFFICIENT_PERMISSION = errors.READ_ONLY  # -32003, as the old service used it
+Role = Literal["viewer", "admin"]
 
 
 # --- shapes --------------------------------------------------------------------------
@@ -53,12 +57,16 @@ class AnyParams(Params):
 
 
 class Authenticated(Out):
+    """Who the connection is; on /ws a refused token answers only `authenticated` false and
+    `error`, as the old service did."""
+
     model_config = ConfigDict(alias_generator=None)
     authenticated: bool
-    role: str
-    permissions: list[str]
-    expires_at: str | None
-    session_id: str
+    role: Role | None = None
+    permissions: list[str] | None = None
+    expires_at: str | None = Field(None, description="RFC 3339: when the session ends (/ws)")
+    session_id: str | None = None
+    error: str | None = None
 
 
 class StreamUrlsOut(Out):
@@ -76,6 +84,9 @@ class CameraObject(Out):
     fps: int
     streams: StreamUrlsOut
     recording: bool
+    recording_session: str | None = Field(description="While writing: Recording@since")
+    current_file: str | None = Field(description="While writing: the newest segment")
+    elapsed_time: int | None = Field(description="While writing: seconds since it began")
 
 
 class CameraListResult(Out):
@@ -101,6 +112,15 @@ class CameraStatusResult(CameraObject):
     capabilities: Capabilities
 
 
+class CameraCapabilities(Out):
+    model_config = ConfigDict(alias_generator=None)
+    device: str
+    formats: list[str]
+    resolutions: list[str]
+    fps_options: list[int]
+    validation_status: Literal["none", "disconnected", "confirmed"]
+
+
 class StreamInfo(Out):
     model_config = ConfigDict(alias_generator=None)
     name: str
@@ -115,6 +135,8 @@ class FileObject(Out):
     filename: str
     file_size: int
     modified_time: str
+    created_time: str = Field(description="RFC 3339: the segment's start")
+    duration: int = Field(description="Whole seconds (to the next segment, or so far)")
     download_url: str
 
 
@@ -125,118 +147,76 @@ class FileList(Out):
     offset: int
 
 
-# --- camera objects ------------------------------------------------------------------
+class Metrics(Out):
+    model_config = ConfigDict(alias_generator=None)
+    active_connections: int
+    total_requests: int
+    average_response_time: float | None
+    error_rate: float
+    memory_usage: float
+    cpu_usage: float
 
 
-def _joined(snapshot: Snapshot) -> Iterator[tuple[str, Doc, Doc | None, Doc | None]]:
-    """Each Camera's key ("namespace/name") with its Stream and that Stream's Recording."""
-    streams = {
-        (s["metadata"]["namespace"], s["spec"]["camera"]): s for s in snapshot.docs["Stream"]
-    }
-    recordings = {
-        (r["metadata"]["namespace"], r["spec"]["stream"]): r for r in snapshot.docs["Recording"]
-    }
-    for cam in snapshot.docs["Camera"]:
-        ns, name = cam["metadata"]["namespace"], cam["metadata"]["name"]
-        stream = streams.get((ns, name))
-        recording = recordings.get((ns, stream["metadata"]["name"])) if stream else None
-        yield f"{ns}/{name}", cam, stream, recording
+class ComponentStates(Out):
+    model_config = ConfigDict(alias_generator=None)
+    websocket_server: str
+    camera_monitor: str
+    mediamtx_controller: str
 
 
-def camera_objects(snapshot: Snapshot) -> dict[str, Doc]:
-    """Each Camera as the old service showed it, with its Stream's video and URLs."""
-    return {key: _camera(cam, stream, rec) for key, cam, stream, rec in _joined(snapshot)}
+class ServiceStatus(Out):
+    status: Literal["healthy", "degraded", "unhealthy"]
+    uptime: int
+    version: str
+    components: ComponentStates
 
 
-@dataclass(frozen=True)
-class Seen:
-    """What the old service's clients were told last: camera objects, and for each camera
-    with a Recording the `recording_status_update` params of its current state."""
-
-    cameras: Mapping[str, Doc] = field(default_factory=dict)
-    recordings: Mapping[str, Doc] = field(default_factory=dict)
-
-
-def seen(snapshot: Snapshot) -> Seen:
-    cameras, recordings = {}, {}
-    for key, cam, stream, recording in _joined(snapshot):
-        cameras[key] = obj = _camera(cam, stream, recording)
-        if recording is not None:
-            recordings[key] = _recording_state(snapshot, obj, recording)
-    return Seen(cameras, recordings)
+class ServerInfo(Out):
+    model_config = ConfigDict(alias_generator=None)
+    name: str
+    version: str
+    capabilities: list[str]
+    supported_formats: list[str]
+    max_cameras: int | None
 
 
-def _recording_state(snapshot: Snapshot, camera: Doc, recording: Doc) -> Doc:
-    """STARTED while the Recording condition is True (MediaMTX is writing), else STOPPED;
-    the newest segment as `filename` and its seconds so far as `duration`."""
-    writing = (condition_of(recording, "Recording") or {}).get("status") == "True"
-    meta = recording["metadata"]
-    newest = snapshot.recorded.newest(Ref("Recording", meta["namespace"], meta["name"]))
-    return {
-        "device": camera["device"],
-        "status": "STARTED" if writing else "STOPPED",
-        "filename": newest.file if newest else "",
-        "duration": int(newest.duration) if newest else 0,
-    }
+class StorageInfo(Out):
+    model_config = ConfigDict(alias_generator=None)
+    total_space: int | None
+    used_space: int | None
+    available_space: int | None
+    usage_percentage: float | None
+    recordings_size: int
+    snapshots_size: int
+    low_space_warning: bool
 
 
-def _camera(cam: Doc, stream: Doc | None, recording: Doc | None) -> Doc:
-    device = cam.get("status", {}).get("device") or {}
-    video = (stream or {}).get("spec", {}).get("video", {})
-    urls = (stream or {}).get("status", {}).get("urls", {})
-    connected = (ready_of(cam) or {}).get("status") == "True"
-    return {
-        "device": device.get("node") or cam["spec"]["match"].get("device") or "",
-        "status": "CONNECTED" if connected else "DISCONNECTED",
-        "name": cam["metadata"]["name"],
-        "resolution": f"{video.get('width', 1280)}x{video.get('height', 720)}",
-        "fps": int(video.get("fps", 30)),
-        "streams": {k: urls.get(k) for k in ("rtsp", "webrtc", "hls")},
-        "recording": recording is not None
-        and (ready_of(recording) or {}).get("reason") == "RecordingConfigured",
-    }
+# --- session -------------------------------------------------------------------------
 
 
-def _find_camera(snapshot: Snapshot, device: str) -> tuple[Doc, Doc, Doc | None]:
-    """The camera object, the Camera and its Stream, by a device name or the Camera's."""
-    for _, cam, stream, recording in _joined(snapshot):
-        obj = _camera(cam, stream, recording)
-        found = (cam.get("status", {}).get("device") or {}) | {"name": obj["name"]}
-        names = {obj["device"], *(v for k, v in found.items() if k in ("node", "byId", "byPath"))}
-        if device in names or device == obj["name"]:
-            return obj, cam, stream
-    raise RPCError(errors.CAMERA_NOT_FOUND, f"camera not found: {device[:200]}")
-
-
-def _live(snapshot: Snapshot, stream: Doc | None) -> Mapping[str, Any]:
-    path = (stream or {}).get("status", {}).get("path")
-    return snapshot.runtime.get(path, {}) if path else {}
-
-
-def _uptime(live: Mapping[str, Any]) -> int:
-    since = live.get("readyTime")
-    if not live.get("ready") or not isinstance(since, str):
-        return 0
-    try:
-        started = datetime.fromisoformat(since.replace("Z", "+00:00"))
-    except ValueError:
-        return 0
-    return max(0, int((datetime.now(UTC) - started).total_seconds()))
-
-
-# --- methods -------------------------------------------------------------------------
+def role_of(ctx: Context) -> Role:
+    """A view token is a viewer; without a token file (loopback only) everyone is admin."""
+    return "admin" if not ctx.auth.required else "viewer"
 
 
 def _authenticate(ctx: Context, params: AuthenticateParams) -> Doc:
     token = params.auth_token if params.auth_token is not None else params.token
-    if ctx.auth.required and not (ctx.session.authenticated or ctx.auth.check(token)):
-        raise RPCError(errors.UNAUTHORIZED, "Authentication failed: unknown token")
+    accepted = not ctx.auth.required or (
+        ctx.auth.check(token) if token is not None else ctx.session.authenticated
+    )
+    if not accepted:
+        text = "Authentication failed: unknown token" if token else "Missing token"
+        if is_legacy(ctx.session):  # its clients read results only
+            return {"authenticated": False, "error": text}
+        raise RPCError(errors.UNAUTHORIZED, text)
     session_id = ctx.session.authenticate_compat()
+    expires = getattr(ctx.session, "expires_at", None)
+    role = role_of(ctx)
     return {
         "authenticated": True,
-        "role": "viewer",
-        "permissions": ["view"],
-        "expires_at": None,
+        "role": role,
+        "permissions": ["view", "admin"] if role == "admin" else ["view"],
+        "expires_at": rfc3339(expires) if expires is not None else None,
         "session_id": session_id,
     }
 
@@ -245,27 +225,85 @@ def _ping(ctx: Context, params: Params) -> str:
     return "pong"
 
 
+# --- cameras and streams ---------------------------------------------------------------
+
+
 def _camera_list(ctx: Context, params: Params) -> Doc:
-    cameras = list(camera_objects(ctx.snapshot).values())
+    cameras = list(ctx.state.compat.cameras.values())
     connected = sum(c["status"] == "CONNECTED" for c in cameras)
     return {"cameras": cameras, "total": len(cameras), "connected": connected}
 
 
 def _camera_status(ctx: Context, params: DeviceParams) -> Doc:
-    obj, cam, stream = _find_camera(ctx.snapshot, params.device)
-    live = _live(ctx.snapshot, stream)
-    device = cam.get("status", {}).get("device") or {}
+    key = _key_of(ctx, params.device)
+    if key is None:
+        return _placeholder(params.device) | {
+            "metrics": {"bytes_sent": 0, "readers": 0, "uptime": 0},
+            "capabilities": {"formats": [], "resolutions": []},
+        }
+    seen = ctx.state.compat
+    obj, stream = seen.cameras[key], seen.joined[key].stream
+    live = _live(ctx, stream)
+    since = live.get("readyTime") if live.get("ready") else None
     return obj | {
         "metrics": {
             "bytes_sent": int(live.get("outboundBytes") or live.get("bytesSent") or 0),
             "readers": len(live.get("readers") or []),
-            "uptime": _uptime(live),
+            "uptime": int(compat_admin.seconds_since(since)),
         },
-        "capabilities": {
-            "formats": [FORMAT_NAMES.get(f, f) for f in device.get("formats", [])],
-            "resolutions": [obj["resolution"]],
-        },
+        "capabilities": {"formats": _formats(ctx, key), "resolutions": [obj["resolution"]]},
     }
+
+
+def _camera_capabilities(ctx: Context, params: DeviceParams) -> Doc:
+    """The pixel formats udev told of, and the video camctl publishes (the Stream's)."""
+    key = _key_of(ctx, params.device)
+    if key is None:
+        return {"device": params.device, "formats": [], "resolutions": [], "fps_options": [],
+                "validation_status": "disconnected"}  # fmt: skip
+    obj, formats = ctx.state.compat.cameras[key], _formats(ctx, key)
+    connected = obj["status"] == "CONNECTED"
+    return {
+        "device": obj["device"],
+        "formats": formats,
+        "resolutions": [obj["resolution"]],
+        "fps_options": [obj["fps"]],
+        "validation_status": ("confirmed" if formats else "none") if connected else "disconnected",
+    }
+
+
+def _key_of(ctx: Context, device: str) -> str | None:
+    """The camera a device path, link or Camera name names. Unknown: on /ws None (the old
+    service answered a DISCONNECTED object), elsewhere camctl's -1000."""
+    key = ctx.state.compat.names.get(device)
+    if key is None and not is_legacy(ctx.session):
+        raise RPCError(errors.CAMERA_NOT_FOUND, f"camera not found: {device[:200]}")
+    return key
+
+
+def _placeholder(device: str) -> Doc:
+    """The old service's object for a device it did not know: its own defaults."""
+    number = device.rsplit("video", 1)[1] if "video" in device else "unknown"
+    return {
+        "device": device,
+        "status": "DISCONNECTED",
+        "name": f"Camera {number}",
+        "resolution": "1920x1080",
+        "fps": 30,
+        "streams": {"rtsp": None, "webrtc": None, "hls": None},
+        "recording": False,
+        **NOT_RECORDING,
+    }
+
+
+def _formats(ctx: Context, key: str) -> list[str]:
+    device = ctx.state.compat.joined[key].camera.get("status", {}).get("device") or {}
+    return [FORMAT_NAMES.get(f, f) for f in device.get("formats", [])]
+
+
+def _live(ctx: Context, stream: Doc | None) -> Mapping[str, Any]:
+    path = (stream or {}).get("status", {}).get("path")
+    return ctx.snapshot.runtime.get(path, {}) if path else {}
 
 
 def _streams(ctx: Context, params: Params) -> list[Doc]:
@@ -286,12 +324,24 @@ def _streams(ctx: Context, params: Params) -> list[Doc]:
     return out
 
 
+# --- files ---------------------------------------------------------------------------
+
+
+def file_object(ctx: Context, found: Found) -> Doc:
+    """A segment as the old service described a file, with its start and whole seconds."""
+    segment = found[1]
+    return ctx.snapshot.recorded.file_object(found) | {
+        "created_time": rfc3339(segment.start),
+        "duration": round(segment.duration),
+    }
+
+
 def _recordings(ctx: Context, params: FilesParams) -> Doc:
     """Every Recording's segments on this node, newest first, as the last pass found them."""
     recorded = ctx.snapshot.recorded
     found = recorded.newest_first(params.offset, params.limit)
     return {
-        "files": [recorded.file_object(f) for f in found],
+        "files": [file_object(ctx, f) for f in found],
         "total": recorded.total,
         "limit": params.limit,
         "offset": params.offset,
@@ -300,10 +350,10 @@ def _recordings(ctx: Context, params: FilesParams) -> Doc:
 
 def _recording_info(ctx: Context, params: FileParams) -> Doc:
     """One segment by its file name, if the last pass's scan found it: nothing is read."""
-    found = ctx.snapshot.recorded.find(_checked(params.filename))
+    found = ctx.snapshot.recorded.find(checked(params.filename))
     if found is None:
         raise _not_found(params.filename)
-    return ctx.snapshot.recorded.file_object(found)
+    return file_object(ctx, found)
 
 
 def _no_files(ctx: Context, params: FilesParams) -> Doc:
@@ -311,26 +361,50 @@ def _no_files(ctx: Context, params: FilesParams) -> Doc:
 
 
 def _no_file(ctx: Context, params: FileParams) -> Doc:
-    raise _not_found(_checked(params.filename))
+    raise _not_found(checked(params.filename))
 
 
 def _not_found(filename: str) -> RPCError:
     return RPCError(errors.FILE_NOT_FOUND, f"file not found: {filename[:200]}")
 
 
-def _checked(filename: str) -> str:
-    """A file name as Segment.file gives them ("<path>/<name>"); one that tries to leave the
-    recordings (.., absolute, NUL, backslash) is refused outright, not just not found."""
+def unsafe(filename: str) -> str | None:
+    """Why a file name tries to leave the recordings (.., absolute, NUL, backslash), if it
+    does; names are as Segment.file gives them ("<path>/<name>")."""
     if "\0" in filename or "\\" in filename:
-        reason = "it contains a NUL or a backslash"
-    elif filename.startswith("/"):
-        reason = "it is absolute; give it as listed, relative to the recordings root"
-    elif ".." in filename.split("/"):
-        reason = "'..' components are not allowed"
-    else:
+        return "it contains a NUL or a backslash"
+    if filename.startswith("/"):
+        return "it is absolute; give it as listed, relative to the recordings root"
+    if ".." in filename.split("/"):
+        return "'..' components are not allowed"
+    return None
+
+
+def checked(filename: str) -> str:
+    """`filename`, unless it tries to leave the recordings: refused outright, not just not
+    found."""
+    if (reason := unsafe(filename)) is None:
         return filename
     text = f"refusing filename {filename[:200]!r}: {reason}"
     raise RPCError(errors.INVALID_PARAMS, text, [{"field": "filename", "message": text}])
+
+
+# --- roles and refusals --------------------------------------------------------------
+
+
+def _for_admins(name: str, answer: Callable[[Context], Doc]) -> Callable[[Context, Params], Doc]:
+    def guarded(ctx: Context, params: Params) -> Doc:
+        if role_of(ctx) != "admin":
+            raise RPCError(
+                INSUFFICIENT_PERMISSION,
+                f"insufficient permission: {name} needs the admin role, and camctl's view "
+                "tokens are viewers (read the same in controller.status, recordings.list and "
+                "/metrics)",
+                {"role": role_of(ctx), "required": "admin"},
+            )
+        return answer(ctx)
+
+    return guarded
 
 
 def _declared(kind: str, what: str) -> Any:
@@ -355,6 +429,17 @@ REFUSED = {
     "set_retention_policy": ("Recording", "set the Recording's spec.retention"),
     "cleanup_old_files": ("Recording", "MediaMTX deletes segments older than spec.retention"),
 }
+# The old service's calls for admins: (summary, result, answer, cacheable per snapshot)
+FOR_ADMINS: dict[str, tuple[str, type[Out], Callable[[Context], Doc], bool]] = {
+    "get_metrics": ("This view's calls and connections, this process's memory and CPU",
+                    Metrics, compat_admin.get_metrics, False),
+    "get_status": ("The controller's health as the old service's components", ServiceStatus,
+                   compat_admin.get_status, False),
+    "get_server_info": ("What this server is and serves", ServerInfo,
+                        compat_admin.get_server_info, True),
+    "get_storage_info": ("The recordings' disk and the segments on it", StorageInfo,
+                         compat_admin.get_storage_info, True),
+}  # fmt: skip
 
 
 def methods() -> list[Method]:
@@ -368,6 +453,9 @@ def methods() -> list[Method]:
         Method("get_camera_status", "One camera, with metrics and capabilities", DeviceParams,
                CameraStatusResult, _camera_status, errors=(errors.CAMERA_NOT_FOUND,),
                tag="compat"),
+        Method("get_camera_capabilities", "One camera's formats and the video camctl publishes",
+               DeviceParams, CameraCapabilities, _camera_capabilities,
+               errors=(errors.CAMERA_NOT_FOUND,), tag="compat"),
         Method("get_streams", "Every Stream's path and runtime state", Params, list[StreamInfo],
                _streams, tag="compat"),
         Method("list_recordings", "Every Recording's segments on this node, newest first",
@@ -380,38 +468,14 @@ def methods() -> list[Method]:
         Method("get_snapshot_info", "Always file not found", FileParams, FileObject, _no_file,
                errors=(errors.FILE_NOT_FOUND, errors.INVALID_PARAMS), tag="compat"),
         *(
+            Method(name, f"{summary} (admin role: the view without a token file)", Params,
+                   result, _for_admins(name, answer), cacheable=cacheable,
+                   errors=(INSUFFICIENT_PERMISSION,), tag="compat")
+            for name, (summary, result, answer, cacheable) in FOR_ADMINS.items()
+        ),
+        *(
             Method(name, f"Refused: {why}", AnyParams, None, _declared(kind, why),
                    cacheable=False, errors=(errors.READ_ONLY,), tag="compat")
             for name, (kind, why) in REFUSED.items()
         ),
     ]  # fmt: skip
-
-
-# --- notifications -------------------------------------------------------------------
-
-
-def notifications(before: Seen, after: Seen) -> list[bytes]:
-    """What old clients on /ws hear: camera_status_update for each camera object that changed
-    or went, recording_status_update when a Recording condition turns True or stops being."""
-    out = []
-    for key, obj in after.cameras.items():
-        if before.cameras.get(key) != obj:
-            params = {
-                k: obj[k] for k in ("device", "status", "name", "resolution", "fps", "streams")
-            }
-            out.append(_notification("camera_status_update", params))
-    for key, obj in before.cameras.items():
-        if key not in after.cameras:
-            params = {k: obj[k] for k in ("device", "name", "resolution", "fps", "streams")}
-            out.append(_notification("camera_status_update", params | {"status": "DISCONNECTED"}))
-    for key in sorted({*before.recordings, *after.recordings}):
-        was, now = before.recordings.get(key, {}), after.recordings.get(key, {})
-        if (now.get("status") == "STARTED") != (was.get("status") == "STARTED"):
-            params = (now or was) | {"status": now.get("status", "STOPPED")}
-            out.append(_notification("recording_status_update", params))
-    return out
-
-
-def _notification(method: str, params: Doc) -> bytes:
-    message = {"jsonrpc": "2.0", "method": method, "params": params}
-    return json.dumps(message, separators=(",", ":")).encode()

@@ -4,6 +4,10 @@ Transport-free: the HTTP handler and the WebSocket sessions hand it the bytes th
 and send back what it returns. Answers of cacheable methods are serialised once per
 snapshot version and parameters, then only spliced into an envelope with the request's
 id. Whatever goes wrong, the answer is a JSON-RPC error, never a stack trace.
+
+Sessions on the old camera service's endpoint (`legacy`, see ws.py) are answered as that
+service did: parameters it did not know are ignored and loose types ("10" for 10) accepted,
+and a valid per-call `auth_token` authenticates the connection from then on.
 """
 
 from __future__ import annotations
@@ -11,7 +15,7 @@ from __future__ import annotations
 import json
 import logging
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol
 
 from pydantic import ValidationError
@@ -49,12 +53,26 @@ class Session(Protocol):
     def authenticate_compat(self) -> str: ...
 
 
+def is_legacy(session: Session) -> bool:
+    """Whether the session is on the old service's endpoint (/ws); HTTP sessions never are."""
+    return bool(getattr(session, "legacy", False))
+
+
+@dataclass
+class Tally:
+    """Calls answered since the view started, and how many of them were errors."""
+
+    answered: int = 0
+    failed: int = 0
+
+
 @dataclass(frozen=True)
 class Context:
     snapshot: Snapshot
     state: ViewState
     session: Session
     auth: Auth
+    tally: Tally = field(default_factory=Tally)
 
 
 Handler = Callable[[Context, Any], Any]
@@ -84,8 +102,15 @@ class Dispatcher:
         max_batch: int = 100,
         count: Callable[[str, str], None] = lambda method, outcome: None,
     ) -> None:
-        self.state, self.auth, self.max_batch, self.count = state, auth, max_batch, count
+        self.state, self.auth, self.max_batch, self._count = state, auth, max_batch, count
         self.methods = {m.name: m for m in methods}
+        self.tally = Tally()
+        self._accepted = {m.name: _accepted_names(m.params) for m in methods}
+
+    def count(self, method: str, outcome: str) -> None:
+        self.tally.answered += 1
+        self.tally.failed += outcome != "ok"
+        self._count(method, outcome)
 
     def handle(self, body: bytes | str, session: Session) -> bytes | None:
         """The answer to a request or a batch; None when nothing is to be sent back."""
@@ -129,29 +154,49 @@ class Dispatcher:
         method = self.methods.get(name)
         if method is None:
             raise RPCError(errors.METHOD_NOT_FOUND, f"Method not found: {name[:100]}")
+        legacy = is_legacy(session)
         if "auth_token" in params:  # the old service's per-call credentials
             token = (
                 params["auth_token"] if method.name == "authenticate" else params.pop("auth_token")
             )
             allowed = session.authenticated or self.auth.check(token)
+            if allowed and legacy and not session.authenticated:
+                session.authenticate_compat()  # as the old service did: from now on
         else:
             allowed = session.authenticated
         if not (allowed or method.public):
             raise RPCError(errors.UNAUTHORIZED, "Authentication required: send a bearer token")
+        if legacy:  # the old service ignored what it did not know
+            accepted = self._accepted[name]
+            params = {k: v for k, v in params.items() if k in accepted and v is not None}
         if not method.cacheable:
-            return _dumps(self._run(method, params, session))
-        key = (name, _dumps(params, sort_keys=True) if params else b"")
+            return _dumps(self._run(method, params, session, legacy))
+        # Legacy answers may differ (an unknown device is an object there): cached apart.
+        key = (name, (b"legacy:" if legacy else b"") + _dumps(params, sort_keys=True))
         cached = self.state.cached(key)
         if cached is None:
-            cached = self.state.remember(key, _dumps(self._run(method, params, session)))
+            result = _dumps(self._run(method, params, session, legacy))
+            cached = self.state.remember(key, result)
         return cached
 
-    def _run(self, method: Method, params: dict[str, Any], session: Session) -> Any:
+    def refuse(self, body: bytes | str, refusal: RPCError) -> bytes | None:
+        """`refusal` as the answer to each request in `body` (by its id); None when `body`
+        holds only notifications, which are never answered."""
         try:
-            parsed = method.params.model_validate(params)
+            message = json.loads(body)
+        except (ValueError, UnicodeDecodeError, RecursionError):
+            return _error(None, refusal)
+        if not isinstance(message, list):
+            return _refused(message, refusal)
+        answers = [a for m in message[: self.max_batch] if (a := _refused(m, refusal))]
+        return b"[" + b",".join(answers) + b"]" if answers else None
+
+    def _run(self, method: Method, params: dict[str, Any], session: Session, lax: bool) -> Any:
+        try:
+            parsed = method.params.model_validate(params, strict=False if lax else None)
         except ValidationError as exc:
             raise RPCError(errors.INVALID_PARAMS, "Invalid params", _details(exc)) from None
-        context = Context(self.state.snapshot, self.state, session, self.auth)
+        context = Context(self.state.snapshot, self.state, session, self.auth, self.tally)
         return method.handler(context, parsed)
 
     def _known(self, name: Any) -> str:
@@ -174,6 +219,19 @@ def _shape(message: dict[str, Any]) -> tuple[str, dict[str, Any]]:
     if not isinstance(params, dict):
         raise RPCError(errors.INVALID_REQUEST, "params must be an object")
     return name, dict(params)
+
+
+def _accepted_names(model: type[Params]) -> frozenset[str]:
+    """The parameter names a model takes: its field names and their aliases."""
+    fields = model.model_fields
+    return frozenset([*fields, *(f.alias for f in fields.values() if f.alias)])
+
+
+def _refused(message: Any, refusal: RPCError) -> bytes | None:
+    if isinstance(message, dict) and "id" not in message:
+        return None  # a notification
+    id_ = message.get("id") if isinstance(message, dict) else None
+    return _error(id_ if _valid_id(id_) else None, refusal)
 
 
 def _valid_id(id_: Any) -> bool:

@@ -19,7 +19,7 @@ from urllib.parse import urlsplit
 
 from aiohttp import WSCloseCode, web
 
-from controller.view import DEFAULT_ADDRESS, compat, errors, methods, openrpc
+from controller.view import DEFAULT_ADDRESS, compat, compat_http, errors, methods, openrpc
 from controller.view.auth import Open, TokenFile, is_loopback, readable_by_others
 from controller.view.errors import ViewError
 from controller.view.metrics import ViewMetrics
@@ -134,6 +134,7 @@ class View:
         app.router.add_get("/metrics", self.prometheus)
         for route in STATIC:
             app.router.add_get(route, self.static)
+        compat_http.LegacyHttp(self.state, self.auth, self._host_allowed).add_routes(app.router)
         app.on_shutdown.append(self._close_websockets)
         return app
 

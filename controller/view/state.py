@@ -12,7 +12,8 @@ from collections.abc import Mapping, Sequence
 from typing import Protocol
 
 from controller.api.kinds import Ref, Status
-from controller.view import compat
+from controller.reconcile.statusfiles import StatusStore
+from controller.view import compat_cameras
 from controller.view.events import Event as ViewEvent
 from controller.view.events import EventLog, changes
 from controller.view.snapshot import ControllerLike, Documents, Snapshot, take
@@ -33,7 +34,12 @@ class ViewState:
         self.published_at = 0.0  # perf_counter() of the last publish, for the benchmark
         self._cache: dict[tuple[str, bytes], bytes] = {}
         self._documents = Documents()
-        self._compat = compat.Seen()  # what the old service's clients were told last
+        # What the old service's clients were told last; before the first pass, the device
+        # paths the last run's status files name (an absent camera keeps its path).
+        self.compat = compat_cameras.Seen()
+        store = getattr(controller, "store", None)
+        if controller.outcome is None and isinstance(store, StatusStore):
+            self.compat = compat_cameras.remembered(store.read()[1])
         if controller.outcome is not None:  # started after the controller's first pass
             self.refresh()
 
@@ -46,9 +52,9 @@ class ViewState:
         old = self.snapshot
         new = take(self.controller, old.version + 1, self._documents)
         events = self.log.record(changes(old, new))
-        seen = compat.seen(new)
-        notes = compat.notifications(self._compat, seen)
-        self.snapshot, self._compat = new, seen
+        seen = compat_cameras.seen(new, self.compat)
+        notes = compat_cameras.notifications(self.compat, seen)
+        self.snapshot, self.compat = new, seen
         self._cache.clear()
         for listener in list(self.listeners):
             listener.notify(events, notes)

@@ -3,6 +3,11 @@
 A session that is not authenticated by its upgrade request (Authorization header) must
 call `authenticate` within a few seconds. Outgoing messages wait in a bounded queue: a
 client that does not read is disconnected rather than allowed to grow the server.
+
+On /ws, the old camera service's endpoint, a session is "legacy": it also hears that
+service's notifications, a per-call `auth_token` authenticates it, and an authentication
+lasts `legacy_session` seconds (the `expires_at` that `authenticate` answers); then the
+session must authenticate again within `auth_timeout`, as when it opened.
 """
 
 from __future__ import annotations
@@ -11,8 +16,9 @@ import asyncio
 import contextlib
 import secrets
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 
 from aiohttp import WSCloseCode, WSMsgType, web
 
@@ -31,6 +37,7 @@ class WsLimits:
     send_queue: int = 1024  # messages waiting for a slow reader before it is dropped
     auth_timeout: float = 10.0
     rate: float = 200.0  # requests per second per connection (burst: the same number)
+    legacy_session: float = 24 * 3600.0  # seconds one authentication lasts on /ws
 
 
 class WsSession:
@@ -48,12 +55,14 @@ class WsSession:
     ) -> None:
         self.ws, self.dispatcher, self.state, self.limits = ws, dispatcher, state, limits
         self.authenticated = authenticated
-        self.compat_notes = compat_notes  # the old service's notifications (path /ws)
+        self.legacy = compat_notes  # path /ws: the old service's endpoint
+        self.expires_at: datetime | None = None  # when a legacy authentication ends
         self.id = secrets.token_hex(8)
         self.subscriptions: dict[str, Filter] = {}
         self.queue: asyncio.Queue[bytes] = asyncio.Queue(limits.send_queue)
         self._allowance, self._stamp = limits.rate, time.monotonic()
         self._closing: asyncio.Task[bool] | None = None
+        self._timer: asyncio.TimerHandle | None = None  # authentication deadline or expiry
 
     # --- what methods may ask of a session --------------------------------------------
     def subscribe(self, wanted: Filter) -> str:
@@ -69,6 +78,7 @@ class WsSession:
 
     def authenticate_compat(self) -> str:
         self.authenticated = True
+        self._authenticated_now()
         return self.id
 
     # --- Listener -----------------------------------------------------------------------
@@ -79,7 +89,7 @@ class WsSession:
             for event in events:
                 if wanted.wants(event):
                     self.send(head + event.wire + b"}}")
-        if self.compat_notes and self.authenticated:
+        if self.legacy and self.authenticated:
             for note in compat_notes:
                 self.send(note)
 
@@ -99,10 +109,10 @@ class WsSession:
     # --- the connection -----------------------------------------------------------------
     async def run(self) -> None:
         writer = asyncio.create_task(self._write())
-        timer = None
-        if not self.authenticated:
-            loop = asyncio.get_running_loop()
-            timer = loop.call_later(self.limits.auth_timeout, self._auth_expired)
+        if self.authenticated:
+            self._authenticated_now()
+        else:
+            self._await_authentication()
         self.state.listeners.add(self)
         try:
             async for message in self.ws:
@@ -112,15 +122,18 @@ class WsSession:
                     self.send(error_bytes(errors.INVALID_REQUEST, "send JSON in text frames"))
         finally:
             self.state.listeners.discard(self)
-            if timer is not None:
-                timer.cancel()
+            if self._timer is not None:
+                self._timer.cancel()
             writer.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await writer
 
     def _receive(self, text: str) -> None:
         if not self._within_rate():
-            self.send(error_bytes(errors.LIMIT_EXCEEDED, "rate limit: slow down"))
+            refused = RPCError(errors.LIMIT_EXCEEDED, "rate limit: slow down")
+            answer = self.dispatcher.refuse(text, refused)
+            if answer is not None:
+                self.send(answer)
             return
         answer = self.dispatcher.handle(text, self)
         if answer is not None:
@@ -141,6 +154,27 @@ class WsSession:
             while True:
                 data = await self.queue.get()
                 await self.ws.send_frame(data, WSMsgType.TEXT)
+
+    # --- authentication deadlines ------------------------------------------------------
+    def _set_timer(self, delay: float, callback: Callable[[], None]) -> None:
+        if self._timer is not None:
+            self._timer.cancel()
+        self._timer = asyncio.get_running_loop().call_later(delay, callback)
+
+    def _await_authentication(self) -> None:
+        self._set_timer(self.limits.auth_timeout, self._auth_expired)
+
+    def _authenticated_now(self) -> None:
+        """A legacy session's authentication runs out after `legacy_session` seconds."""
+        if not self.legacy:
+            return
+        lifetime = self.limits.legacy_session
+        self.expires_at = datetime.now(UTC) + timedelta(seconds=lifetime)
+        self._set_timer(lifetime, self._session_expired)
+
+    def _session_expired(self) -> None:
+        self.authenticated, self.expires_at = False, None
+        self._await_authentication()
 
     def _auth_expired(self) -> None:
         if not self.authenticated:
