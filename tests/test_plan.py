@@ -201,10 +201,22 @@ def test_documents_that_just_changed_delete_nothing_until_they_settle() -> None:
 
 def test_an_unplugged_camera_is_a_fact_even_while_other_documents_are_broken() -> None:
     paths, owned = converged_paths()
+    was = run(WORLD, [device("S1")], paths, owned).statuses
     broken_elsewhere = replace(WORLD, clean=False)
-    result = run(broken_elsewhere, [], paths, owned)
+    result = run(broken_elsewhere, [], paths, owned, previous=was)
     assert [(a.op, a.path) for a in result.actions] == [("delete", "cams/front")]
-    assert run(broken_elsewhere, [], paths, owned, settled=False).actions == []
+    waiting = run(broken_elsewhere, [], paths, owned, previous=was, settled=False)
+    assert waiting.actions == []
+    # The fact outlives the pass that saw it, as long as the Camera's document is the same.
+    later = run(broken_elsewhere, [], paths, owned, previous=waiting.statuses)
+    assert [(a.op, a.path) for a in later.actions] == [("delete", "cams/front")]
+    camera_status = later.statuses[Ref("Camera", "default", "front")]
+    assert isinstance(camera_status, CameraStatus) and camera_status.last_device == device("S1")
+    # Without that history (a new process), or with the Camera's document changed, the
+    # absence may be a misread document: it waits for a clean one.
+    assert run(broken_elsewhere, [], paths, owned).actions == []
+    edited = desired(camera("front", "S9"), *WORLD.streams.values(), clean=False)
+    assert run(edited, [], paths, owned, previous=was).actions == []
 
 
 def test_an_empty_source_prunes_only_when_allowed() -> None:

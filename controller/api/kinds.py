@@ -159,6 +159,10 @@ class CameraStatus(_Model):
     observed_generation: int | None = None
     conditions: list[Condition] = Field(default_factory=list)
     device: Device | None = None
+    last_device: Device | None = Field(
+        default=None,
+        description="While absent: the device it had, as long as its spec has not changed",
+    )
 
 
 class Camera(_Resource):

@@ -6,9 +6,10 @@ touches a path it does not own, and never deletes because a source is broken or 
 
 Destructive actions (deleting a path, turning recording off, shortening retention) are
 planned only from a desired state that is `settled` (read the same twice, a settle time
-apart, so a half-saved file is never acted on) and, when they follow from the documents
-rather than from a camera being unplugged, `clean` (loaded without any error). Otherwise
-they are withheld, and the plan says which and why.
+apart, so a half-saved file is never acted on) and `clean` (loaded without any error),
+unless they follow from a camera unplugged under an unchanged Camera document (its status
+keeps the `lastDevice`): a cut `serial:` looks just like an unplugged camera, but changes
+the document. Otherwise they are withheld, and the plan says which and why.
 """
 
 from __future__ import annotations
@@ -276,9 +277,18 @@ def _match_cameras(
                 observed_generation=generation(cam),
                 conditions=state.conditions(key, ready, stalled=stalled),
                 device=matched.get(key),
+                last_device=None if key in matched else _last_device(state, cam),
             ),
         )
     return matched
+
+
+def _last_device(state: _Pass, camera: Camera) -> Device | None:
+    """The device the Camera had when last matched under this very document."""
+    before = state.previous.get(ref(camera))
+    if not isinstance(before, CameraStatus) or before.observed_generation != generation(camera):
+        return None
+    return before.device or before.last_device
 
 
 class DeviceIndex:
@@ -336,7 +346,8 @@ def _plan_stream(
         )
     elif device is None:
         # Without its camera the path would only restart ffmpeg in a loop: remove it.
-        state.unplugged.add(path)
+        if _last_device(state, camera) is not None:
+            state.unplugged.add(path)
         ready = state.ready(key, False, "CameraNotReady", f"{ref(camera)} has no device")
     else:
         choice = choose_device(device, stream.spec.device_link or state.settings.device_link)
