@@ -30,7 +30,8 @@ from pathlib import Path
 
 import httpx
 
-from benchmarks.world import verdict, write_world
+from benchmarks.targets import run, verdict
+from benchmarks.world import write_world
 
 CAMERAS = 10
 SETTLE = 3.0  # after convergence: the first MediaMTX poll wakes one more pass at ~1 s
@@ -138,17 +139,18 @@ def main() -> None:
                 peak = status_value(ctl.pid, "VmHWM") / 1024
                 threads = status_value(ctl.pid, "Threads")
     rss_now = statistics.median(rss)
+    rss_met = verdict(rss_now < RSS_TARGET_MB, "idle RSS")
     print(
         f"idle: `camctl run` (python -m controller run) with {CAMERAS} simulated cameras, "
         f"against the emulator in another process; converged {converged:.1f} s after start"
     )
     print(
         f"  idle RSS: median {rss_now:.1f} MB over {WINDOW:.0f} s (peak VmHWM {peak:.1f} MB, "
-        f"threads: {threads}; target < {RSS_TARGET_MB:.0f} MB: {verdict(rss_now < RSS_TARGET_MB)})"
+        f"threads: {threads}; target < {RSS_TARGET_MB:.0f} MB: {rss_met})"
     )
     print(
         f"  idle CPU: {cpu:.2f}% of one core over {WINDOW:.0f} s (utime+stime; target < "
-        f"{CPU_TARGET:g}%: {verdict(cpu < CPU_TARGET)})"
+        f"{CPU_TARGET:g}%: {verdict(cpu < CPU_TARGET, 'idle CPU')})"
     )
     print(
         f"  for scale: a bare thread waking every 20 ms costs {timer_thread_cost():.2f}% of a "
@@ -157,4 +159,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    raise SystemExit(run(main))

@@ -10,7 +10,9 @@ this process. Objects are created through the API over HTTP, as a user's kubectl
 2. Start-up: N Camera+Stream pairs exist before the operator starts; the time from its start
    until every Stream's `Ready=True` is stored, and the process RSS after. kmock matches each
    request against every request it has served, so it slows as they pile up: N is below the
-   issue's 500 to keep the run short, and the time per stream is reported.
+   issue's 500 to keep the run short, and the time per stream is reported. It takes ~40 s on
+   an idle 2-core machine and longer under load; its target is that every Stream gets Ready
+   within STARTUP_WAIT, and otherwise it says how many did.
 
 kmock, the MediaMTX emulator and the operator share one process (and one event loop), so RSS
 and times include the emulators.
@@ -36,6 +38,7 @@ import aiohttp.test_utils
 import kmock
 import kopf
 
+from benchmarks.targets import measuring, run, verdict
 from controller.api.device import Device
 from controller.api.kinds import GROUP, PLURALS, VERSION
 from controller.observe.mediamtx import MediaMTXClient
@@ -48,6 +51,8 @@ from controller.testing.mediamtx import MediaMTXEmulator
 
 SAMPLES = 20  # latency samples, after one warm-up
 LATENCY_TARGET = 0.200  # seconds, median, resource created -> status Ready written
+SAMPLE_WAIT = 30.0  # seconds for one latency sample before that measurement gives up
+STARTUP_WAIT = 300.0  # seconds for all N Streams to get Ready at start-up (~40 s when idle)
 N = 100  # Streams at start-up (the issue asks for 500; kmock's matching is the limit)
 ISSUE_N = 500
 NODE = "edge-01"
@@ -112,7 +117,8 @@ class Harness:
     async def create(self, document: dict[str, Any]) -> None:
         url = f"/apis/{GROUP}/{VERSION}/namespaces/{NAMESPACE}/{PLURALS[document['kind']]}"
         async with self.server.client.post(url, json=document) as response:
-            assert response.status == 200, await response.text()
+            if response.status != 200:
+                raise RuntimeError(f"creating {document['kind']}: {await response.text()}")
 
     def ready(self, name: str) -> bool:
         key = (kmock.resource(GROUP, VERSION, PLURALS["Stream"]), NAMESPACE, name)
@@ -162,12 +168,14 @@ class Harness:
                 await asyncio.wait_for(self.task, 5)
 
 
-async def until(check: Callable[[], bool], timeout: float, what: str, poll: float = POLL) -> None:
+async def until(check: Callable[[], bool], timeout: float, poll: float = POLL) -> bool:
+    """Whether `check` came to hold within `timeout` seconds."""
     deadline = time.monotonic() + timeout
     while not check():
         if time.monotonic() > deadline:
-            raise AssertionError(f"not true within {timeout} s: {what}")
+            return False
         await asyncio.sleep(poll)
+    return True
 
 
 @asynccontextmanager
@@ -199,19 +207,22 @@ async def latencies(state: Path) -> list[float]:
     names = [f"lat-{i:03d}" for i in range(SAMPLES + 1)]
     async with cluster() as h:
         source = await h.start(names, state)
-        await until(lambda: h.watched() and source.synced, 10, "kopf watches and has listed")
+        if not await until(lambda: h.watched() and source.synced, SAMPLE_WAIT):
+            raise TimeoutError(f"kopf did not watch and list within {SAMPLE_WAIT:g} s")
         samples = []
         for name in names:
             start = time.perf_counter()
             for doc in _documents(name):
                 await h.create(doc)
-            await until(functools.partial(h.ready, name), 10, f"Stream/{name} Ready")
+            if not await until(functools.partial(h.ready, name), SAMPLE_WAIT):
+                raise TimeoutError(f"Stream/{name} not Ready within {SAMPLE_WAIT:g} s")
             samples.append(time.perf_counter() - start)
         return samples[1:]  # the first is a warm-up
 
 
 @dataclass
 class Startup:
+    ready: int  # Streams Ready by the end: N, or fewer when STARTUP_WAIT ran out
     wall: float
     rss_before: int  # kB
     rss_after: int  # kB
@@ -242,33 +253,36 @@ async def startup(state: Path) -> Startup:
             remaining.difference_update([n for n in remaining if h.ready(n)])
             return not remaining
 
-        await until(all_ready, 60, f"all {N} Streams Ready", poll=0.01)
+        await until(all_ready, STARTUP_WAIT, poll=0.01)
         wall = time.perf_counter() - start
         rss_after = _rss()
         served = sum(1 for _ in h.cluster)
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    return Startup(wall, rss_before, rss_after, peak, served)
+    return Startup(N - len(remaining), wall, rss_before, rss_after, peak, served)
 
 
-def main() -> None:
-    for name in ("kopf", "aiohttp.access", "camctl", "kmock"):
-        logging.getLogger(name).setLevel(logging.ERROR)
-    with tempfile.TemporaryDirectory() as tmp:
-        samples = asyncio.run(latencies(Path(tmp) / "latency"))
-        boot = asyncio.run(startup(Path(tmp) / "startup"))
+def report_latency(samples: list[float]) -> None:
     median, worst = statistics.median(samples), max(samples)
-    verdict = "met" if median < LATENCY_TARGET else "NOT met"
-    print("kubernetes: the operator through the real kopf, against kmock and the MediaMTX emulator")
+    met = verdict(median < LATENCY_TARGET, "kubernetes: created -> Ready")
     print(
         f"  Camera+Stream created -> Stream Ready=True stored ({SAMPLES} samples): "
         f"median {median * 1e3:.0f} ms, max {worst * 1e3:.0f} ms "
-        f"(target median < {LATENCY_TARGET * 1e3:.0f} ms: {verdict})"
+        f"(target median < {LATENCY_TARGET * 1e3:.0f} ms: {met})"
+    )
+
+
+def report_startup(boot: Startup) -> None:
+    met = verdict(boot.ready == N, "kubernetes: start-up")
+    done = (
+        f"all statuses Ready written in {boot.wall:.2f} s ({boot.wall / N * 1e3:.1f} ms/stream)"
+        if boot.ready == N
+        else f"only {boot.ready} of {N} Ready after {boot.wall:.2f} s"
     )
     print(
-        f"  start-up N={N} Streams: operator start -> all statuses Ready written in "
-        f"{boot.wall:.2f} s ({boot.wall / N * 1e3:.1f} ms/stream); RSS after "
+        f"  start-up N={N} Streams: operator start -> {done}; RSS after "
         f"{boot.rss_after / 1024:.0f} MiB (+{(boot.rss_after - boot.rss_before) / 1024:.0f} MiB "
-        f"over the operator start; peak {boot.maxrss / 1024:.0f} MiB; emulators included)"
+        f"over the operator start; peak {boot.maxrss / 1024:.0f} MiB; emulators included; "
+        f"target all {N} Ready within {STARTUP_WAIT:.0f} s: {met})"
     )
     print(
         f"  the issue's N={ISSUE_N} was not reached: kmock's request matching slows with every "
@@ -277,5 +291,16 @@ def main() -> None:
     )
 
 
+def main() -> None:
+    for name in ("kopf", "aiohttp.access", "camctl", "kmock"):
+        logging.getLogger(name).setLevel(logging.ERROR)
+    print("kubernetes: the operator through the real kopf, against kmock and the MediaMTX emulator")
+    with tempfile.TemporaryDirectory() as tmp:
+        with measuring("kubernetes: created -> Ready"):
+            report_latency(asyncio.run(latencies(Path(tmp) / "latency")))
+        with measuring("kubernetes: start-up"):
+            report_startup(asyncio.run(startup(Path(tmp) / "startup")))
+
+
 if __name__ == "__main__":
-    main()
+    raise SystemExit(run(main))

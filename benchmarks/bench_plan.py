@@ -12,6 +12,7 @@ import statistics
 import time
 from datetime import UTC, datetime
 
+from benchmarks.targets import run
 from benchmarks.world import world
 from controller.reconcile.plan import Settings, plan
 
@@ -59,4 +60,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    raise SystemExit(run(main))

@@ -29,6 +29,7 @@ from typing import Any
 import aiohttp
 
 from benchmarks.bench_view import QUIET, TOKEN
+from benchmarks.targets import run
 from benchmarks.world import write_world
 from controller.observe.recordings import SegmentScanner
 from controller.reconcile.plan import Settings
@@ -164,4 +165,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    raise SystemExit(run(main))

@@ -31,7 +31,8 @@ def world(n: int) -> tuple[Desired, list[Device]]:
             Device(node=f"/dev/video{2 * i}", serial=serial, by_id=f"/dev/v4l/by-id/{serial}")
         )
     desired, problems = assemble(resources)
-    assert not problems
+    if problems:
+        raise ValueError(f"the generated world does not load: {problems[:3]}")
     return desired, devices
 
 
@@ -64,7 +65,3 @@ def write_world(root: Path, n: int, recordings: bool = True, per_file: int = 100
         (docs / f"cameras-{first // per_file:03d}.yaml").write_text("---\n".join(text))
     (dev / "devices.yaml").write_text("devices:\n" + "".join(devices))
     return dev / "devices.yaml"
-
-
-def verdict(met: bool) -> str:
-    return "met" if met else "NOT met"

@@ -1,7 +1,8 @@
-"""Check requests and responses against MediaMTX's own OpenAPI description.
+"""Check requests and responses against MediaMTX v1.20.1's Control API.
 
-The description lives outside the repository, in ../shared/mediamtx/openapi.yaml (CI has it
-too); a missing file is an error, never a skip. Use from any test that holds an emulator:
+The facts come from tests/mediamtx_facts.json (names, types and status codes), which
+tools/mediamtx_facts.py derives from MediaMTX's OpenAPI description and default mediamtx.yml;
+test_mediamtx_facts.py checks that it still does. Use from any test that holds an emulator:
 
     assert_requests_match_spec(emulator.requests)
 
@@ -13,6 +14,7 @@ Schema alternative with null.
 from __future__ import annotations
 
 import functools
+import json
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -21,35 +23,29 @@ from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
 import jsonschema
-from ruamel.yaml import YAML
 
-SHARED = Path(__file__).resolve().parents[2] / "shared" / "mediamtx"
-OPENAPI = SHARED / "openapi.yaml"
-MEDIAMTX_YML = SHARED / "mediamtx.yml"
-_DROPPED = {"nullable", "deprecated", "format", "description", "example"}
+FACTS = Path(__file__).resolve().parent / "mediamtx_facts.json"
+_OPENAPI_ONLY = {"nullable", "deprecated"}
 
 
 @functools.cache
-def load_yaml(path: Path) -> Any:
-    return YAML(typ="safe", pure=True).load(path.read_text(encoding="utf-8"))
-
-
-def spec() -> dict[str, Any]:
-    document: dict[str, Any] = load_yaml(OPENAPI)
-    return document
+def facts() -> dict[str, Any]:
+    """MediaMTX's operations, schemas, global setting names and path defaults."""
+    loaded: dict[str, Any] = json.loads(FACTS.read_text(encoding="utf-8"))
+    return loaded
 
 
 def to_json_schema(node: Any, *, strict: bool) -> Any:
-    """An OpenAPI 3.0 schema as plain JSON Schema, $refs inlined."""
+    """A schema of the facts file as plain JSON Schema, $refs (schema names) inlined."""
     if isinstance(node, list):
         return [to_json_schema(item, strict=strict) for item in node]
     if not isinstance(node, dict):
         return node
     if "$ref" in node:
-        target = spec()["components"]["schemas"][node["$ref"].rsplit("/", 1)[1]]
+        target = facts()["schemas"][node["$ref"]]
         siblings = {k: v for k, v in node.items() if k != "$ref"}
         return to_json_schema({**target, **siblings}, strict=strict)
-    out = {k: to_json_schema(v, strict=strict) for k, v in node.items() if k not in _DROPPED}
+    out = {k: to_json_schema(v, strict=strict) for k, v in node.items() if k not in _OPENAPI_ONLY}
     if "properties" in node:  # property names are data, not keywords: keep them all
         out["properties"] = {
             name: to_json_schema(sub, strict=strict) for name, sub in node["properties"].items()
@@ -61,7 +57,7 @@ def to_json_schema(node: Any, *, strict: bool) -> Any:
 
 def schema(name: str, *, strict: bool = True) -> dict[str, Any]:
     """A component schema (e.g. "PathConf") as JSON Schema."""
-    converted: dict[str, Any] = to_json_schema(spec()["components"]["schemas"][name], strict=strict)
+    converted: dict[str, Any] = to_json_schema(facts()["schemas"][name], strict=strict)
     return converted
 
 
@@ -79,6 +75,7 @@ class Operation:
     query: dict[str, dict[str, Any]]
     body: dict[str, Any] | None
     body_required: bool
+    responses: dict[str, str]  # status code -> schema name
 
 
 def _template_pattern(template: str) -> re.Pattern[str]:
@@ -93,20 +90,13 @@ def _template_pattern(template: str) -> re.Pattern[str]:
 @functools.cache
 def operations() -> tuple[Operation, ...]:
     found = []
-    for template, item in spec()["paths"].items():
-        for method, op in item.items():
-            if method == "parameters":
-                continue
-            params = [*item.get("parameters", []), *op.get("parameters", [])]
-            query = {p["name"]: p.get("schema", {}) for p in params if p["in"] == "query"}
-            request_body = op.get("requestBody")
-            body = None
-            if request_body:
-                body_schema = request_body["content"]["application/json"]["schema"]
-                body = to_json_schema(body_schema, strict=True)
-            required = bool(request_body and request_body.get("required"))
-            pattern = _template_pattern(template)
-            found.append(Operation(method.upper(), template, pattern, query, body, required))
+    for op in facts()["operations"]:
+        body = None if op["body"] is None else to_json_schema({"$ref": op["body"]}, strict=True)
+        pattern = _template_pattern(op["path"])
+        required, responses = op["bodyRequired"], op["responses"]
+        found.append(
+            Operation(op["method"], op["path"], pattern, op["query"], body, required, responses)
+        )
     return tuple(found)
 
 
@@ -121,7 +111,7 @@ def request_problems(method: str, target: str, body: Any) -> list[str]:
     parts = urlsplit(target)
     op = find_operation(method, parts.path)
     if op is None:
-        return [f"{method} {parts.path}: no such operation in openapi.yaml"]
+        return [f"{method} {parts.path}: no such operation in MediaMTX's API"]
     where = f"{method} {target} ({op.template})"
     problems = []
     for key, value in parse_qsl(parts.query, keep_blank_values=True):
@@ -138,8 +128,19 @@ def request_problems(method: str, target: str, body: Any) -> list[str]:
     return problems
 
 
+def response_problems(method: str, target: str, status: int, body: Any) -> list[str]:
+    """What is wrong with one answer: a status code MediaMTX does not give, or its body."""
+    op = find_operation(method, urlsplit(target).path)
+    if op is None:
+        return [f"{method} {target}: no such operation in MediaMTX's API"]
+    where = f"{method} {target} ({op.template}) answered {status}"
+    if (name := op.responses.get(str(status))) is None:
+        return [f"{where}: MediaMTX answers only {', '.join(op.responses)}"]
+    return [f"{where}: body {e}" for e in validation_errors(body, schema(name))]
+
+
 def assert_requests_match_spec(requests: Iterable[tuple[str, str, Any]]) -> None:
-    """Fail listing every logged request that MediaMTX's OpenAPI description does not allow."""
+    """Fail listing every logged request that MediaMTX's API does not allow."""
     requests = list(requests)
     assert requests, "no requests to check"
     problems = [

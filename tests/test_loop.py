@@ -372,19 +372,28 @@ async def test_a_restart_is_noticed_by_its_closed_connection_not_a_timer(tmp_pat
     """MediaMTX closes its connections when it stops: that wakes the look, not `drift`."""
     async with running(tmp_path, timing=replace(TIMING, drift=60.0)) as h:
         await asyncio.sleep(0.2)  # past the first looks: only a closed connection wakes one now
+        await h.settle()  # and past the passes they woke
         before, started, since = h.configs(), time.monotonic(), h.mark()
         h.emu.restart()
         await eventually(lambda: h.configs() == before)
         assert time.monotonic() - started < 5  # the periodic look is a minute away
         # The look finds the paths gone and a new start time, or (its pooled HTTP connection
-        # was dropped too) fails once: each wakes the pass that restores the paths.
-        assert h.woken_by("mediamtx: ", since)
+        # was dropped too) fails once: each wakes the pass that restores the paths. A pass's
+        # trace is kept when it ends, after its writes: wait for it (the resync and the
+        # periodic look are a minute away, so only the closed connection can give it).
+        await eventually(lambda: h.woken_by("mediamtx: ", since))
 
 
 async def test_drift_right_after_start_is_noticed(tmp_path: Path) -> None:
-    """A restart between the first pass and the poll's first look is not taken as normal."""
-    async with running(tmp_path, timing=replace(TIMING, poll=0.5, drift=0.5)) as h:
-        h.emu.restart()  # almost surely before the first look, 0.5 s after the start
+    """A restart between the first pass and the poll's first look is not taken as normal.
+
+    The first look comes `poll` (3 s) after the start, even when MediaMTX closes the watched
+    connection sooner; it finds the paths gone. Were it taken as the baseline, nothing would
+    restore them before the resync (a minute away): later looks would see no change."""
+    async with running(tmp_path, timing=replace(TIMING, poll=3.0, drift=3.0)) as h:
+        looked = [target for _, target, _ in h.emu.requests if target == "/v3/info"]
+        assert not looked, "the poll looked before the restart: the test shows nothing"
+        h.emu.restart()
         await eventually(h.converged)
 
 

@@ -1,12 +1,20 @@
-"""Every request the MediaMTX client sends is one MediaMTX's OpenAPI description allows."""
+"""Every request the MediaMTX client sends, and every answer of the emulator, is one MediaMTX's
+API allows (tests/mediamtx_facts.json: its operations, field types and status codes)."""
 
 from __future__ import annotations
 
 import inspect
 from typing import Any
 
+import httpx
 import pytest
-from openapi_contract import assert_requests_match_spec, find_operation, request_problems, schema
+from openapi_contract import (
+    assert_requests_match_spec,
+    find_operation,
+    request_problems,
+    response_problems,
+    schema,
+)
 from openapi_contract import validation_errors as errors
 
 from controller.observe.mediamtx import MediaMTXClient, MediaMTXError
@@ -78,6 +86,60 @@ async def test_emulator_answers_match_openapi(emu: MediaMTXEmulator) -> None:
         for path in (await client.list_paths()).values():
             assert not errors(path, schema("Path"))
         assert not errors(await client.get_recordings("cams/front"), schema("Recording"))
+
+
+EVERY_ANSWER = [  # each endpoint the emulator serves, answering each status code it can
+    ("GET", "/v3/info", None, 200),
+    ("POST", "/v3/config/paths/add/cams/front", {"record": True}, 200),
+    ("POST", "/v3/config/paths/add/cams/front", {}, 400),
+    ("GET", "/v3/config/paths/get/cams/front", None, 200),
+    ("GET", "/v3/config/paths/get/missing", None, 404),
+    ("PATCH", "/v3/config/paths/patch/cams/front", {"recordDeleteAfter": "7d"}, 200),
+    ("PATCH", "/v3/config/paths/patch/missing", {}, 404),
+    ("PATCH", "/v3/config/paths/patch/cams/front", {"recordPath": "x"}, 400),
+    ("POST", "/v3/config/paths/replace/cams/back", {"runOnDemand": "ffmpeg"}, 200),
+    ("POST", "/v3/config/paths/replace/cams/back", {"bogus": 1}, 400),
+    ("GET", "/v3/config/paths/list?itemsPerPage=1", None, 200),
+    ("GET", "/v3/config/paths/list?itemsPerPage=0", None, 400),
+    ("GET", "/v3/paths/list", None, 200),
+    ("GET", "/v3/paths/list?page=-1", None, 400),
+    ("GET", "/v3/paths/get/cams/front", None, 200),
+    ("GET", "/v3/paths/get/missing", None, 404),
+    ("GET", "/v3/recordings/get/cams/front", None, 200),
+    ("GET", "/v3/recordings/get/missing", None, 400),
+    ("DELETE", "/v3/config/paths/delete/cams/back", None, 200),
+    ("DELETE", "/v3/config/paths/delete/cams/back", None, 404),
+]
+
+
+@pytest.mark.anyio
+async def test_emulator_status_codes_and_bodies_match_openapi(emu: MediaMTXEmulator) -> None:
+    assert emu.url is not None
+    emu.runtime["cams/front"] = {"online": True}
+    problems = []
+    async with httpx.AsyncClient(base_url=emu.url) as http:
+        for method, target, body, expected in EVERY_ANSWER:
+            response = await http.request(method, target, json=body)
+            assert response.status_code == expected, (method, target, response.text)
+            problems += response_problems(method, target, expected, response.json())
+    assert not problems, "answers outside MediaMTX's API:\n" + "\n".join(problems)
+
+
+@pytest.mark.parametrize(
+    ("method", "target", "status", "body", "problem"),
+    [
+        ("POST", "/v3/config/paths/add/cam", 404, {"status": "error", "error": "x"}, "only 200"),
+        ("GET", "/v3/info", 200, {"version": 1}, "is not of type 'string'"),
+        ("GET", "/v3/config/paths/get/cam", 200, {"bogus": 1}, "Additional properties"),
+        ("GET", "/v3/config/paths/get/cam", 404, {"status": "wrong"}, "'wrong' is not one of"),
+        ("GET", "/v3/nothing", 200, {}, "no such operation"),
+    ],
+)
+def test_checker_flags_bad_answers(
+    method: str, target: str, status: int, body: Any, problem: str
+) -> None:
+    problems = response_problems(method, target, status, body)
+    assert problems and problem in problems[0], problems
 
 
 # --- the checker itself catches what MediaMTX would reject ---------------------------------------

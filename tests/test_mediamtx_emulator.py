@@ -16,7 +16,7 @@ import httpx
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
-from openapi_contract import MEDIAMTX_YML, load_yaml, schema, spec, validation_errors
+from openapi_contract import facts, schema, validation_errors
 
 from controller.testing.mediamtx import (
     DEPRECATED_FIELDS,
@@ -404,7 +404,7 @@ def test_runs_standalone() -> None:
 
 # --- the field set and defaults are MediaMTX's ---------------------------------------------------
 def test_fields_are_the_openapi_pathconf_properties() -> None:
-    properties = spec()["components"]["schemas"]["PathConf"]["properties"]
+    properties = facts()["schemas"]["PathConf"]["properties"]
     assert set(properties) == FIELDS
     deprecated = {name for name, prop in properties.items() if prop.get("deprecated")}
     assert deprecated == set(DEPRECATED_FIELDS)
@@ -419,7 +419,7 @@ def _normalise(field: str, value: Any) -> Any:
 
 
 def test_defaults_are_mediamtx_yml_path_defaults() -> None:
-    yml_defaults = load_yaml(MEDIAMTX_YML)["pathDefaults"]
+    yml_defaults = facts()["pathDefaults"]
     assert set(yml_defaults) == set(PATH_DEFAULTS)
     for field, value in yml_defaults.items():
         ours = PATH_DEFAULTS[field]

@@ -1,7 +1,9 @@
-"""Rendering Streams as MediaMTX path configs, and the real ffmpeg accepting the commands."""
+"""Rendering Streams as MediaMTX path configs, and the real ffmpeg running the commands:
+publishing over RTSP, and encoding at the declared bitrate, keyframe interval, size and rate."""
 
 from __future__ import annotations
 
+import json
 import shlex
 import shutil
 import socket
@@ -17,6 +19,7 @@ from controller.reconcile.render import (
     RECORD_FIELDS,
     choose_device,
     differing,
+    encoder_args,
     ffmpeg_command,
     path_config,
 )
@@ -119,15 +122,72 @@ def test_command_names_the_device_and_publishes_to_mediamtx() -> None:
     assert args[args.index("-video_size") + 1] == "1280x720"
 
 
+# --- the encoder settings ------------------------------------------------------------
+
+
+def test_encoder_args_of_the_default_stream() -> None:
+    """2M is 2,000,000 bit/s, capped at that rate over 2 s of buffer; a keyframe every 2 s."""
+    assert encoder_args(VideoSpec()) == [
+        *("-c:v", "libx264", "-pix_fmt", "yuv420p", "-preset", "ultrafast", "-tune", "zerolatency"),
+        *("-b:v", "2000000", "-maxrate", "2000000", "-bufsize", "4000000", "-g", "60"),
+    ]
+
+
+def value_of(args: list[str], option: str) -> str:
+    assert args.count(option) == 1, (option, args)
+    return args[args.index(option) + 1]
+
+
+@pytest.mark.parametrize(
+    ("video", "encoder", "bits", "gop"),
+    [
+        ({}, "libx264", 2_000_000, 60),
+        ({"fps": 15, "bitrate": "800k"}, "libx264", 800_000, 30),
+        ({"fps": 25, "bitrate": "1.5M"}, "libx264", 1_500_000, 50),
+        ({"fps": 10, "bitrate": "2500000", "keyframeInterval": 10}, "libx264", 2_500_000, 10),
+        ({"bitrate": "4M", "keyframeInterval": 90}, "libx264", 4_000_000, 90),
+        ({"encoder": "h264_v4l2m2m", "fps": 20, "bitrate": "1M"}, "h264_v4l2m2m", 1_000_000, 40),
+    ],
+)
+def test_the_rendered_command_encodes_at_the_declared_bitrate_and_keyframe_interval(
+    video: dict[str, Any], encoder: str, bits: int, gop: int
+) -> None:
+    """A Stream's `video` as written in its document, to the command MediaMTX runs."""
+    for mode, field in (("always", "runOnInit"), ("onDemand", "runOnDemand")):
+        conf = path_config(stream(mode=mode, video=video), "/dev/video0", None, None)
+        args = shlex.split(conf[field])
+        assert value_of(args, "-c:v") == encoder
+        assert value_of(args, "-b:v") == value_of(args, "-maxrate") == str(bits)
+        assert value_of(args, "-bufsize") == str(2 * bits)
+        assert value_of(args, "-g") == str(gop)
+        assert value_of(args, "-pix_fmt") == "yuv420p"
+
+
+def test_a_passed_through_stream_is_not_encoded_again() -> None:
+    video = {"input": "h264", "codec": "copy", "fps": 15}
+    args = shlex.split(path_config(stream(video=video), "/dev/video0", None, None)["runOnInit"])
+    assert value_of(args, "-c:v") == "copy"
+    assert not {"-b:v", "-maxrate", "-bufsize", "-g", "-pix_fmt"} & set(args)
+
+
 # --- the real ffmpeg -----------------------------------------------------------------
 
 FFMPEG = shutil.which("ffmpeg")
+
+
+FFPROBE = shutil.which("ffprobe")
 
 
 @pytest.fixture(scope="module")
 def ffmpeg() -> str:
     assert FFMPEG, "ffmpeg is missing: install Debian's ffmpeg (make test does, as root)"
     return FFMPEG
+
+
+@pytest.fixture(scope="module")
+def ffprobe() -> str:
+    assert FFPROBE, "ffprobe is missing: install Debian's ffmpeg (make test does, as root)"
+    return FFPROBE
 
 
 def free_port() -> int:
@@ -218,3 +278,65 @@ def publish_when_listening(args: list[str]) -> subprocess.CompletedProcess[str]:
             return result
         subprocess.run(["sleep", "0.1"], check=True)
     return result
+
+
+# --- what the real ffmpeg encodes ----------------------------------------------------
+
+SECONDS = 4
+# testsrc2, not testsrc: testsrc is so plain that libx264 spends as little as half the target
+# bitrate on it, so a halved -b:v would still pass. On testsrc2 it spends 1.1-1.3x the target
+# in 4 s (the first keyframe weighs most), and 0.55-0.65x when -b:v is halved.
+BITRATE_MARGIN = (0.75, 1.5)
+ENCODED = [  # the video, its bitrate in bit/s and its frames between keyframes
+    (VideoSpec(), 2_000_000, 60),
+    (VideoSpec(width=640, height=480, fps=15, bitrate="800k"), 800_000, 30),
+    (VideoSpec(width=320, height=240, fps=10, bitrate="300k", keyframe_interval=10), 300_000, 10),
+]
+
+
+def encoded_as_mediamtx_runs_it(ffmpeg: str, video: VideoSpec, out: Path) -> None:
+    """The rendered command, reading testsrc2 instead of the camera and writing `out`."""
+    source = ["-f", "lavfi", "-i", f"testsrc2=size={video.width}x{video.height}:rate={video.fps}"]
+    args = as_mediamtx_runs_it(ffmpeg_command(video, "/dev/video0"), 8554, "cams/front", source)
+    assert args[-3:-1] == ["-f", "rtsp"], args
+    args = [*args[:-3], "-t", str(SECONDS), "-f", "matroska", str(out)]  # a file, not MediaMTX
+    done = subprocess.run(args, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+
+
+def probe(ffprobe: str, file: Path) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+    """The video stream's parameters and its packets (pts, size, flags), in order."""
+    entries = "stream=codec_name,width,height,pix_fmt:packet=pts_time,size,flags"
+    command = [ffprobe, "-v", "error", "-select_streams", "v:0", "-show_entries", entries]
+    done = subprocess.run(
+        [*command, "-of", "json", str(file)], capture_output=True, text=True, timeout=60
+    )
+    assert done.returncode == 0, done.stderr
+    found = json.loads(done.stdout)
+    packets = sorted(found["packets"], key=lambda p: float(p["pts_time"]))
+    return found["streams"][0], packets
+
+
+@pytest.mark.parametrize(
+    ("video", "bits", "gop"), ENCODED, ids=[f"{v.width}x{v.height}@{v.fps}" for v, *_ in ENCODED]
+)
+def test_ffmpeg_encodes_the_declared_keyframe_interval_bitrate_size_and_rate(
+    ffmpeg: str, ffprobe: str, video: VideoSpec, bits: int, gop: int, tmp_path: Path
+) -> None:
+    out = tmp_path / "encoded.mkv"
+    encoded_as_mediamtx_runs_it(ffmpeg, video, out)
+    stream_, packets = probe(ffprobe, out)
+    assert (stream_["codec_name"], stream_["pix_fmt"]) == ("h264", "yuv420p")
+    assert (stream_["width"], stream_["height"]) == (video.width, video.height)
+
+    frames = len(packets)
+    assert frames == SECONDS * video.fps
+    pts = [float(p["pts_time"]) for p in packets]
+    assert abs((pts[-1] - pts[0]) / (frames - 1) - 1 / video.fps) < 0.001, "frame rate"
+
+    keyframes = [i for i, p in enumerate(packets) if "K" in p["flags"]]
+    assert keyframes == list(range(0, frames, gop))
+
+    spent = sum(int(p["size"]) for p in packets) * 8 / (frames / video.fps)
+    low, high = BITRATE_MARGIN
+    assert low * bits <= spent <= high * bits, f"{spent:.0f} bit/s spent for {bits}"
