@@ -32,8 +32,8 @@ run: $(VENV)/.installed
 	$(CAMCTL) run $(or $(CONFIG),examples/gitops)
 
 lint: $(VENV)/.test-installed
-	$(VENV)/bin/ruff check controller tests benchmarks
-	$(VENV)/bin/ruff format --check controller tests benchmarks
+	$(VENV)/bin/ruff check controller tests benchmarks tools
+	$(VENV)/bin/ruff format --check controller tests benchmarks tools
 	$(VENV)/bin/mypy
 
 test: lint
