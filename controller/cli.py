@@ -377,7 +377,7 @@ def status(
     controller, resources = StatusStore(state_dir or default_state_dir()).read()
     if controller is None and output not in ("json", "yaml"):
         raise click.ClickException("no status yet: is `camctl run` running with this --state-dir?")
-    click.echo(status_report(controller, resources, output, controller or {}))
+    click.echo(status_report(controller, resources, output))
 
 
 @main.command()

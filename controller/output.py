@@ -133,17 +133,17 @@ def to_json(data: Any) -> str:
     return json.dumps(data, indent=2, sort_keys=False)
 
 
-def health_text(controller: Mapping[str, Any]) -> str:
-    """The controller's own status, as `camctl status` shows it above the resources."""
-    h = controller.get("status", {})
+def health_text(h: Mapping[str, Any]) -> str:
+    """The controller's own status (camelCase, as the view's `controller.status`), as
+    `camctl status` shows it above the resources."""
     reachable = {True: "reachable", False: "UNREACHABLE", None: "unknown"}[
-        h.get("mediamtx_reachable")
+        h.get("mediamtxReachable")
     ]
     lines = [
-        f"controller {controller.get('metadata', {}).get('name', '?')}: "
-        f"{h.get('passes', 0)} passes, last {h.get('last_pass') or 'never'}, "
-        f"last success {h.get('last_success') or 'never'}",
-        f"MediaMTX {h.get('mediamtx_version') or ''}: {reachable}".replace("  ", " "),
+        f"controller {h.get('node') or '?'}: "
+        f"{h.get('passes', 0)} passes, last {h.get('lastPass') or 'never'}, "
+        f"last success {h.get('lastSuccess') or 'never'}",
+        f"MediaMTX {h.get('mediamtxVersion') or ''}: {reachable}".replace("  ", " "),
     ]
     lines += [f"error: {redact(e)}" for e in h.get("errors", [])]
     lines += [f"note: {n}" for n in h.get("notes", [])]
@@ -191,12 +191,10 @@ def render_yaml(documents: Sequence[Any]) -> str:
     return out.getvalue()
 
 
-def status_report(
-    health: Any, resources: Sequence[Any], output: str, health_file: Mapping[str, Any]
-) -> str:
-    """`camctl status` as json or yaml of both, else the controller's health and a table
-    (`health_file`: the health in the shape of status/controller.json)."""
+def status_report(health: Mapping[str, Any] | None, resources: Sequence[Any], output: str) -> str:
+    """`camctl status` as json or yaml of both, else the controller's health and a table.
+    `health` has the fields of the view's `controller.status`, from a view or a file."""
     if output in ("json", "yaml"):
         document = {"controller": health, "resources": list(resources)}
         return to_json(document) if output == "json" else render_yaml([document]).rstrip("\n")
-    return f"{health_text(health_file)}\n{resources_table(resources, wide=output == 'wide')}"
+    return f"{health_text(health or {})}\n{resources_table(resources, wide=output == 'wide')}"

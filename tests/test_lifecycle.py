@@ -135,7 +135,7 @@ def converged(emu: MediaMTXEmulator, state: Path, paths: set[str]) -> Callable[[
 
     def check() -> bool:
         health, _ = statuses(state)
-        return set(emu.path_names()) == paths and bool(health.get("status", {}).get("last_success"))
+        return set(emu.path_names()) == paths and bool(health.get("status", {}).get("lastSuccess"))
 
     return check
 

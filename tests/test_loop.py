@@ -406,7 +406,7 @@ async def test_mediamtx_down_for_a_while_then_back_on_the_same_port(tmp_path: Pa
         for key, status in h.controller.statuses.items():  # cameras do not need MediaMTX
             assert ready_of(status.conditions) == ("True" if key.kind == "Camera" else "Unknown")
         assert h.condition("Stream", "garage").reason == "MediaMTXUnreachable"
-        assert h.controller_file()["status"]["mediamtx_reachable"] is False
+        assert h.controller_file()["status"]["mediamtxReachable"] is False
         h.edit("recordings.yaml", "retention: 7d", "retention: 3d")  # waits for MediaMTX
         failed = h.sample("camctl_passes_total", result="error")
         await eventually(lambda: h.sample("camctl_passes_total", result="error") >= failed + 3)

@@ -18,10 +18,11 @@ import gc
 import logging
 import time
 from collections.abc import Callable, Coroutine, Hashable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, Protocol, runtime_checkable
 
 from controller.api.device import Device
+from controller.api.health import Health
 from controller.api.kinds import API_VERSION, Ref, Status
 from controller.kit.repeats import Repeats
 from controller.observe.devices import DeviceSource
@@ -80,21 +81,6 @@ class Timing:
     backoff_max: float = 30.0
     stop_grace: float = 1.5  # on SIGTERM, let the current pass finish this long
     settle: float = SETTLE  # documents unchanged this long before anything is removed
-
-
-@dataclass
-class Health:
-    """What `camctl status` shows about the controller itself."""
-
-    started: str = field(default_factory=lambda: now().isoformat())
-    passes: int = 0
-    last_pass: str | None = None
-    last_success: str | None = None
-    last_reasons: list[str] = field(default_factory=list)
-    mediamtx_reachable: bool | None = None
-    mediamtx_version: str | None = None
-    errors: list[str] = field(default_factory=list)
-    notes: list[str] = field(default_factory=list)
 
 
 class Controller:
@@ -310,7 +296,7 @@ class Controller:
             "apiVersion": API_VERSION,
             "kind": "Controller",
             "metadata": {"name": self.settings.node_name or "camctl"},
-            "status": {k: v for k, v in vars(self.health).items() if v is not None},
+            "status": self.health.model_dump(mode="json", by_alias=True, exclude_none=True),
         }
 
     def _log(self, reasons: list[str], outcome: Outcome, elapsed: float) -> None:

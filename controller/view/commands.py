@@ -271,20 +271,5 @@ def status_from_server(server: str, token_file: Path | None, output: str) -> Non
                 resources += fetch(view, plural, None, {})
     except _failures() as exc:
         raise click.ClickException(str(exc)) from exc
-    click.echo(status_report(health, resources, output, _as_status_file(health)))
+    click.echo(status_report(health, resources, output))
     sys.stdout.flush()
-
-
-def _as_status_file(health: Mapping[str, Any]) -> dict[str, Any]:
-    """The controller.status answer in the shape of status/controller.json."""
-    names = {
-        "passes": "passes",
-        "lastPass": "last_pass",
-        "lastSuccess": "last_success",
-        "mediamtxReachable": "mediamtx_reachable",
-        "mediamtxVersion": "mediamtx_version",
-        "errors": "errors",
-        "notes": "notes",
-    }
-    status = {snake: health.get(camel) for camel, snake in names.items()}
-    return {"metadata": {"name": health.get("node") or "camctl"}, "status": status}

@@ -14,6 +14,7 @@ from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Fie
 from pydantic.alias_generators import to_camel
 
 from controller.api.device import Device
+from controller.api.health import Health
 from controller.api.kinds import Camera, Recording, Stream
 from controller.view import selectors
 
@@ -242,18 +243,9 @@ class PlanResult(Out):
     based_on: str | None = Field(None, description="When the pass whose snapshots it used ended")
 
 
-class ControllerStatus(Out):
+class ControllerStatus(Health):
     node: str | None
     ready: bool = Field(description="A pass has finished since the view started")
-    started: str
-    passes: int
-    last_pass: str | None = None
-    last_success: str | None = None
-    last_reasons: list[str] = Field(default_factory=list)
-    mediamtx_reachable: bool | None = None
-    mediamtx_version: str | None = None
-    errors: list[str] = Field(default_factory=list)
-    notes: list[str] = Field(default_factory=list)
     resources: dict[str, int] = Field(description="Declared resources by kind")
     not_ready: int = Field(description="Resources whose Ready condition is not True")
     version: int

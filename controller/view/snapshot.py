@@ -14,10 +14,10 @@ from typing import Any, Protocol
 
 from controller.api.desired import AnyResource, Desired
 from controller.api.device import Device
+from controller.api.health import Health
 from controller.api.kinds import API_VERSION, KINDS, CameraStatus, Ref, Status
 from controller.output import redact
 from controller.reconcile.apply import Outcome, project
-from controller.reconcile.loop import Health
 from controller.reconcile.plan import Owner, Settings
 from controller.reconcile.render import RECORD_FIELDS
 from controller.view.recorded import Recorded, playback_base
@@ -240,15 +240,7 @@ def _controller(controller: ControllerLike, docs: Mapping[str, list[Doc]]) -> Do
     )
     result: Doc = {
         "node": controller.settings.node_name,
-        "started": h.started,
-        "passes": h.passes,
-        "lastPass": h.last_pass,
-        "lastSuccess": h.last_success,
-        "lastReasons": list(h.last_reasons),
-        "mediamtxReachable": h.mediamtx_reachable,
-        "mediamtxVersion": h.mediamtx_version,
-        "errors": list(h.errors),  # file errors, MediaMTX unreachable, failed actions
-        "notes": list(h.notes),
+        **h.model_dump(mode="json", by_alias=True),
         "resources": {kind: len(kind_docs) for kind, kind_docs in docs.items()},
         "notReady": not_ready,
     }

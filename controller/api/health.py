@@ -1,0 +1,36 @@
+"""The controller's own health: what `camctl status`, the status files and the view show.
+
+One model, camelCase on the wire like every status, kept by the loop and read by the view.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from pydantic import BaseModel, ConfigDict, Field
+from pydantic.alias_generators import to_camel
+
+
+def now() -> datetime:
+    """Now, to the second: the precision of every time camctl writes."""
+    return datetime.now(UTC).replace(microsecond=0)
+
+
+class Health(BaseModel):
+    model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True)
+
+    started: str = Field(default_factory=lambda: now().isoformat())
+    passes: int = 0
+    last_pass: str | None = None
+    last_success: str | None = None
+    last_reasons: list[str] = Field(default_factory=list)
+    mediamtx_reachable: bool | None = None
+    mediamtx_version: str | None = None
+    errors: list[str] = Field(
+        default_factory=list,
+        description="Documents that do not load, MediaMTX unreachable, failed writes, a "
+        "damaged state directory: each until it is mended",
+    )
+    notes: list[str] = Field(
+        default_factory=list, description="What camctl keeps or holds back, and why"
+    )
