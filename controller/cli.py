@@ -31,6 +31,7 @@ from controller.api.kinds import Ref
 from controller.api.schema import document_schema
 from controller.output import (
     action_json,
+    blocked,
     devices_table,
     plan_summary,
     plan_text,
@@ -39,6 +40,7 @@ from controller.output import (
     status_report,
     status_table,
     to_json,
+    withheld_json,
 )
 from controller.reconcile.inventory import (
     Inventory,
@@ -56,7 +58,9 @@ if TYPE_CHECKING:
     from controller.reconcile.loop import Timing
 
 F = TypeVar("F", bound=Callable[..., Any])
-EXIT_ERROR, EXIT_PENDING = 1, 2
+# plan: 0 nothing to write and nothing blocked; 1 an error (a document, MediaMTX); 2 changes
+# pending (to write, or withheld); 3 nothing to write, but resources cannot be served.
+EXIT_ERROR, EXIT_PENDING, EXIT_BLOCKED = 1, 2, 3
 
 
 def paths_argument(required: bool = True) -> Callable[[F], F]:
@@ -238,16 +242,22 @@ def devices(
 @controller_options
 @output_option
 def plan(**options: Any) -> None:
-    """Show what apply would change; exit 0 converged, 2 changes pending, 1 error."""
+    """Show what apply would change; exit 0 converged, 1 error, 2 changes pending,
+    3 nothing to write but some resources cannot be served."""
     outcome, result = _reconcile(options, dry_run=True)
+    plan = outcome.plan
+    cannot = blocked(outcome.statuses)
     failed = bool(result.errors) or outcome.observed.error is not None
+    pending = bool(plan.actions or plan.withheld)
     if options["output"] == "json":
         click.echo(
             to_json(
                 {
-                    "converged": outcome.plan.converged,
-                    "actions": [action_json(a) for a in outcome.plan.actions],
-                    "notes": outcome.plan.notes,
+                    "converged": not (failed or pending or cannot),
+                    "actions": [action_json(a) for a in plan.actions],
+                    "withheld": [withheld_json(w) for w in plan.withheld],
+                    "blocked": cannot,
+                    "notes": plan.notes,
                     "errors": _errors(result, outcome),
                 }
             )
@@ -255,21 +265,27 @@ def plan(**options: Any) -> None:
     else:
         _print_errors(result, outcome)
         if outcome.observed.error is None:
-            click.echo(plan_text(outcome.plan))
-    sys.exit(EXIT_ERROR if failed else (0 if outcome.plan.converged else EXIT_PENDING))
+            click.echo(plan_text(plan, cannot))
+    code = EXIT_ERROR if failed else EXIT_PENDING if pending else EXIT_BLOCKED if cannot else 0
+    sys.exit(code)
 
 
 @main.command()
 @controller_options
 @output_option
 def apply(**options: Any) -> None:
-    """Converge MediaMTX once, then print each action and every resource's status."""
+    """Converge MediaMTX once, then print each action and every resource's status; exit as
+    plan does, for what is left: 0 all served, 1 error or a resource that needs a person,
+    2 removals withheld, 3 some resources cannot be served (a camera unplugged)."""
     outcome, result = _reconcile(options, dry_run=False)
+    withheld, cannot = outcome.plan.withheld, blocked(outcome.statuses)
     if options["output"] == "json":
         click.echo(
             to_json(
                 {
                     "actions": [action_json(r.action, r.error) for r in outcome.results],
+                    "withheld": [withheld_json(w) for w in withheld],
+                    "blocked": cannot,
                     "notes": outcome.plan.notes,
                     "errors": _errors(result, outcome),
                     "resources": status_json(outcome.statuses),
@@ -281,13 +297,16 @@ def apply(**options: Any) -> None:
         for r in outcome.results:
             mark = "failed: " + r.error if r.error else "ok"
             click.echo(f"{r.action.op} {r.action.path}: {mark}")
+        for w in withheld:
+            click.echo(f"= withheld: {w.action.op} {w.action.path}: {w.message}")
         for note in outcome.plan.notes:
             click.echo(f"! {note}")
         if outcome.observed.error is None and not outcome.failed:
-            click.echo(plan_summary([]) if not outcome.results else "Applied.")
+            done = "Applied. " if outcome.results else ""
+            click.echo(done + plan_summary([], len(withheld), len(cannot)))
         click.echo(status_table(outcome.statuses))
     failed = result.errors or outcome.failed or outcome.observed.error or _stalled(outcome)
-    sys.exit(EXIT_ERROR if failed else 0)
+    sys.exit(EXIT_ERROR if failed else EXIT_PENDING if withheld else EXIT_BLOCKED if cannot else 0)
 
 
 @main.command()

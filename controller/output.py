@@ -20,6 +20,42 @@ from controller.reconcile.plan import Action, Plan, Withheld
 
 _CREDENTIALS = re.compile(r"(?P<scheme>[a-zA-Z][a-zA-Z0-9+.-]*://)[^/@\s]+@")
 SYMBOLS = {"add": "+", "patch": "~", "delete": "-"}
+# What a person does about a resource that cannot be served, by its Ready reason.
+FIXES = {
+    "DeviceAbsent": "plug the camera in, or correct spec.match (`camctl devices` lists them)",
+    "AmbiguousMatch": "make spec.match name one device (a serial or a usbPath)",
+    "DeviceConflict": "give each Camera a spec.match of its own device",
+    "CameraNotReady": "see its Camera",
+    "CameraUnknown": "fix its Camera's document (see the errors)",
+    "PathConflict": "set spec.adopt: true to take the path over, or choose another spec.path",
+    "RootNotAllowed": "choose a spec.root under a --recordings-root of camctl run",
+    "StreamNotReady": "see its Stream",
+    "InvalidSpec": "fix the document where the message says",
+    "InvalidReference": "fix the document where the message says",
+    "ApplyFailed": "see why MediaMTX refused it; camctl retries",
+}
+# Not blocked: on its way (an action is planned or held back until the documents allow).
+UNDER_WAY = frozenset({"Reconciling", "Withheld"})
+
+
+def blocked(statuses: Mapping[Ref, Status]) -> list[dict[str, Any]]:
+    """Resources that cannot be served as declared, and what to do about each."""
+    out = []
+    for key, status in sorted(statuses.items()):
+        ready = find(status.conditions, "Ready")
+        if ready is None or ready.status == "True" or ready.reason in UNDER_WAY:
+            continue
+        out.append(
+            {
+                "kind": key.kind,
+                "namespace": key.namespace,
+                "name": key.name,
+                "reason": ready.reason,
+                "message": redact(ready.message),
+                "fix": FIXES.get(ready.reason, ""),
+            }
+        )
+    return out
 
 
 def redact(value: Any) -> Any:
@@ -33,7 +69,8 @@ def redact(value: Any) -> Any:
     return value
 
 
-def plan_text(plan: Plan) -> str:
+def plan_text(plan: Plan, cannot: Sequence[Mapping[str, Any]] = ()) -> str:
+    """The plan for people: actions, what is withheld, what cannot be served, a summary."""
     lines = []
     for action in plan.actions:
         owner = f"  ({action.stream})" if action.stream else ""
@@ -50,7 +87,11 @@ def plan_text(plan: Plan) -> str:
                 f"    {f}: {_change(old, new, 'patch')}" for f, (old, new) in action.diff.items()
             ]
     lines += [f"! {note}" for note in plan.notes]
-    lines.append(plan_summary(plan.actions))
+    for b in cannot:
+        ref = Ref(b["kind"], b["namespace"], b["name"])
+        fix = f" ({b['fix']})" if b["fix"] else ""
+        lines.append(f"x {ref}: {b['reason']}: {b['message']}{fix}")
+    lines.append(plan_summary(plan.actions, len(plan.withheld), len(cannot)))
     return "\n".join(lines)
 
 
@@ -59,11 +100,19 @@ def _change(old: Any, new: Any, op: str) -> str:
     return shown if op == "add" else f"{json.dumps(redact(old))} -> {shown}"
 
 
-def plan_summary(actions: Sequence[Action]) -> str:
-    if not actions:
-        return "No changes: MediaMTX matches the declared state."
-    count = {op: sum(a.op == op for a in actions) for op in SYMBOLS}
-    return f"Plan: {count['add']} to add, {count['patch']} to change, {count['delete']} to delete."
+def plan_summary(actions: Sequence[Action], withheld: int = 0, cannot: int = 0) -> str:
+    """One line; "No changes" only when MediaMTX serves everything that is declared."""
+    held = f", {withheld} withheld" if withheld else ""
+    served = f"; {cannot} resource(s) cannot be served" if cannot else ""
+    if actions:
+        count = {op: sum(a.op == op for a in actions) for op in SYMBOLS}
+        return (
+            f"Plan: {count['add']} to add, {count['patch']} to change, "
+            f"{count['delete']} to delete{held}{served}."
+        )
+    if withheld or cannot:
+        return f"Nothing to write now{held}{served}."
+    return "No changes: MediaMTX matches the declared state."
 
 
 def action_json(action: Action, error: str | None = None) -> dict[str, Any]:
@@ -151,9 +200,9 @@ def health_text(h: Mapping[str, Any]) -> str:
 
 
 def resources_table(resources: Iterable[Mapping[str, Any]], *, wide: bool = False) -> str:
-    header = ["RESOURCE", "READY", "REASON", "SINCE", "MESSAGE"]
+    header = ["RESOURCE", "READY", "REASON", "SINCE", "DETAIL", "MESSAGE"]
     if wide:
-        header[4:4] = ["GENERATION", "DETAIL"]
+        header[4:4] = ["GENERATION"]
     rows = [tuple(header)]
     for doc in resources:
         status = doc.get("status", {})
@@ -167,20 +216,26 @@ def resources_table(resources: Iterable[Mapping[str, Any]], *, wide: bool = Fals
             ready.get("status", "Unknown"),
             ready.get("reason", ""),
             ready.get("lastTransitionTime", ""),
+            _detail(status, wide),
             redact(ready.get("message", "")),
         ]
         if wide:
-            row[4:4] = [str(status.get("observedGeneration", "")), _detail(status)]
+            row[4:4] = [str(status.get("observedGeneration", ""))]
         rows.append(tuple(row))
     return table(rows)
 
 
-def _detail(status: Mapping[str, Any]) -> str:
-    if urls := status.get("urls"):
+def _detail(status: Mapping[str, Any], wide: bool) -> str:
+    """The one fact to see per resource: a Camera's device, a Stream's path (its URL when
+    wide), a Recording's segments."""
+    if (segments := status.get("segments")) is not None:
+        newest = segments.get("newest")
+        return f"{segments.get('count', 0)} segments" + (f", newest {newest}" if newest else "")
+    if wide and (urls := status.get("urls")):
         return str(urls.get("rtsp", ""))
     if device := status.get("device"):
         return str(device.get("node") if isinstance(device, Mapping) else device)
-    return str(status.get("path") or "")
+    return str(status.get("path") or "-")
 
 
 def render_yaml(documents: Sequence[Any]) -> str:

@@ -135,7 +135,7 @@ def converged(emu: MediaMTXEmulator, state: Path, paths: set[str]) -> Callable[[
 
     def check() -> bool:
         health, _ = statuses(state)
-        return set(emu.path_names()) == paths and bool(health.get("status", {}).get("lastSuccess"))
+        return set(emu.path_names()) == paths and bool(health.get("lastSuccess"))
 
     return check
 
@@ -229,7 +229,7 @@ def test_kill_9_mid_apply_then_restart_converges_exactly(
     eventually(converged(emu, state, declared), "converged after the restart", second)
 
     health, ready = statuses(state)
-    assert health["status"].get("errors", []) == []
+    assert health.get("errors", []) == []
     streams = {name: r for name, r in ready.items() if name.startswith("Stream/")}
     assert len(streams) == MANY
     assert set(streams.values()) == {("True", "PathConfigured")}  # no PathConflict

@@ -8,10 +8,11 @@ did not load cleanly, so a bad edit never removes anything.
 
 from __future__ import annotations
 
+import difflib
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from functools import cached_property
-from typing import NamedTuple
+from typing import Literal, NamedTuple
 
 from controller.api.kinds import Camera, Recording, Ref, Stream, ref
 
@@ -26,6 +27,15 @@ class Problem(NamedTuple):
     message: str
 
 
+class Rejection(NamedTuple):
+    """Why a declared resource is not (or, when its last valid spec is in force, no longer)
+    what its document says: the reason and message of its Ready condition."""
+
+    reason: Literal["InvalidSpec", "InvalidReference"]
+    message: str
+    generation: int | None = None
+
+
 @dataclass(frozen=True)
 class Desired:
     cameras: Mapping[Ref, Camera] = field(default_factory=dict)
@@ -35,6 +45,8 @@ class Desired:
     # Loaded without any error. Only a clean desired state may remove what it no longer
     # declares: a half-read or broken source looks exactly like one that dropped resources.
     clean: bool = True
+    # Declared resources whose documents are invalid or dangle: each still gets a status.
+    rejected: Mapping[Ref, Rejection] = field(default_factory=dict)
 
     def __len__(self) -> int:
         return len(self.cameras) + len(self.streams) + len(self.recordings)
@@ -63,13 +75,19 @@ def check_references(
     items = list(resources)
     names = {ref(r) for r in items} | set(invalid)
     problems: list[Problem] = []
+
+    def missing(wanted: Ref) -> str:
+        alike = [n.name for n in names if n.kind == wanted.kind and n.namespace == wanted.namespace]
+        nearest = difflib.get_close_matches(wanted.name, alike, n=1)
+        return f"{wanted} is not declared" + (f" (did you mean {nearest[0]}?)" if nearest else "")
+
     paths: dict[str, Ref] = {}
     recorded: dict[Ref, Ref] = {}
     for res in items:
         if isinstance(res, Stream):
             cam = Ref("Camera", res.metadata.namespace, res.spec.camera)
             if cam not in names:
-                problems.append(Problem(ref(res), "spec.camera", f"{cam} is not declared"))
+                problems.append(Problem(ref(res), "spec.camera", missing(cam)))
             first = paths.setdefault(res.path, ref(res))
             if first != ref(res):
                 problems.append(
@@ -78,7 +96,7 @@ def check_references(
         elif isinstance(res, Recording):
             stream = Ref("Stream", res.metadata.namespace, res.spec.stream)
             if stream not in names:
-                problems.append(Problem(ref(res), "spec.stream", f"{stream} is not declared"))
+                problems.append(Problem(ref(res), "spec.stream", missing(stream)))
             first = recorded.setdefault(stream, ref(res))
             if first != ref(res):
                 problems.append(
@@ -89,25 +107,39 @@ def check_references(
 
 def assemble(
     resources: Iterable[tuple[AnyResource, str]],
-    invalid: Iterable[Ref] = (),
+    declared: Iterable[Ref] = (),
+    rejected: Mapping[Ref, Rejection] | None = None,
     *,
     clean: bool = True,
 ) -> tuple[Desired, list[Problem]]:
     """Build the snapshot, leaving out the resources with problems.
 
-    `invalid` are identities declared by documents that failed validation: a reference to
-    one is not dangling (saying so would bury the real error). `clean` is False when the
-    source already had errors; any problem found here makes it False too.
+    `declared` are identities claimed by documents that failed validation, and `rejected`
+    says why where it is known: a reference to one is not dangling (saying so would bury
+    the real error). `clean` is False when the source already had errors; any problem
+    found here makes it False too.
     """
     pairs = list(resources)
-    problems = check_references((r for r, _ in pairs), invalid)
+    rejected = dict(rejected or {})
+    problems = check_references((r for r, _ in pairs), {*declared, *rejected})
     broken = {p.ref for p in problems}
     good = [r for r, _ in pairs if ref(r) not in broken]
+    for key, found in _by_ref(problems).items():
+        text = "; ".join(f"{p.field}: {p.message}" for p in found)
+        rejected.setdefault(key, Rejection("InvalidReference", text))
     desired = Desired(
         cameras={ref(r): r for r in good if isinstance(r, Camera)},
         streams={ref(r): r for r in good if isinstance(r, Stream)},
         recordings={ref(r): r for r in good if isinstance(r, Recording)},
         origins={ref(r): origin for r, origin in pairs},
         clean=clean and not problems,
+        rejected=rejected,
     )
     return desired, problems
+
+
+def _by_ref(problems: Iterable[Problem]) -> dict[Ref, list[Problem]]:
+    found: dict[Ref, list[Problem]] = {}
+    for problem in problems:
+        found.setdefault(problem.ref, []).append(problem)
+    return found

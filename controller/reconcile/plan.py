@@ -221,8 +221,10 @@ def plan(
         camera = desired.camera_of(stream)
         if camera is None or ref(camera) in cameras:
             _plan_stream(state, key, stream, camera, matched, runtime or {})
+    _rejected(state, in_force=False)  # before the Recordings that hang off such Streams
     for key, recording in sorted(desired.recordings.items()):
         _recording_status(state, key, recording, (recordings or {}).get(key))
+    _rejected(state, in_force=True)
     _plan_deletes(state)
     inventory = {**state.claimed, **{p: inventory[p] for p in state.kept if p in inventory}}
     actions = sorted(state.actions, key=_order)
@@ -477,6 +479,10 @@ def _recording_status(
         )
     elif not recording.spec.enabled:
         ready = state.ready(key, True, "Disabled", "recording is turned off (spec.enabled)")
+    elif stream_ready.reason in ("Reconciling", "Withheld"):  # its record fields go with it
+        ready = state.ready(
+            key, False, stream_ready.reason, f"{stream_key}: {stream_ready.message}"
+        )
     elif stream_ready.status != "True":
         ready = state.ready(
             key,
@@ -496,6 +502,7 @@ def _recording_status(
             conditions=state.conditions(
                 key,
                 ready,
+                reconciling=ready.reason in ("Reconciling", "Withheld"),
                 stalled=ready.reason == "RootNotAllowed",
                 extra=[_writing(state, ready, files), _disk_low(state, files)],
             ),
@@ -572,6 +579,36 @@ def _disk_low(state: _Pass, files: RecordingFiles | None) -> Condition:
         text = f"{free:.0f}% free, under the {threshold:g}% threshold"
         return state.shared("DiskLow", True, "DiskLow", text)
     return state.shared("DiskLow", False, "DiskOk", f"at least {threshold:g}% free")
+
+
+# --- Invalid documents ---------------------------------------------------------------
+
+STATUS_OF: dict[str, type[CameraStatus] | type[StreamStatus] | type[RecordingStatus]] = {
+    "Camera": CameraStatus,
+    "Stream": StreamStatus,
+    "Recording": RecordingStatus,
+}
+
+
+def _rejected(state: _Pass, *, in_force: bool) -> None:
+    """Invalid or dangling documents are reported on their resources, stalled: a person
+    must fix them. One whose last valid spec is still in force says so."""
+    desired = state.desired
+    for key, why in sorted(desired.rejected.items()):
+        kept = key in desired.cameras or key in desired.streams or key in desired.recordings
+        if kept != in_force or key.kind not in STATUS_OF:
+            continue
+        message = why.message + ("; its last valid spec stays in force" if kept else "")
+        ready = state.ready(key, False, why.reason, message)
+        conditions = state.conditions(key, ready, stalled=True)
+        if (planned := state.statuses.get(key)) is not None:
+            seen = planned.observed_generation if why.generation is None else why.generation
+            status = planned.model_copy(
+                update={"conditions": conditions, "observed_generation": seen}
+            )
+        else:
+            status = STATUS_OF[key.kind](observed_generation=why.generation, conditions=conditions)
+        state.settle(key, status)
 
 
 # --- Deletes -------------------------------------------------------------------------

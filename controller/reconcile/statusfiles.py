@@ -62,10 +62,16 @@ class StatusStore:
         ]
 
     def read(self) -> tuple[dict[str, Any] | None, list[dict[str, Any]]]:
-        """The controller's health and every resource's status document, as written."""
+        """The controller's health (its node and the fields of `Health`, as the view's
+        `controller.status` has them) and every resource's status document, as written."""
         controller = _read_json(self.root / CONTROLLER)
         resources = [_read_json(self.path_of(key)) for key in self._stored()]
-        return controller, [r for r in resources if r is not None]
+        health = None
+        if controller is not None:
+            meta, status = controller.get("metadata"), controller.get("status")
+            node = meta.get("name") if isinstance(meta, dict) else None
+            health = {"node": node, **(status if isinstance(status, dict) else {})}
+        return health, [r for r in resources if r is not None]
 
 
 def _read_json(path: Path) -> dict[str, Any] | None:

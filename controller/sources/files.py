@@ -17,7 +17,7 @@ import hashlib
 import os
 import threading
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -25,7 +25,7 @@ from pydantic import ValidationError
 from ruamel.yaml.comments import CommentedMap
 from watchfiles._rust_notify import RustNotify
 
-from controller.api.desired import AnyResource, Desired, assemble
+from controller.api.desired import AnyResource, Desired, Rejection, assemble
 from controller.api.kinds import API_VERSION, KINDS, Ref, parse_resource, ref
 from controller.kit import yamlfile
 from controller.kit.yamlfile import MAX_FILE_BYTES, Refused
@@ -131,6 +131,7 @@ class _FileLoad:
     documents: list[_Document]
     errors: list[LoadError]
     declared: set[Ref]  # every identity the file claims, valid or not
+    rejected: dict[Ref, Rejection] = field(default_factory=dict)  # and why invalid ones are
 
 
 class FileSource:
@@ -159,10 +160,13 @@ class FileSource:
         if self._result is not None and not errors and self.fingerprint == self._result[0]:
             return self._result[1]  # the same files with the same contents: the same result
         self._last_good = {f: self._last_good[f] for f in self._loads if f in self._last_good}
-        in_force, declared = [], set()
+        in_force: list[_Document] = []
+        declared: set[Ref] = set()
+        rejected: dict[Ref, Rejection] = {}
         for name, loaded in self._loads.items():
             errors.extend(loaded.errors)
             declared |= loaded.declared
+            rejected |= loaded.rejected
             if not loaded.errors:
                 self._last_good[name] = loaded.documents
             elif name in self._last_good:
@@ -175,11 +179,16 @@ class FileSource:
         documents, dup_errors = _without_duplicates(in_force)
         errors.extend(dup_errors)
         pairs = ((d.resource, os.path.realpath(d.file)) for d in documents)
-        desired, problems = assemble(pairs, declared, clean=not errors)
+        desired, problems = assemble(pairs, declared, rejected, clean=not errors)
         by_ref = {ref(d.resource): d for d in documents}
+        located: dict[Ref, list[str]] = {}
         for problem in problems:
-            doc = by_ref[problem.ref]
-            errors.append(_error(doc, tuple(problem.field.split(".")), problem.message))
+            error = _error(by_ref[problem.ref], tuple(problem.field.split(".")), problem.message)
+            errors.append(error)
+            located.setdefault(problem.ref, []).append(_located(error))
+        if located:  # the same reasons, with where to fix them
+            fixes = {k: Rejection("InvalidReference", "; ".join(v)) for k, v in located.items()}
+            desired = replace(desired, rejected={**desired.rejected, **fixes})
         errors.sort(key=lambda e: (e.file, e.line, e.col))
         result = LoadResult(desired, errors, [str(f.path) for f in files])
         self._result = (self.fingerprint, result)
@@ -218,7 +227,7 @@ class FileSource:
             return cached
         loaded = _FileLoad(digest, [], [], set())
         try:
-            loaded.documents = list(_parse_file(name, text, loaded.errors, loaded.declared))
+            loaded.documents = list(_parse_file(name, text, loaded))
         except Exception as exc:  # a bug of ours must hold this file, not stop every pass
             loaded.documents = []
             loaded.errors.append(LoadError(name, 1, 1, "", "", f"cannot load: {exc!r}"))
@@ -313,12 +322,11 @@ def _without_duplicates(documents: list[_Document]) -> tuple[list[_Document], li
     return list(seen.values()), errors
 
 
-def _parse_file(
-    name: str, text: str, errors: list[LoadError], declared: set[Ref]
-) -> Iterator[_Document]:
+def _parse_file(name: str, text: str, loaded: _FileLoad) -> Iterator[_Document]:
+    errors = loaded.errors
     fast = _parse_fast(name, text)
     if fast is not None:
-        declared.update(ref(doc.resource) for doc in fast)
+        loaded.declared.update(ref(doc.resource) for doc in fast)
         yield from fast
         return
     try:
@@ -332,11 +340,16 @@ def _parse_file(
     for index, tree in enumerate(trees, start=1):
         if tree is None:
             continue  # an empty document, as after a trailing `---`
-        if (named := _ref_of(tree)) is not None:
-            declared.add(named)
+        named = _ref_of(tree)
+        if named is not None:
+            loaded.declared.add(named)
+        before = len(errors)
         doc = _parse(name, index, tree, errors)
         if doc is not None:
             yield doc
+        elif named is not None and named.kind in KINDS:
+            text = "; ".join(_located(e) for e in errors[before:])
+            loaded.rejected[named] = Rejection("InvalidSpec", text)
 
 
 def _parse_fast(name: str, text: str) -> list[_Document] | None:
@@ -382,6 +395,12 @@ def _parse(file: str, index: int, tree: Any, errors: list[LoadError]) -> _Docume
             errors.append(LoadError(file, line, col, subject, dotted, validation_message(err)))
         return None
     return _Document(resource, file, parsed=tree)
+
+
+def _located(error: LoadError) -> str:
+    """An error as a resource's status tells it: where, what, why."""
+    where = f"{Path(error.file).name}:{error.line}:{error.col}"
+    return ": ".join(p for p in (where, error.field, error.message) if p)
 
 
 def _error(doc: _Document, loc: tuple[str, ...], message: str) -> LoadError:

@@ -109,8 +109,10 @@ def _stream_row(doc: Doc, wide: bool) -> list[str]:
 
 def _recording_row(doc: Doc, wide: bool) -> list[str]:
     ready, spec = _ready(doc), doc["spec"]
+    segments = doc.get("status", {}).get("segments") or {}
     row = [doc["metadata"]["name"], ready.get("status", "Unknown"), ready.get("reason", "")]
     row += [spec["stream"], spec.get("retention", "")]
+    row += [str(segments.get("count", "-")), segments.get("newest") or "-"]
     if wide:
         row += [spec.get("format", ""), spec.get("segmentDuration", ""), str(spec.get("enabled"))]
     return row
@@ -137,7 +139,7 @@ TABLES: dict[str, tuple[list[str], list[str], Row]] = {
     "cameras": (["NAME", "READY", "REASON", "DEVICE"], ["NODE", "PRODUCT", "MESSAGE"], _camera_row),
     "streams": (["NAME", "READY", "REASON", "PATH", "READERS"], ["MODE", "RTSP", "DEVICE"],
                 _stream_row),
-    "recordings": (["NAME", "READY", "REASON", "STREAM", "RETENTION"],
+    "recordings": (["NAME", "READY", "REASON", "STREAM", "RETENTION", "SEGMENTS", "NEWEST"],
                    ["FORMAT", "SEGMENT", "ENABLED"], _recording_row),
     "devices": (["NODE", "VENDOR:PRODUCT", "SERIAL", "PRODUCT", "CLAIMED BY"],
                 ["USB PATH", "FORMATS"], _device_row),

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from controller.api.desired import Desired, Problem, assemble
+from controller.api.desired import AnyResource, Desired, Rejection, assemble
 from controller.api.kinds import Ref
 from controller.sources.files import LoadError
 from controller.sources.kubernetes.store import Entry, Store, origin_of
@@ -38,8 +38,6 @@ class Pass:
 
     complete: bool = False  # made from a whole store (after kopf listed every kind)
     mine: dict[Ref, Entry] = field(default_factory=dict)
-    invalid: dict[Ref, list[tuple[str, str]]] = field(default_factory=dict)
-    problems: dict[Ref, list[Problem]] = field(default_factory=dict)
 
 
 def owned(store: Store, sources: set[str], node: str, claim_unassigned: bool) -> dict[Ref, Entry]:
@@ -70,9 +68,10 @@ def _recording_of_any(entry: Entry, streams: set[Ref]) -> bool:
 
 
 def read(store: Store, view: Pass) -> tuple[Desired, list[LoadError]]:
-    """The desired state of the objects in `view.mine`; notes in `view` which of them are
-    invalid or have problems, for their statuses."""
-    pairs, invalid = [], []
+    """The desired state of the objects in `view.mine`, with why those that cannot be
+    planned cannot (the planner gives them their statuses)."""
+    pairs: list[tuple[AnyResource, str]] = []
+    rejected: dict[Ref, Rejection] = {}
     errors: list[LoadError] = []
     going = {key for key, entry in view.mine.items() if entry.deleting}
     for key, entry in view.mine.items():
@@ -80,15 +79,12 @@ def read(store: Store, view: Pass) -> tuple[Desired, list[LoadError]]:
             continue  # its path goes (the finalizer waits for that), its Recording with it
         resource = store.in_force(entry)
         if entry.errors:
-            view.invalid[key] = entry.errors
+            text = "; ".join(f"{f}: {m}" for f, m in entry.errors)
+            rejected[key] = Rejection("InvalidSpec", text, entry.meta.get("generation"))
             note = "; its last valid spec stays in force" if resource is not None else ""
             errors += [object_error(key, f, m + note) for f, m in entry.errors]
-        if resource is None:
-            invalid.append(key)
-        else:
+        if resource is not None:
             pairs.append((resource, origin_of(key)))
-    desired, problems = assemble(pairs, invalid, clean=not errors)
-    for problem in problems:
-        view.problems.setdefault(problem.ref, []).append(problem)
-        errors.append(object_error(problem.ref, problem.field, problem.message))
+    desired, problems = assemble(pairs, rejected=rejected, clean=not errors)
+    errors += [object_error(p.ref, p.field, p.message) for p in problems]
     return desired, errors

@@ -99,7 +99,7 @@ class Sink:
             entry = self.store.entries.get(key)
             if entry is None or entry.deleting:
                 continue
-            wanted = target(entry, statuses.get(key), view)
+            wanted = target(entry, statuses.get(key))
             if wanted is None:
                 continue
             self.targets.wanted[key] = wanted

@@ -11,15 +11,13 @@ import contextlib
 import json
 import time
 from collections.abc import Collection, Iterable, Mapping
-from datetime import UTC, datetime
 from typing import Any
 
 from pydantic import ValidationError
 
-from controller.api.conditions import Condition, condition, merge_conditions
+from controller.api.conditions import Condition, merge_conditions
 from controller.api.kinds import Ref, Status
 from controller.sources.kubernetes.api import redact
-from controller.sources.kubernetes.desired import Pass
 from controller.sources.kubernetes.store import Entry
 
 # Counters that move with the video: written along with any other change, and on their own
@@ -58,33 +56,18 @@ class Targets:
         self.written_at.pop(key, None)
 
 
-def target(entry: Entry, planned: Status | None, view: Pass) -> dict[str, Any] | None:
-    """The status to write: the planner's, or why the object cannot be planned.
+def target(entry: Entry, planned: Status | None) -> dict[str, Any] | None:
+    """The status to write: the planner's (invalid objects included).
 
     Conditions keep the transition times the object already shows while their status holds,
     so a restarted camctl (which remembers no previous statuses) rewrites none.
     """
-    body = planned.model_dump(mode="json", by_alias=True, exclude_none=True) if planned else {}
-    before = conditions(entry.status)
-    if (failed := _failure(entry.key, view)) is not None:
-        body["conditions"] = _json(_stalled(*failed, before))
-        body["observedGeneration"] = entry.meta.get("generation")
-    elif planned is not None:
-        body["conditions"] = _json(merge_conditions(before, planned.conditions))
-    if not body:
+    if planned is None:
         return None
+    body = planned.model_dump(mode="json", by_alias=True, exclude_none=True)
+    body["conditions"] = _json(merge_conditions(conditions(entry.status), planned.conditions))
     cleaned: dict[str, Any] = json.loads(redact(json.dumps(body)))
     return {k: v for k, v in cleaned.items() if v is not None}
-
-
-def _failure(key: Ref, view: Pass) -> tuple[str, str] | None:
-    """Why an object cannot be planned, as a (reason, message), or None."""
-    if key in view.invalid:
-        return "InvalidSpec", "; ".join(f"{f}: {m}" for f, m in view.invalid[key])
-    if key in view.problems:
-        text = "; ".join(f"{p.field}: {p.message}" for p in view.problems[key])
-        return "InvalidReference", text
-    return None
 
 
 def conditions(status: Mapping[str, Any]) -> list[Condition]:
@@ -98,16 +81,6 @@ def conditions(status: Mapping[str, Any]) -> list[Condition]:
 
 def _without_counters(status: Mapping[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in status.items() if k not in COUNTERS}
-
-
-def _stalled(reason: str, message: str, before: Iterable[Condition]) -> list[Condition]:
-    now = datetime.now(UTC).replace(microsecond=0)
-    current = [
-        condition("Ready", False, reason, message, now),
-        condition("Reconciling", False, "Idle", "", now),
-        condition("Stalled", True, reason, message, now),
-    ]
-    return merge_conditions(before, current)
 
 
 def _json(items: Iterable[Condition]) -> list[dict[str, Any]]:
