@@ -23,6 +23,7 @@ from controller.api.kinds import (
 )
 from controller.api.units import normalize_duration
 from controller.observe.recordings import Disk, RecordingFiles, Segment, listed_by_mediamtx
+from controller.reconcile import plan as plan_module
 from controller.reconcile.plan import (
     Action,
     Owner,
@@ -553,3 +554,30 @@ def test_the_order_of_documents_does_not_change_the_plan(world: Any, rnd: Any) -
     assert a.actions == b.actions
     assert a.statuses == b.statuses
     assert a.inventory == b.inventory
+
+
+def test_a_stream_the_planner_fails_on_waits_and_the_others_converge(
+    monkeypatch: Any,
+) -> None:
+    """No exception escapes a pass: a bug met planning one Stream keeps its path as it is."""
+    two = desired(
+        *WORLD.cameras.values(),
+        *WORLD.streams.values(),
+        camera("back", "S2"),
+        doc("Stream", "back", camera="back", path="cams/back"),
+    )
+    paths, owned = converged_paths(two, [device("S1"), device("S2")])
+    real = plan_module.path_config
+
+    def failing(stream: Any, *args: Any) -> Any:
+        if stream.metadata.name == "front":
+            raise RuntimeError("a bug")
+        return real(stream, *args)
+
+    monkeypatch.setattr(plan_module, "path_config", failing)
+    paths["cams/back"]["runOnInit"] = "drifted"
+    paths["cams/front"]["runOnInit"] = "drifted"
+    result = run(two, [device("S1"), device("S2")], paths, owned)
+    assert [(a.op, a.path) for a in result.actions] == [("patch", "cams/back")]
+    assert ready(result, FRONT) == ("Unknown", "InternalError")
+    assert "cams/front" in result.inventory

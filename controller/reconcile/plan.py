@@ -220,7 +220,10 @@ def plan(
     for key, stream in sorted(desired.streams.items()):
         camera = desired.camera_of(stream)
         if camera is None or ref(camera) in cameras:
-            _plan_stream(state, key, stream, camera, matched, runtime or {})
+            try:
+                _plan_stream(state, key, stream, camera, matched, runtime or {})
+            except Exception as exc:  # a bug of ours: this Stream waits, the others go on
+                _failed_stream(state, key, stream, exc)
     _rejected(state, in_force=False)  # before the Recordings that hang off such Streams
     for key, recording in sorted(desired.recordings.items()):
         _recording_status(state, key, recording, (recordings or {}).get(key))
@@ -382,6 +385,20 @@ def _plan_stream(
     if live is not None:  # taken as MediaMTX reports them
         status.readers = len(live.get("readers") or []) if live else None
         status.bytes_received = live.get("inboundBytes") if live else None
+    state.settle(key, status)
+
+
+def _failed_stream(state: _Pass, key: Ref, stream: Stream, exc: Exception) -> None:
+    """Keep the Stream's path as it is and say why, instead of failing the whole pass."""
+    state.kept.add(stream.path)
+    state.actions = [a for a in state.actions if a.stream != key]
+    state.withheld = [w for w in state.withheld if w.action.stream != key]
+    ready = state.ready(key, None, "InternalError", f"camctl could not plan it: {exc!r}")
+    status = StreamStatus(
+        observed_generation=generation(stream),
+        path=stream.path,
+        conditions=state.conditions(key, ready, stalled=True),
+    )
     state.settle(key, status)
 
 
