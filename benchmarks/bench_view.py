@@ -263,6 +263,8 @@ async def measure(root: Path) -> dict[str, Any]:
         if (streams := len(run.view.state.snapshot.docs["Stream"])) != STREAMS:
             raise RuntimeError(f"the view shows {streams} streams, not {STREAMS}")
         results: dict[str, Any] = await throughput(run, root)
+        assert run.view.budget is not None
+        results["budget"] = run.view.budget.describe()
         results["published_ms"], results["triggered_ms"] = await notification_latency(run)
         results["kib_per_subscriber"] = await idle_memory(run)
     unlimited = Limits(ws=WsLimits(rate=1e9))
@@ -277,6 +279,7 @@ async def measure(root: Path) -> dict[str, Any]:
 def report(r: dict[str, Any]) -> None:
     ratio = r["view"] / r["naive"]
     print(f"view: streams.list, {STREAMS} streams, wrk {CONNECTIONS} connections, {DURATION} s")
+    print(f"  in force: {r['budget']}")
     print(f"  cached view     {r['view']:8.0f} req/s   p99 {r['view_p99']:6.2f} ms")
     print(f"  naive handler   {r['naive']:8.0f} req/s   p99 {r['naive_p99']:6.2f} ms")
     print(f"  >= {TARGET_RPS} req/s: {verdict(r['view'] >= TARGET_RPS, 'view: req/s')}; "

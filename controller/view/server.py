@@ -5,12 +5,18 @@ WebSocket; /ws is the old camera service's path and also carries its notificatio
 /healthz and /readyz (no token), /metrics, and the dashboard with its client at /,
 /client.js and /client.d.ts. Without a token file the server listens on loopback only
 and answers only requests addressed to a loopback name (no DNS rebinding).
+
+Clients cannot starve the controller: connections are capped below the open-files limit
+with a reserve kept for the controller (capacity.py, listener.py), a request's headers,
+its body and the sending of its answer each have a deadline, and what aiohttp logs about
+a request never quotes it (httplog.py).
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -19,9 +25,19 @@ from urllib.parse import urlsplit
 
 from aiohttp import WSCloseCode, web
 
-from controller.view import DEFAULT_ADDRESS, compat, compat_http, errors, methods, openrpc
+from controller.view import (
+    DEFAULT_ADDRESS,
+    compat,
+    compat_http,
+    errors,
+    httplog,
+    methods,
+    openrpc,
+)
 from controller.view.auth import Open, TokenFile, is_loopback, readable_by_others
+from controller.view.capacity import Budget, budget
 from controller.view.errors import ViewError
+from controller.view.listener import Listener
 from controller.view.metrics import ViewMetrics
 from controller.view.models import NoParams
 from controller.view.rpc import Context, Dispatcher, Method, error_bytes
@@ -30,6 +46,7 @@ from controller.view.state import ViewState
 from controller.view.ws import WsLimits, WsSession
 
 log = logging.getLogger("camctl.view")
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 HERE = Path(__file__).parent
 STATIC = {
     "/": ("static/index.html", "text/html"),
@@ -46,6 +63,7 @@ PAGE_HEADERS = {
     "Cache-Control": "no-cache",
 }
 JSON_HEADERS = {"Cache-Control": "no-store"}
+WEBSOCKETS = frozenset({"/rpc/ws", "/ws"})
 
 
 @dataclass(frozen=True)
@@ -53,6 +71,14 @@ class Limits:
     max_body: int = 256 * 1024  # bytes of one POST /rpc body
     max_batch: int = 100  # requests in one batch
     ws: WsLimits = field(default_factory=WsLimits)
+    max_connections: int = 256  # open at once, WebSockets included (fewer if files are few)
+    fd_reserve: int = 256  # descriptors kept free for the controller
+    header_timeout: float = 10.0  # from connecting (or the last answer) to a request's headers
+    body_timeout: float = 10.0  # to receive a POST body
+    send_timeout: float = 30.0  # to send an answer (not WebSocket messages)
+    max_line_size: int = 4096  # bytes of the request line
+    max_field_size: int = 4608  # bytes of one header: a token may have 4,096 characters
+    max_headers: int = 32  # all of them unfinished on every connection: ~70 MB at worst
 
 
 class HttpSession:
@@ -119,13 +145,15 @@ class View:
         )
         self.files = {route: (HERE / name).read_bytes() for route, (name, _) in STATIC.items()}
         self._runner: web.AppRunner | None = None
+        self.listener: Listener | None = None
+        self.budget: Budget | None = None
         self.url: str | None = None
         if token_file is not None and readable_by_others(token_file):
             log.warning("%s can be read by other users: chmod 600 it", token_file)
 
     # --- lifecycle ----------------------------------------------------------------------
     def app(self) -> web.Application:
-        app = web.Application(client_max_size=self.limits.max_body)
+        app = web.Application(client_max_size=self.limits.max_body, middlewares=[self._deadline])
         app.router.add_post("/rpc", self.rpc)
         app.router.add_get("/rpc/ws", self.websocket)
         app.router.add_get("/ws", self.websocket)
@@ -144,23 +172,48 @@ class View:
                 f"refusing to serve the view on {host} without a token file: anyone who can "
                 "reach it could read it; give --view-token-file, or listen on 127.0.0.1"
             )
+        self.budget = budget(self.limits.max_connections, self.limits.fd_reserve)
+        httplog.install()
         self.state.controller.sinks.append(self.state)
-        self._runner = web.AppRunner(self.app(), access_log=None, shutdown_timeout=1.0)
+        self._runner = web.AppRunner(
+            self.app(),
+            access_log=None,
+            shutdown_timeout=1.0,
+            logger=httplog.HTTP_LOG,
+            keepalive_timeout=self.limits.header_timeout,
+            lingering_time=1.0,
+            max_line_size=self.limits.max_line_size,
+            max_field_size=self.limits.max_field_size,
+            max_headers=self.limits.max_headers,
+        )
         await self._runner.setup()
+        assert self._runner.server is not None
+        self.listener = Listener(
+            self._runner.server, self.budget.connections, self.metrics.accept_failed
+        )
+        self.metrics.watch(self.listener)
         try:
-            await web.TCPSite(self._runner, host, port, backlog=1024).start()
+            sockets = self.listener.listen(host, port)
         except OSError as exc:
             await self.stop()
             raise ViewError(f"cannot listen on {host}:{port}: {exc.strerror or exc}") from None
-        bound = self._runner.addresses[0][1]
+        self.listener.start()
+        bound = sockets[0].getsockname()[1]
         self.url = f"http://{f'[{host}]' if ':' in host else host}:{bound}"
-        log.info("view at %s%s", self.url, "" if self.auth.required else " (no token: loopback)")
+        log.info(
+            "view at %s%s; %s",
+            self.url,
+            "" if self.auth.required else " (no token: loopback)",
+            self.budget.describe(),
+        )
         return self.url
 
     async def stop(self) -> None:
         sinks = self.state.controller.sinks
         if self.state in sinks:
             sinks.remove(self.state)
+        if self.listener is not None:
+            await self.listener.stop()
         if self._runner is not None:
             await self._runner.cleanup()
             self._runner = self.url = None
@@ -178,9 +231,14 @@ class View:
         if (request.content_length or 0) > self.limits.max_body:
             return _json_error(413, errors.INVALID_REQUEST, "request body too large")
         try:
-            body = await request.read()
+            async with asyncio.timeout(self.limits.body_timeout):
+                body = await request.read()
         except web.HTTPRequestEntityTooLarge:
             return _json_error(413, errors.INVALID_REQUEST, "request body too large")
+        except TimeoutError:
+            response = _json_error(408, errors.INVALID_REQUEST, "request body too slow")
+            response.force_close()
+            return response
         answer = self.dispatcher.handle(body, HttpSession(authenticated))
         if answer is None:
             return web.Response(status=204)
@@ -241,6 +299,23 @@ class View:
         return web.Response(
             body=self.files[route], content_type=kind, charset="utf-8", headers=PAGE_HEADERS
         )
+
+    @web.middleware
+    async def _deadline(self, request: web.Request, handler: Handler) -> web.StreamResponse:
+        """Send the answer within send_timeout, or drop the connection: a client that does
+        not read cannot hold its connection (WebSockets have heartbeats and queues)."""
+        response = await handler(request)
+        if request.path in WEBSOCKETS:
+            return response
+        try:
+            async with asyncio.timeout(self.limits.send_timeout):
+                await response.prepare(request)
+                await response.write_eof()
+                return response
+        except (TimeoutError, ConnectionError):
+            if request.transport is not None:
+                request.transport.abort()
+            return web.Response(status=408)  # never sent: aiohttp finds the connection gone
 
     # --- checks -------------------------------------------------------------------------
     def _host_allowed(self, request: web.Request) -> bool:
