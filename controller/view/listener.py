@@ -3,8 +3,9 @@
 aiohttp's `web.Server` is a protocol factory for asyncio; instead of letting asyncio
 accept as fast as clients connect, the view accepts one connection at a time, and only
 while fewer than `capacity` are open. Clients beyond the cap wait in the kernel's listen
-backlog and cost this process no descriptor. A failed accept (EMFILE when the process is
-out of descriptors, or any other error) is logged once, then counted
+backlog and cost this process no descriptor. A client that stops taking what it is sent
+is dropped after `send_timeout` (WebSockets too). A failed accept (EMFILE when the process
+is out of descriptors, or any other error) is logged once, then counted
 (`camctl_view_accept_errors_total`), and accepting resumes after a short pause.
 """
 
@@ -28,6 +29,8 @@ BACKLOG = 1024  # connections waiting for room: the kernel holds them, not this 
 class Slot:
     """One connection's place under the cap; freed once, whatever ends the connection."""
 
+    __slots__ = ("_held", "_opened", "_room")
+
     def __init__(self, room: asyncio.Semaphore, opened: Callable[[int], None]) -> None:
         self._room, self._opened, self._held = room, opened, True
         opened(1)
@@ -40,15 +43,24 @@ class Slot:
 
 
 class Counted(asyncio.Protocol):
-    """aiohttp's protocol for one connection, which frees its slot when the connection ends."""
+    """aiohttp's protocol for one connection, which frees its slot when the connection ends
+    and drops a client that leaves an answer waiting longer than `send_timeout`: asyncio
+    pauses the protocol's writing while the client does not read, and resumes it when it
+    does."""
 
-    def __init__(self, inner: asyncio.Protocol, slot: Slot) -> None:
-        self.inner, self.slot = inner, slot
+    __slots__ = ("_stalled", "inner", "send_timeout", "slot", "transport")
+
+    def __init__(self, inner: asyncio.Protocol, slot: Slot, send_timeout: float) -> None:
+        self.inner, self.slot, self.send_timeout = inner, slot, send_timeout
+        self.transport: asyncio.BaseTransport | None = None
+        self._stalled: asyncio.TimerHandle | None = None
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self.transport = transport
         self.inner.connection_made(transport)
 
     def connection_lost(self, exc: Exception | None) -> None:
+        self._unstall()
         try:
             self.inner.connection_lost(exc)
         finally:
@@ -61,23 +73,37 @@ class Counted(asyncio.Protocol):
         return self.inner.eof_received()
 
     def pause_writing(self) -> None:
+        loop = asyncio.get_running_loop()
+        self._stalled = loop.call_later(self.send_timeout, self._drop)
         self.inner.pause_writing()
 
     def resume_writing(self) -> None:
+        self._unstall()
         self.inner.resume_writing()
+
+    def _unstall(self) -> None:
+        if self._stalled is not None:
+            self._stalled.cancel()
+            self._stalled = None
+
+    def _drop(self) -> None:
+        if isinstance(self.transport, asyncio.WriteTransport):
+            self.transport.abort()
 
 
 class Listener:
     """Accepts on `sockets` into `factory` (aiohttp's `runner.server`), at most `capacity`
-    connections open at once."""
+    connections open at once, each dropped if it leaves an answer untaken `send_timeout`."""
 
     def __init__(
         self,
         factory: Callable[[], asyncio.Protocol],
         capacity: int,
+        send_timeout: float,
         failed: Callable[[str], None] = lambda errno_name: None,
     ) -> None:
         self.factory, self.capacity, self.failed = factory, capacity, failed
+        self.send_timeout = send_timeout
         self.open = 0  # connections open now
         self.sockets: list[socket.socket] = []
         self._room = asyncio.Semaphore(capacity)
@@ -148,7 +174,7 @@ class Listener:
                 slot.free()  # its transport, if made, closes the socket
 
     def _protocol(self, slot: Slot) -> Counted:
-        return Counted(self.factory(), slot)
+        return Counted(self.factory(), slot, self.send_timeout)
 
     def _accept_failed(self, exc: OSError) -> None:
         name = errno.errorcode.get(exc.errno or 0, type(exc).__name__)

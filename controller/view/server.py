@@ -8,7 +8,7 @@ and answers only requests addressed to a loopback name (no DNS rebinding).
 
 Clients cannot starve the controller: connections are capped below the open-files limit
 with a reserve kept for the controller (capacity.py, listener.py), a request's headers,
-its body and the sending of its answer each have a deadline, and what aiohttp logs about
+its body and the taking of its answer each have a deadline, and what aiohttp logs about
 a request never quotes it (httplog.py).
 """
 
@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -46,7 +46,6 @@ from controller.view.state import ViewState
 from controller.view.ws import WsLimits, WsSession
 
 log = logging.getLogger("camctl.view")
-Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 HERE = Path(__file__).parent
 STATIC = {
     "/": ("static/index.html", "text/html"),
@@ -63,7 +62,6 @@ PAGE_HEADERS = {
     "Cache-Control": "no-cache",
 }
 JSON_HEADERS = {"Cache-Control": "no-store"}
-WEBSOCKETS = frozenset({"/rpc/ws", "/ws"})
 
 
 @dataclass(frozen=True)
@@ -75,10 +73,10 @@ class Limits:
     fd_reserve: int = 256  # descriptors kept free for the controller
     header_timeout: float = 10.0  # from connecting (or the last answer) to a request's headers
     body_timeout: float = 10.0  # to receive a POST body
-    send_timeout: float = 30.0  # to send an answer (not WebSocket messages)
+    send_timeout: float = 30.0  # an answer may wait this long for the client to read it
     max_line_size: int = 4096  # bytes of the request line
     max_field_size: int = 4608  # bytes of one header: a token may have 4,096 characters
-    max_headers: int = 32  # all of them unfinished on every connection: ~70 MB at worst
+    max_headers: int = 32  # all unfinished on every connection: ~65 MiB (bench_view)
 
 
 class HttpSession:
@@ -153,7 +151,7 @@ class View:
 
     # --- lifecycle ----------------------------------------------------------------------
     def app(self) -> web.Application:
-        app = web.Application(client_max_size=self.limits.max_body, middlewares=[self._deadline])
+        app = web.Application(client_max_size=self.limits.max_body)
         app.router.add_post("/rpc", self.rpc)
         app.router.add_get("/rpc/ws", self.websocket)
         app.router.add_get("/ws", self.websocket)
@@ -189,7 +187,10 @@ class View:
         await self._runner.setup()
         assert self._runner.server is not None
         self.listener = Listener(
-            self._runner.server, self.budget.connections, self.metrics.accept_failed
+            self._runner.server,
+            self.budget.connections,
+            self.limits.send_timeout,
+            self.metrics.accept_failed,
         )
         self.metrics.watch(self.listener)
         try:
@@ -231,8 +232,11 @@ class View:
         if (request.content_length or 0) > self.limits.max_body:
             return _json_error(413, errors.INVALID_REQUEST, "request body too large")
         try:
-            async with asyncio.timeout(self.limits.body_timeout):
+            if request.content.is_eof():  # the whole body came with the headers
                 body = await request.read()
+            else:
+                async with asyncio.timeout(self.limits.body_timeout):
+                    body = await request.read()
         except web.HTTPRequestEntityTooLarge:
             return _json_error(413, errors.INVALID_REQUEST, "request body too large")
         except TimeoutError:
@@ -299,23 +303,6 @@ class View:
         return web.Response(
             body=self.files[route], content_type=kind, charset="utf-8", headers=PAGE_HEADERS
         )
-
-    @web.middleware
-    async def _deadline(self, request: web.Request, handler: Handler) -> web.StreamResponse:
-        """Send the answer within send_timeout, or drop the connection: a client that does
-        not read cannot hold its connection (WebSockets have heartbeats and queues)."""
-        response = await handler(request)
-        if request.path in WEBSOCKETS:
-            return response
-        try:
-            async with asyncio.timeout(self.limits.send_timeout):
-                await response.prepare(request)
-                await response.write_eof()
-                return response
-        except (TimeoutError, ConnectionError):
-            if request.transport is not None:
-                request.transport.abort()
-            return web.Response(status=408)  # never sent: aiohttp finds the connection gone
 
     # --- checks -------------------------------------------------------------------------
     def _host_allowed(self, request: web.Request) -> bool:
