@@ -4,7 +4,8 @@ Every connection costs a file descriptor, and the controller needs descriptors o
 (MediaMTX connections, documents, the state directory, recordings). When the view starts,
 the soft open-files limit is raised to the hard one (at most `CEILING`), the descriptors
 already open are counted, a reserve is kept free for the controller, and the view's
-connections are capped at what is left (and at `Limits.max_connections`).
+connections are capped at what is left (and at `Limits.max_connections`). A connection
+may hold two descriptors: its socket and a recording being downloaded.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from controller.view.errors import ViewError
 log = logging.getLogger("camctl.view")
 CEILING = 65536  # the soft limit is raised no further: children inherit it
 MIN_CONNECTIONS = 16  # below this the view would be useless: refuse to start
+PER_CONNECTION = 2  # descriptors: the socket, and a file it downloads (compat_http)
 
 
 @dataclass(frozen=True)
@@ -68,11 +70,12 @@ def budget(max_connections: int, reserve: int) -> Budget:
     if limit == resource.RLIM_INFINITY:
         limit = CEILING
     in_use = open_descriptors()
-    room = limit - in_use - reserve
+    room = (limit - in_use - reserve) // PER_CONNECTION
     if room < MIN_CONNECTIONS:
+        wanted = in_use + reserve + PER_CONNECTION * max_connections
         raise ViewError(
             f"the open-files limit ({limit}, {in_use} in use) leaves no room for the view "
             f"beside the {reserve} descriptors kept for the controller: raise it "
-            f"(LimitNOFILE= in the systemd unit, ulimit -n) to at least {in_use + reserve + 256}"
+            f"(LimitNOFILE= in the systemd unit, ulimit -n) to at least {wanted}"
         )
     return Budget(limit, in_use, reserve, min(max_connections, room))
