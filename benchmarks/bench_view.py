@@ -19,6 +19,9 @@ view; load comes from other processes:
    (the 100 documents) beside it. Requests per second and the median and p99 latency the
    client saw. The per-connection rate limit is lifted for this part only: it measures the
    cost of an answer, not the limit.
+5. As many clients as the view accepts at once, from a child process, each sending all the
+   headers it may (as long as they may be) without ending them: the server's memory with
+   them minus without them, the view's worst case under slow clients.
 """
 
 from __future__ import annotations
@@ -249,6 +252,47 @@ async def legacy_list(run: Running) -> dict[tuple[str, int], dict[str, float]]:
     }
 
 
+# --- 5. slow clients at the cap -----------------------------------------------------------
+
+SLOW_CLIENTS = """
+import socket, sys
+host, port, count, headers, size = sys.argv[1], int(sys.argv[2]), *map(int, sys.argv[3:])
+head = b"GET /healthz HTTP/1.1\\r\\nHost: x\\r\\n" + b"".join(
+    b"X-%d: %s\\r\\n" % (i, b"a" * size) for i in range(headers))
+held = [socket.create_connection((host, port)) for _ in range(count)]
+for sock in held:
+    sock.sendall(head)
+print("ready", flush=True)
+sys.stdin.readline()
+"""
+
+
+async def slow_header_memory(run: Running) -> tuple[int, int, int, float]:
+    """Clients, headers each, bytes per header, and the server's growth in MiB."""
+    listener, limits = run.view.listener, run.view.limits
+    assert listener is not None
+    count, headers, size = listener.capacity, limits.max_headers - 1, limits.max_field_size - 16
+    await until(lambda: listener.open == 0, 30)
+    gc.collect()
+    before = rss_kib()
+    host, port = run.url.removeprefix("http://").rsplit(":", 1)
+    child = await asyncio.create_subprocess_exec(
+        sys.executable, "-c", SLOW_CLIENTS, host, port, str(count), str(headers), str(size),
+        stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE,
+    )  # fmt: skip
+    assert child.stdout and child.stdin
+    try:
+        await asyncio.wait_for(child.stdout.readline(), 60)
+        await until(lambda: listener.open == count, 30)
+        await asyncio.sleep(0.5)  # well inside the header timeout
+        gc.collect()
+        after = rss_kib()
+    finally:
+        child.stdin.write(b"\n")
+        await child.wait()
+    return count, headers, size, (after - before) / 1024
+
+
 # --- report --------------------------------------------------------------------------------
 
 
@@ -263,8 +307,11 @@ async def measure(root: Path) -> dict[str, Any]:
         if (streams := len(run.view.state.snapshot.docs["Stream"])) != STREAMS:
             raise RuntimeError(f"the view shows {streams} streams, not {STREAMS}")
         results: dict[str, Any] = await throughput(run, root)
+        assert run.view.budget is not None
+        results["budget"] = run.view.budget.describe()
         results["published_ms"], results["triggered_ms"] = await notification_latency(run)
         results["kib_per_subscriber"] = await idle_memory(run)
+        results["slow_headers"] = await slow_header_memory(run)
     unlimited = Limits(ws=WsLimits(rate=1e9))
     async with running(
         docs, devices, root / "state", token_file=tokens, timing=QUIET, limits=unlimited
@@ -277,6 +324,7 @@ async def measure(root: Path) -> dict[str, Any]:
 def report(r: dict[str, Any]) -> None:
     ratio = r["view"] / r["naive"]
     print(f"view: streams.list, {STREAMS} streams, wrk {CONNECTIONS} connections, {DURATION} s")
+    print(f"  in force: {r['budget']}")
     print(f"  cached view     {r['view']:8.0f} req/s   p99 {r['view_p99']:6.2f} ms")
     print(f"  naive handler   {r['naive']:8.0f} req/s   p99 {r['naive_p99']:6.2f} ms")
     print(f"  >= {TARGET_RPS} req/s: {verdict(r['view'] >= TARGET_RPS, 'view: req/s')}; "
@@ -295,6 +343,8 @@ def report(r: dict[str, Any]) -> None:
         print(f"    {n:2d} connections: get_camera_list {old['rps']:7.0f} "
               f"{old['p50']:5.2f}/{old['p99']:5.2f}   cameras.list {own['rps']:7.0f} "
               f"{own['p50']:5.2f}/{own['p99']:5.2f}   ratio {ratio:.2f}")  # fmt: skip
+    count, headers, size, mib = r["slow_headers"]
+    print(f"  {count} clients holding {headers} unfinished headers of {size} bytes: {mib:.0f} MiB")
 
 
 def main() -> None:

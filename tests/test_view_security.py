@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -15,7 +16,7 @@ import pytest
 from test_view import TOKEN, serving
 from test_view import View as Client
 
-from controller.view import auth
+from controller.view import auth, httplog
 from controller.view.server import Limits, View, ViewError, parse_address
 from controller.view.ws import WsLimits
 
@@ -208,6 +209,45 @@ async def test_handler_failure_is_an_internal_error_without_details(view: Client
     finally:
         dispatcher.methods["plan.get"] = method
     assert answer["error"] == {"code": -32603, "message": "Internal error"}
+
+
+MALFORMED_AUTHORIZATION = [
+    f"Authorization: Bearer {TOKEN}\x01",  # a control character in the value
+    f"Authorization : Bearer {TOKEN}",  # a space before the colon
+    f"Authori\x00zation: Bearer {TOKEN}",  # NUL in the name
+    f"Authorization: Bearer {TOKEN}{'x' * 9000}",  # longer than a header may be
+    f"Authorization: Bearer {TOKEN}\r\n folded",  # obsolete line folding
+    f"Bearer {TOKEN}",  # no name at all
+]
+
+
+async def test_malformed_authorization_headers_never_reach_a_log(
+    view: Client, caplog: pytest.LogCaptureFixture
+) -> None:
+    """aiohttp's parser errors quote the raw header line; its WebSocket code logs the
+    subprotocols offered. Neither may put a token in a log, and garbage sent in a loop
+    makes one line, not one per request."""
+    caplog.set_level(logging.DEBUG)
+    for name in ("camctl.view.http", *httplog.AIOHTTP_LOGS):  # as if the process had just started
+        for quiet in logging.getLogger(name).filters:
+            if isinstance(quiet, httplog.Quiet):
+                quiet.throttle = httplog.Throttle()
+    host, port = view.url.removeprefix("http://").rsplit(":", 1)
+    for header in MALFORMED_AUTHORIZATION * 20:
+        reader, writer = await asyncio.open_connection(host, int(port))
+        writer.write(f"POST /rpc HTTP/1.1\r\nHost: {host}\r\n{header}\r\n\r\n".encode())
+        assert (await reader.read()).startswith(b"HTTP/1.0 400 ")
+        writer.close()
+    async with view.http.ws_connect(view.url + "/rpc/ws", protocols=(TOKEN,)) as ws:
+        await ws.send_json({"jsonrpc": "2.0", "id": 1, "method": "ping"})
+        assert (await ws.receive_json())["result"] == "pong"
+
+    text = caplog.text + "\n".join(logging.Formatter().format(r) for r in caplog.records)
+    assert TOKEN not in text
+    told = [r for r in caplog.records if r.name == "camctl.view.http"]
+    assert len(told) == 1 and told[0].getMessage().startswith("Error handling request"), told
+    offered = [r for r in caplog.records if r.name == "aiohttp.websocket"]
+    assert len(offered) == 1 and httplog.HIDDEN in offered[0].getMessage()
 
 
 # --- WebSockets ----------------------------------------------------------------------------

@@ -8,13 +8,17 @@ in a registry of their own, printed after the controller's.
 from __future__ import annotations
 
 from collections.abc import Iterator
+from typing import TYPE_CHECKING
 
-from prometheus_client import CollectorRegistry, Counter, generate_latest
+from prometheus_client import CollectorRegistry, Counter, Gauge, generate_latest
 from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
 
 from controller.view.snapshot import condition_of, ready_of
 from controller.view.state import ViewState
+
+if TYPE_CHECKING:
+    from controller.view.listener import Listener
 
 
 class ResourceCollector(Collector):
@@ -118,6 +122,29 @@ class ViewMetrics:
             ["method", "outcome"],
             registry=self.registry,
         )
+        self.accept_errors = Counter(
+            "camctl_view_accept_errors",
+            "Connections the view could not accept, by error (EMFILE: out of open files)",
+            ["errno"],
+            registry=self.registry,
+        )
+        self.open_connections = Gauge(
+            "camctl_view_http_connections",
+            "Connections open to the view, WebSockets included",
+            registry=self.registry,
+        )
+        self.connection_limit = Gauge(
+            "camctl_view_connection_limit",
+            "Connections the view holds at most (more wait unaccepted)",
+            registry=self.registry,
+        )
+
+    def watch(self, listener: Listener) -> None:
+        self.open_connections.set_function(lambda: listener.open)
+        self.connection_limit.set(listener.capacity)
+
+    def accept_failed(self, errno_name: str) -> None:
+        self.accept_errors.labels(errno_name).inc()
 
     def count(self, method: str, outcome: str) -> None:
         self.requests.labels(method, outcome).inc()

@@ -5,10 +5,16 @@ WebSocket; /ws is the old camera service's path and also carries its notificatio
 /healthz and /readyz (no token), /metrics, and the dashboard with its client at /,
 /client.js and /client.d.ts. Without a token file the server listens on loopback only
 and answers only requests addressed to a loopback name (no DNS rebinding).
+
+Clients cannot starve the controller: connections are capped below the open-files limit
+with a reserve kept for the controller (capacity.py, listener.py), a request's headers,
+its body and the taking of its answer each have a deadline, and what aiohttp logs about
+a request never quotes it (httplog.py).
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -19,9 +25,19 @@ from urllib.parse import urlsplit
 
 from aiohttp import WSCloseCode, web
 
-from controller.view import DEFAULT_ADDRESS, compat, compat_http, errors, methods, openrpc
+from controller.view import (
+    DEFAULT_ADDRESS,
+    compat,
+    compat_http,
+    errors,
+    httplog,
+    methods,
+    openrpc,
+)
 from controller.view.auth import Open, TokenFile, is_loopback, readable_by_others
+from controller.view.capacity import Budget, budget
 from controller.view.errors import ViewError
+from controller.view.listener import Listener
 from controller.view.metrics import ViewMetrics
 from controller.view.models import NoParams
 from controller.view.rpc import Context, Dispatcher, Method, error_bytes
@@ -53,6 +69,14 @@ class Limits:
     max_body: int = 256 * 1024  # bytes of one POST /rpc body
     max_batch: int = 100  # requests in one batch
     ws: WsLimits = field(default_factory=WsLimits)
+    max_connections: int = 256  # open at once, WebSockets included (fewer if files are few)
+    fd_reserve: int = 256  # descriptors kept free for the controller
+    header_timeout: float = 10.0  # from connecting (or the last answer) to a request's headers
+    body_timeout: float = 10.0  # to receive a POST body
+    send_timeout: float = 30.0  # an answer may wait this long for the client to read it
+    max_line_size: int = 4096  # bytes of the request line
+    max_field_size: int = 4608  # bytes of one header: a token may have 4,096 characters
+    max_headers: int = 32  # all unfinished on every connection: ~65 MiB (bench_view)
 
 
 class HttpSession:
@@ -119,6 +143,8 @@ class View:
         )
         self.files = {route: (HERE / name).read_bytes() for route, (name, _) in STATIC.items()}
         self._runner: web.AppRunner | None = None
+        self.listener: Listener | None = None
+        self.budget: Budget | None = None
         self.url: str | None = None
         if token_file is not None and readable_by_others(token_file):
             log.warning("%s can be read by other users: chmod 600 it", token_file)
@@ -144,23 +170,51 @@ class View:
                 f"refusing to serve the view on {host} without a token file: anyone who can "
                 "reach it could read it; give --view-token-file, or listen on 127.0.0.1"
             )
+        self.budget = budget(self.limits.max_connections, self.limits.fd_reserve)
+        httplog.install()
         self.state.controller.sinks.append(self.state)
-        self._runner = web.AppRunner(self.app(), access_log=None, shutdown_timeout=1.0)
+        self._runner = web.AppRunner(
+            self.app(),
+            access_log=None,
+            shutdown_timeout=1.0,
+            logger=httplog.HTTP_LOG,
+            keepalive_timeout=self.limits.header_timeout,
+            lingering_time=1.0,
+            max_line_size=self.limits.max_line_size,
+            max_field_size=self.limits.max_field_size,
+            max_headers=self.limits.max_headers,
+        )
         await self._runner.setup()
+        assert self._runner.server is not None
+        self.listener = Listener(
+            self._runner.server,
+            self.budget.connections,
+            self.limits.send_timeout,
+            self.metrics.accept_failed,
+        )
+        self.metrics.watch(self.listener)
         try:
-            await web.TCPSite(self._runner, host, port, backlog=1024).start()
+            sockets = self.listener.listen(host, port)
         except OSError as exc:
             await self.stop()
             raise ViewError(f"cannot listen on {host}:{port}: {exc.strerror or exc}") from None
-        bound = self._runner.addresses[0][1]
+        self.listener.start()
+        bound = sockets[0].getsockname()[1]
         self.url = f"http://{f'[{host}]' if ':' in host else host}:{bound}"
-        log.info("view at %s%s", self.url, "" if self.auth.required else " (no token: loopback)")
+        log.info(
+            "view at %s%s; %s",
+            self.url,
+            "" if self.auth.required else " (no token: loopback)",
+            self.budget.describe(),
+        )
         return self.url
 
     async def stop(self) -> None:
         sinks = self.state.controller.sinks
         if self.state in sinks:
             sinks.remove(self.state)
+        if self.listener is not None:
+            await self.listener.stop()
         if self._runner is not None:
             await self._runner.cleanup()
             self._runner = self.url = None
@@ -178,9 +232,17 @@ class View:
         if (request.content_length or 0) > self.limits.max_body:
             return _json_error(413, errors.INVALID_REQUEST, "request body too large")
         try:
-            body = await request.read()
+            if request.content.is_eof():  # the whole body came with the headers
+                body = await request.read()
+            else:
+                async with asyncio.timeout(self.limits.body_timeout):
+                    body = await request.read()
         except web.HTTPRequestEntityTooLarge:
             return _json_error(413, errors.INVALID_REQUEST, "request body too large")
+        except TimeoutError:
+            response = _json_error(408, errors.INVALID_REQUEST, "request body too slow")
+            response.force_close()
+            return response
         answer = self.dispatcher.handle(body, HttpSession(authenticated))
         if answer is None:
             return web.Response(status=204)

@@ -3,11 +3,15 @@
 After every pass the controller calls `publish`; the view then takes a new snapshot,
 works out the events, drops the cached answers of the old version and tells every
 listener (WebSocket sessions) what changed. Listeners must not block: they queue.
+
+Answers are cached per snapshot version and parameters, the least recently used given up
+first: at most MAX_CACHED answers and MAX_CACHED_BYTES bytes, whatever clients ask.
 """
 
 from __future__ import annotations
 
 import time
+from collections import OrderedDict
 from collections.abc import Mapping, Sequence
 from typing import Protocol
 
@@ -18,7 +22,9 @@ from controller.view.events import Event as ViewEvent
 from controller.view.events import EventLog, changes
 from controller.view.snapshot import ControllerLike, Documents, Snapshot, take
 
-MAX_CACHED = 1024
+MAX_CACHED = 1024  # answers kept for the current snapshot version
+MAX_CACHED_BYTES = 8 * 1024 * 1024  # their bytes, keys included
+MAX_ANSWER_BYTES = MAX_CACHED_BYTES // 4  # a bigger answer is serialised each time
 
 
 class Listener(Protocol):
@@ -32,7 +38,8 @@ class ViewState:
         self.log = EventLog()
         self.listeners: set[Listener] = set()
         self.published_at = 0.0  # perf_counter() of the last publish, for the benchmark
-        self._cache: dict[tuple[str, bytes], bytes] = {}
+        self._cache: OrderedDict[tuple[str, bytes], bytes] = OrderedDict()
+        self.cached_bytes = 0
         self._documents = Documents()
         # What the old service's clients were told last; before the first pass, the device
         # paths the last run's status files name (an absent camera keeps its path).
@@ -56,14 +63,32 @@ class ViewState:
         notes = compat_cameras.notifications(self.compat, seen)
         self.snapshot, self.compat = new, seen
         self._cache.clear()
+        self.cached_bytes = 0
         for listener in list(self.listeners):
             listener.notify(events, notes)
 
     def cached(self, key: tuple[str, bytes]) -> bytes | None:
-        return self._cache.get(key)
+        data = self._cache.get(key)
+        if data is not None:
+            self._cache.move_to_end(key)
+        return data
 
     def remember(self, key: tuple[str, bytes], data: bytes) -> bytes:
-        if len(self._cache) >= MAX_CACHED:  # many distinct params: start over, stay bounded
-            self._cache.clear()
+        size = _size(key, data)
+        if size > MAX_ANSWER_BYTES or key in self._cache:
+            return data
+        while self._cache and (
+            len(self._cache) >= MAX_CACHED or self.cached_bytes + size > MAX_CACHED_BYTES
+        ):
+            self.cached_bytes -= _size(*self._cache.popitem(last=False))
         self._cache[key] = data
+        self.cached_bytes += size
         return data
+
+    @property
+    def cached_answers(self) -> int:
+        return len(self._cache)
+
+
+def _size(key: tuple[str, bytes], data: bytes) -> int:
+    return len(key[0]) + len(key[1]) + len(data)

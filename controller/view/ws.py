@@ -32,7 +32,7 @@ from controller.view.state import ViewState
 @dataclass(frozen=True)
 class WsLimits:
     max_message: int = 64 * 1024  # bytes in one incoming message (bigger: closed, 1009)
-    max_connections: int = 1000
+    max_connections: int = 200  # of Limits.max_connections: the rest stays for plain HTTP
     max_subscriptions: int = 16  # per connection
     send_queue: int = 1024  # messages waiting for a slow reader before it is dropped
     auth_timeout: float = 10.0
