@@ -26,13 +26,15 @@ from typing import Any
 
 from benchmarks.targets import run, verdict
 from benchmarks.world import world
+from controller.api.conditions import now
 from controller.api.desired import Desired
 from controller.api.device import Device
 from controller.api.kinds import Ref, Status
+from controller.api.settings import Settings
 from controller.observe.mediamtx import MediaMTXClient
-from controller.reconcile.apply import Outcome, now, reconcile_once
+from controller.reconcile.apply import Outcome, reconcile_once
 from controller.reconcile.inventory import Inventory
-from controller.reconcile.plan import Settings, plan
+from controller.reconcile.plan import plan
 from controller.testing.mediamtx import MediaMTXEmulator, run_in_thread
 
 N = 1000

@@ -41,10 +41,10 @@ import kopf
 from benchmarks.targets import measuring, run, verdict
 from controller.api.device import Device
 from controller.api.kinds import GROUP, PLURALS, VERSION
+from controller.api.settings import Settings
 from controller.observe.mediamtx import MediaMTXClient
 from controller.reconcile.inventory import Inventory
 from controller.reconcile.loop import Controller, Timing
-from controller.reconcile.plan import Settings
 from controller.reconcile.statusfiles import StatusStore
 from controller.sources.kubernetes import KubernetesSource
 from controller.testing.mediamtx import MediaMTXEmulator

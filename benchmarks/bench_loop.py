@@ -45,12 +45,12 @@ from aiohttp import web
 
 from benchmarks.targets import measuring, missed, run, verdict
 from benchmarks.world import write_world
+from controller.api.settings import Settings
 from controller.observe.devices import DeviceSource, SimulatedDevices, UdevDevices
 from controller.observe.mediamtx import MediaMTXClient
 from controller.reconcile.apply import Outcome
 from controller.reconcile.inventory import Inventory
 from controller.reconcile.loop import Controller, Timing, tune_collector
-from controller.reconcile.plan import Settings
 from controller.reconcile.statusfiles import StatusStore
 from controller.sources.files import FileSource
 from controller.testing.mediamtx import MediaMTXEmulator

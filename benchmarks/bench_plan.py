@@ -14,7 +14,8 @@ from datetime import UTC, datetime
 
 from benchmarks.targets import run
 from benchmarks.world import world
-from controller.reconcile.plan import Settings, plan
+from controller.api.settings import Settings
+from controller.reconcile.plan import plan
 
 SIZES = (250, 500, 1000, 2000)
 REPEATS = 15

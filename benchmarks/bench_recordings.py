@@ -31,8 +31,8 @@ import aiohttp
 from benchmarks.bench_view import QUIET, TOKEN
 from benchmarks.targets import run
 from benchmarks.world import write_world
+from controller.api.settings import Settings
 from controller.observe.recordings import SegmentScanner
-from controller.reconcile.plan import Settings
 from controller.testing.recordings import write_segments
 from controller.view.harness import Running, running
 

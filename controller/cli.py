@@ -28,7 +28,9 @@ import click
 from controller import __version__
 from controller.api.device import Device
 from controller.api.kinds import Ref
+from controller.api.loading import LoadResult
 from controller.api.schema import document_schema
+from controller.api.settings import DEFAULT_RECORDINGS_ROOT, Settings
 from controller.output import (
     action_json,
     blocked,
@@ -48,8 +50,7 @@ from controller.reconcile.inventory import (
     InventoryInUse,
     default_state_dir,
 )
-from controller.reconcile.plan import DEFAULT_RECORDINGS_ROOT, Settings
-from controller.sources.files import FileSource, LoadResult, load
+from controller.sources.files import FileSource, load
 from controller.sources.suggest import camera_documents
 from controller.view.commands import get as get_command
 from controller.view.commands import recordings as recordings_command

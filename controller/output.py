@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import io
 import json
-import re
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
@@ -16,9 +15,9 @@ from ruamel.yaml import YAML
 from controller.api.conditions import find
 from controller.api.device import Device
 from controller.api.kinds import Ref, Status
+from controller.kit.redact import redact
 from controller.reconcile.plan import Action, Plan, Withheld
 
-_CREDENTIALS = re.compile(r"(?P<scheme>[a-zA-Z][a-zA-Z0-9+.-]*://)[^/@\s]+@")
 SYMBOLS = {"add": "+", "patch": "~", "delete": "-"}
 # What a person does about a resource that cannot be served, by its Ready reason.
 FIXES = {
@@ -56,17 +55,6 @@ def blocked(statuses: Mapping[Ref, Status]) -> list[dict[str, Any]]:
             }
         )
     return out
-
-
-def redact(value: Any) -> Any:
-    """Hide `user:password@` in URLs anywhere inside a value."""
-    if isinstance(value, str):
-        return _CREDENTIALS.sub(r"\g<scheme><redacted>@", value)
-    if isinstance(value, Mapping):
-        return {k: redact(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [redact(v) for v in value]
-    return value
 
 
 def plan_text(plan: Plan, cannot: Sequence[Mapping[str, Any]] = ()) -> str:

@@ -26,12 +26,12 @@ import pyudev
 
 from controller.api.device import Device
 from controller.api.kinds import CameraStatus, DeviceLink, Ref, StreamStatus
+from controller.api.settings import Settings
 from controller.observe.devices import UdevDevices
 from controller.observe.mediamtx import MediaMTXClient
 from controller.reconcile.apply import Outcome
 from controller.reconcile.inventory import Inventory
 from controller.reconcile.loop import Controller, Timing
-from controller.reconcile.plan import Settings
 from controller.reconcile.statusfiles import StatusStore
 from controller.sources.files import FileSource
 from controller.testing.mediamtx import MediaMTXEmulator

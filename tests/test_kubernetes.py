@@ -36,19 +36,19 @@ from ruamel.yaml import YAML
 
 from controller.api.device import Device
 from controller.api.kinds import GROUP, PLURALS, VERSION
+from controller.api.settings import Settings
 from controller.cli import main
+from controller.kit.redact import redact
 from controller.observe import v4l2
 from controller.observe.mediamtx import MediaMTXClient
 from controller.reconcile.inventory import Inventory
 from controller.reconcile.loop import Controller, Timing
-from controller.reconcile.plan import Settings
 from controller.reconcile.statusfiles import StatusStore
 from controller.sources.kubernetes import (
     KubernetesSource,
     auth_headers,
     finalizer_for,
     merge_patch,
-    redact,
     ssl_context,
 )
 from controller.testing.mediamtx import MediaMTXEmulator
@@ -555,7 +555,7 @@ async def test_secrets_stay_out_of_status_and_events(tmp_path: Path) -> None:
         for request in h.operator_requests():
             assert PASSWORD not in request.text
     assert redact("source rtsp://admin:hunter2@10.0.0.9:554/live failed") == (
-        "source rtsp://***@10.0.0.9:554/live failed"
+        "source rtsp://<redacted>@10.0.0.9:554/live failed"
     )
 
 

@@ -33,12 +33,12 @@ from ruamel.yaml import YAML
 
 from controller.api.conditions import Condition
 from controller.api.kinds import DeviceLink, Ref
+from controller.api.settings import Settings
 from controller.observe.devices import SimulatedDevices
 from controller.observe.mediamtx import MediaMTXClient
 from controller.reconcile.apply import Outcome
 from controller.reconcile.inventory import Inventory
 from controller.reconcile.loop import Controller, Timing
-from controller.reconcile.plan import Settings
 from controller.reconcile.statusfiles import StatusStore
 from controller.sources.files import FileSource
 from controller.testing.mediamtx import MediaMTXEmulator

@@ -21,15 +21,16 @@ from controller.api.kinds import (
     StreamStatus,
     parse_resource,
 )
+from controller.api.ownership import Owner
+from controller.api.recorded import Disk, RecordingFiles, Segment
+from controller.api.settings import Settings
 from controller.api.units import normalize_duration
-from controller.observe.recordings import Disk, RecordingFiles, Segment, listed_by_mediamtx
+from controller.observe.recordings import listed_by_mediamtx
 from controller.reconcile import plan as plan_module
 from controller.reconcile.plan import (
     Action,
-    Owner,
     Plan,
     RecordTarget,
-    Settings,
     plan,
     record_targets,
 )

@@ -19,10 +19,9 @@ from typing import Any
 import httpx
 import pytest
 
+from controller.api.recorded import RecordFormat, RecordingFiles
 from controller.observe import recordings
 from controller.observe.recordings import (
-    RecordFormat,
-    RecordingFiles,
     SegmentScanner,
     UnsafePath,
     allowed,

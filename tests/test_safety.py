@@ -20,14 +20,15 @@ import pytest
 from click.testing import CliRunner, Result
 from test_loop import PATHS, TIMING, eventually, running, write_devices
 
+from controller.api.recorded import RecordingFiles
+from controller.api.settings import Settings
 from controller.cli import main
 from controller.kit import yamlfile
 from controller.observe.devices import SimulatedDevices
 from controller.observe.mediamtx import MediaMTXClient
-from controller.observe.recordings import RecordingFiles, listed_by_mediamtx
+from controller.observe.recordings import listed_by_mediamtx
 from controller.reconcile.inventory import Inventory
 from controller.reconcile.loop import Controller
-from controller.reconcile.plan import Settings
 from controller.reconcile.statusfiles import StatusStore
 from controller.sources.files import FileSource, load
 from controller.testing.mediamtx import MediaMTXEmulator, run_in_thread

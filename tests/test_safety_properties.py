@@ -28,8 +28,10 @@ from hypothesis import strategies as st
 
 from controller.api.desired import Desired
 from controller.api.kinds import Ref
+from controller.api.ownership import Owner
+from controller.api.settings import Settings
 from controller.observe.v4l2 import load_simulated
-from controller.reconcile.plan import Owner, Plan, Settings, plan
+from controller.reconcile.plan import Plan, plan
 from controller.reconcile.render import destructive
 from controller.sources.files import FileSource
 

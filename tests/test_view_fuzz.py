@@ -16,11 +16,11 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from controller.api.settings import Settings
 from controller.observe.devices import SimulatedDevices
 from controller.observe.mediamtx import MediaMTXClient
 from controller.reconcile.inventory import Inventory
 from controller.reconcile.loop import Controller
-from controller.reconcile.plan import Settings
 from controller.reconcile.statusfiles import StatusStore
 from controller.sources.files import FileSource
 from controller.testing.mediamtx import MediaMTXEmulator

@@ -21,8 +21,8 @@ from click.testing import CliRunner
 from test_recordings_files import probe
 from test_view import TOKEN, View, serving
 
+from controller.api.settings import Settings
 from controller.cli import main as camctl
-from controller.reconcile.plan import Settings
 from controller.testing.recordings import write_segments
 from controller.view.client import AsyncViewClient, RPCError, ViewClient
 from controller.view.harness import until
@@ -377,7 +377,8 @@ async def recording_update(ws: Any) -> dict[str, Any]:
 
 def test_segments_only_mediamtx_listed_have_no_size_or_file_and_no_old_style_name() -> None:
     from controller.api.kinds import Ref
-    from controller.observe.recordings import RecordingFiles, listed_by_mediamtx
+    from controller.api.recorded import RecordingFiles
+    from controller.observe.recordings import listed_by_mediamtx
     from controller.view.recorded import Recorded
 
     unread = RecordingFiles("/rec", "cams/front-door", (), None, "cannot read /rec: denied")

@@ -7,12 +7,17 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
 ConditionStatus = Literal["True", "False", "Unknown"]
+
+
+def now() -> datetime:
+    """Now, to the second: the precision of every time camctl writes."""
+    return datetime.now(UTC).replace(microsecond=0)
 
 
 class Condition(BaseModel):

@@ -5,15 +5,10 @@ One model, camelCase on the wire like every status, kept by the loop and read by
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
-
 from pydantic import BaseModel, ConfigDict, Field
 from pydantic.alias_generators import to_camel
 
-
-def now() -> datetime:
-    """Now, to the second: the precision of every time camctl writes."""
-    return datetime.now(UTC).replace(microsecond=0)
+from controller.api.conditions import now
 
 
 class Health(BaseModel):

@@ -12,7 +12,6 @@ import asyncio
 import hashlib
 import logging
 import os
-import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -23,6 +22,7 @@ from urllib.parse import quote, unquote, urlsplit, urlunsplit
 import httpx
 
 from controller import __version__
+from controller.kit.redact import REDACTED, redact
 
 log = logging.getLogger(__name__)
 
@@ -30,9 +30,7 @@ DEFAULT_URL = "http://127.0.0.1:9997"
 ENV_USER = "CAMCTL_MEDIAMTX_USER"
 ENV_PASSWORD = "CAMCTL_MEDIAMTX_PASSWORD"
 ENV_PASSWORD_FILE = "CAMCTL_MEDIAMTX_PASSWORD_FILE"
-REDACTED = "<redacted>"
 # "scheme://user:password@" anywhere in a text; the password part is group 2.
-_URL_CREDENTIALS = re.compile(r"([a-z][a-z0-9+.-]*://[^\s/:@]*:)([^\s/@]*)@", re.IGNORECASE)
 _MAX_PAGES = 10_000  # a bound, so a server that keeps growing cannot keep us paging forever
 
 
@@ -291,5 +289,5 @@ class MediaMTXClient:
 
     def _scrub(self, text: str) -> str:
         """Hide passwords: any in a URL, and the API password wherever it might show up."""
-        text = _URL_CREDENTIALS.sub(rf"\g<1>{REDACTED}@", text)
+        text = redact(text)
         return text.replace(self._password, REDACTED) if self._password else text

@@ -37,60 +37,32 @@ from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Literal
+
+from controller.api.recorded import (
+    EXTENSIONS,
+    Disk,
+    RecordFormat,
+    RecordingFiles,
+    Segment,
+)
 
 __all__ = [
     "CACHE_SIZE",
-    "EXTENSIONS",
     "MAX_SEGMENTS",
-    "NAME_FORMAT",
-    "Disk",
-    "RecordFormat",
-    "RecordingFiles",
-    "Segment",
     "SegmentScanner",
     "UnsafePath",
     "allowed",
+    "listed_by_mediamtx",
 ]
 
 log = logging.getLogger(__name__)
 
-RecordFormat = Literal["fmp4", "mpegts"]
-EXTENSIONS: dict[str, str] = {"fmp4": ".mp4", "mpegts": ".ts"}
-NAME_FORMAT = "%Y-%m-%d_%H-%M-%S-%f"  # strftime of a segment name, before the extension
 MAX_SEGMENTS = 100_000
 CACHE_SIZE = 1024
 RACY_SECONDS = 3
 _STAMP = r"\d{4}-\d\d-\d\d_\d\d-\d\d-\d\d-\d{6}"
 _NAMES = {fmt: re.compile(_STAMP + re.escape(ext)) for fmt, ext in EXTENSIONS.items()}
 _ANY_NAME = re.compile(_STAMP + "(?:" + "|".join(map(re.escape, EXTENSIONS.values())) + ")")
-
-
-@dataclass(frozen=True, slots=True)
-class Segment:
-    file: str  # POSIX path relative to the root: "front-door/2026-11-28_08-00-00-000000.mp4"
-    start: datetime  # aware, UTC
-    duration: float  # seconds to the next segment's start; the newest: to its mtime (>= 0)
-    size: int | None  # bytes; None when only MediaMTX's listing was seen (file "" then)
-    modified: datetime  # aware, UTC
-
-
-@dataclass(frozen=True)
-class Disk:
-    free: int  # bytes available to unprivileged users (statvfs f_bavail * f_frsize)
-    total: int
-
-
-@dataclass(frozen=True)
-class RecordingFiles:
-    root: str
-    path: str  # MediaMTX path name
-    segments: tuple[Segment, ...]  # sorted by start
-    disk: Disk | None  # None when the root cannot be examined
-    error: str | None = None  # one line for status and logs
-    # "mediamtx": the files could not be read, the segments are MediaMTX's own listing
-    # (/v3/recordings/get): starts and durations, no sizes or file names.
-    listed_by: Literal["files", "mediamtx"] = "files"
 
 
 _FRACTION = re.compile(r"(\.\d{6})\d+")  # Go writes nanoseconds; Python reads microseconds

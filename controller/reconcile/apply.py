@@ -11,20 +11,21 @@ import asyncio
 import contextlib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from typing import Any
 
+from controller.api.conditions import now
 from controller.api.desired import Desired
 from controller.api.device import Device
 from controller.api.kinds import Ref, Status
+from controller.api.recorded import RecordingFiles
+from controller.api.settings import Settings
 from controller.observe.mediamtx import MediaMTXClient, MediaMTXError, PathNotFound
-from controller.observe.recordings import RecordingFiles, SegmentScanner, listed_by_mediamtx
+from controller.observe.recordings import SegmentScanner, listed_by_mediamtx
 from controller.reconcile.inventory import Inventory
 from controller.reconcile.plan import (
     Action,
     Plan,
     RecordTarget,
-    Settings,
     mark_failed,
     plan,
     record_targets,
@@ -106,10 +107,6 @@ async def _scanned(
 def scan(scanner: SegmentScanner, targets: Mapping[Ref, RecordTarget]) -> dict[Ref, RecordingFiles]:
     found = scanner.scan_many([(t.root, t.path, t.format) for t in targets.values()])
     return dict(zip(targets, found, strict=True))
-
-
-def now() -> datetime:
-    return datetime.now(UTC).replace(microsecond=0)
 
 
 async def reconcile_once(

@@ -18,7 +18,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import IO, Any
 
-from controller.reconcile.plan import Owner
+from controller.api.ownership import Owner
 
 FILENAME = "inventory.json"
 LOCKNAME = "inventory.lock"

@@ -21,19 +21,21 @@ from collections.abc import Callable, Coroutine, Hashable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol, runtime_checkable
 
+from controller.api.conditions import now
 from controller.api.device import Device
 from controller.api.health import Health
 from controller.api.kinds import API_VERSION, Ref, Status
+from controller.api.loading import LoadResult
+from controller.api.settings import Settings
 from controller.kit.repeats import Repeats
 from controller.observe.devices import DeviceSource
 from controller.observe.mediamtx import MediaMTXClient, MediaMTXError
 from controller.observe.recordings import SegmentScanner
-from controller.reconcile.apply import SETTLE, Outcome, now, reconcile_once
+from controller.reconcile.apply import SETTLE, Outcome, reconcile_once
 from controller.reconcile.inventory import Inventory, InventoryError
 from controller.reconcile.metrics import Metrics
-from controller.reconcile.plan import Settings
 from controller.reconcile.statusfiles import StatusStore
-from controller.sources.files import LoadResult, WatchGroup, watch_paths
+from controller.sources.files import WatchGroup, watch_paths
 
 log = logging.getLogger("camctl")
 

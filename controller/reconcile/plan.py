@@ -27,7 +27,6 @@ from controller.api.kinds import (
     Camera,
     CameraMatch,
     CameraStatus,
-    DeviceLink,
     DiskSpace,
     Recording,
     RecordingStatus,
@@ -40,12 +39,13 @@ from controller.api.kinds import (
     generation,
     ref,
 )
+from controller.api.ownership import Owner
+from controller.api.recorded import Disk, RecordFormat, RecordingFiles
+from controller.api.settings import Settings
 from controller.api.units import parse_duration
-from controller.observe.recordings import Disk, RecordFormat, RecordingFiles, allowed
+from controller.observe.recordings import allowed
 from controller.reconcile.render import choose_device, destructive, differing, path_config
 
-# MediaMTX's ./recordings when it runs in /var/lib/mediamtx, as its systemd unit here does.
-DEFAULT_RECORDINGS_ROOT = "/var/lib/mediamtx/recordings"
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 WRITING_WITHIN = 10.0  # seconds: a Recording whose newest segment is older is not writing
 
@@ -55,14 +55,6 @@ WITHHELD_BECAUSE: dict[WithheldReason, str] = {
     "unclean": "the documents have errors: fix them, and it follows",
     "unsettled": "the documents changed a moment ago: it follows once they read the same twice",
 }
-
-
-@dataclass(frozen=True, slots=True)
-class Owner:
-    """Inventory entry: which Stream a path was created for, and from which source."""
-
-    stream: str
-    source: str
 
 
 @dataclass(frozen=True)
@@ -84,21 +76,6 @@ class Withheld:
     @property
     def message(self) -> str:
         return WITHHELD_BECAUSE[self.reason]
-
-
-@dataclass(frozen=True)
-class Settings:
-    node_name: str | None = None
-    device_link: DeviceLink = "byId"
-    public_host: str = "127.0.0.1"
-    rtsp_port: int = 8554
-    hls_port: int = 8888
-    webrtc_port: int = 8889
-    playback_port: int = 9996
-    allow_empty: bool = False
-    # The only directories Recordings may write to and camctl reads; the first is the default.
-    recordings_roots: tuple[str, ...] = (DEFAULT_RECORDINGS_ROOT,)
-    disk_low_percent: float = 10.0  # DiskLow when less of the recordings' disk is free
 
 
 @dataclass

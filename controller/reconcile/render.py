@@ -17,9 +17,9 @@ from typing import Any
 
 from controller.api.device import Device
 from controller.api.kinds import DeviceLink, Recording, Stream, VideoSpec
+from controller.api.recorded import NAME_FORMAT
 from controller.api.units import parse_bitrate, parse_duration
-from controller.observe.mediamtx import REDACTED
-from controller.observe.recordings import NAME_FORMAT
+from controller.kit.redact import REDACTED
 
 # Where under its root a Recording's segments go; camctl reads them back by this layout.
 RECORD_LAYOUT = "%path/" + NAME_FORMAT

@@ -25,37 +25,16 @@ from pydantic import ValidationError
 from ruamel.yaml.comments import CommentedMap
 from watchfiles._rust_notify import RustNotify
 
-from controller.api.desired import AnyResource, Desired, Rejection, assemble
+from controller.api.desired import AnyResource, Rejection, assemble
 from controller.api.kinds import API_VERSION, KINDS, Ref, parse_resource, ref
+from controller.api.loading import LoadError, LoadResult, validation_message
 from controller.kit import yamlfile
 from controller.kit.yamlfile import MAX_FILE_BYTES, Refused
 
 MAX_FILES = 10_000
 SUFFIXES = (".yaml", ".yml")
 
-__all__ = ["MAX_FILES", "MAX_FILE_BYTES", "FileSource", "LoadError", "LoadResult", "load"]
-
-
-@dataclass(frozen=True)
-class LoadError:
-    file: str
-    line: int
-    col: int
-    subject: str
-    field: str
-    message: str
-
-    def __str__(self) -> str:
-        where = f"{self.file}:{self.line}:{self.col}"
-        parts = [where, self.subject, self.field, self.message]
-        return ": ".join(p for p in parts if p)
-
-
-@dataclass
-class LoadResult:
-    desired: Desired
-    errors: list[LoadError] = field(default_factory=list)
-    files: list[str] = field(default_factory=list)
+__all__ = ["MAX_FILES", "MAX_FILE_BYTES", "FileSource", "load"]
 
 
 @dataclass
@@ -440,14 +419,6 @@ def _ref_of(tree: Any) -> Ref | None:
     if isinstance(kind, str) and isinstance(name, str) and isinstance(ns, str):
         return Ref(kind, ns, name)
     return None
-
-
-def validation_message(err: Any) -> str:
-    """A pydantic error as a document's author should read it."""
-    if err["type"] == "extra_forbidden":
-        return "unknown field"
-    message = str(err["msg"])
-    return message.removeprefix("Value error, ")
 
 
 def _plain(node: Any) -> Any:

@@ -35,12 +35,12 @@ from typing import Any
 import click
 from aiohttp import web
 
-from controller.observe.recordings import RecordFormat
+from controller.api.recorded import RecordFormat
+from controller.kit.redact import REDACTED
 from controller.testing.recordings import find_segments, record_file, write_segment
 
 log = logging.getLogger(__name__)
 VERSION = "v1.20.1"
-REDACTED = "<redacted>"
 # The only path fields MediaMTX redacts on read (internal/conf/redact.go, PR #6110).
 REDACTED_FIELDS = frozenset({"publishPass", "readPass"})
 

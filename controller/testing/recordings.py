@@ -22,7 +22,7 @@ from collections.abc import Iterable
 from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
 
-from controller.observe.recordings import EXTENSIONS, NAME_FORMAT, RecordFormat
+from controller.api.recorded import EXTENSIONS, NAME_FORMAT, RecordFormat
 
 __all__ = [
     "clip",

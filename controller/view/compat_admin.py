@@ -15,7 +15,7 @@ from datetime import UTC, datetime
 from typing import Literal
 
 from controller import __version__
-from controller.observe.recordings import EXTENSIONS
+from controller.api.recorded import EXTENSIONS
 from controller.view.rpc import Context
 from controller.view.snapshot import Doc, condition_of
 from controller.view.state import ViewState

@@ -24,7 +24,8 @@ from typing import Any, BinaryIO, Protocol
 
 from aiohttp import web
 
-from controller.observe.recordings import RecordingFiles, Segment, allowed
+from controller.api.recorded import RecordingFiles, Segment
+from controller.observe.recordings import allowed
 from controller.view import compat_admin
 from controller.view.compat import unsafe
 from controller.view.compat_admin import timestamp

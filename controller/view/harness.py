@@ -19,11 +19,11 @@ from pathlib import Path
 import click
 
 from controller.api.kinds import Ref, Status
+from controller.api.settings import Settings
 from controller.observe.devices import SimulatedDevices
 from controller.observe.mediamtx import MediaMTXClient
 from controller.reconcile.inventory import Inventory
 from controller.reconcile.loop import Controller, Timing
-from controller.reconcile.plan import Settings
 from controller.reconcile.statusfiles import StatusStore
 from controller.sources.files import FileSource
 from controller.testing.mediamtx import MediaMTXEmulator

@@ -13,8 +13,8 @@ import itertools
 import json
 from bisect import bisect_right
 from collections.abc import Callable, Sequence
-from datetime import UTC, datetime
 
+from controller.api.conditions import now
 from controller.api.kinds import KINDS, Ref
 from controller.output import action_json, withheld_json
 from controller.reconcile.plan import plan
@@ -164,7 +164,7 @@ def _plan(ctx: Context, params: NoParams) -> Doc:
         inputs.paths,
         inputs.owned,
         inputs.settings,
-        datetime.now(UTC).replace(microsecond=0),
+        now(),
         inputs.statuses,
         inputs.runtime,
     )

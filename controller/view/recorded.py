@@ -20,8 +20,9 @@ from typing import Any
 from urllib.parse import quote
 
 from controller.api.kinds import Ref
-from controller.observe.recordings import RecordingFiles, Segment
-from controller.reconcile.plan import Settings, url_host
+from controller.api.recorded import RecordingFiles, Segment
+from controller.api.settings import Settings
+from controller.reconcile.plan import url_host
 
 Doc = dict[str, Any]
 Found = tuple[RecordingFiles, Segment]

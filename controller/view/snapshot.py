@@ -16,9 +16,10 @@ from controller.api.desired import AnyResource, Desired
 from controller.api.device import Device
 from controller.api.health import Health
 from controller.api.kinds import API_VERSION, KINDS, CameraStatus, Ref, Status
-from controller.output import redact
+from controller.api.ownership import Owner
+from controller.api.settings import Settings
+from controller.kit.redact import redact
 from controller.reconcile.apply import Outcome, project
-from controller.reconcile.plan import Owner, Settings
 from controller.reconcile.render import RECORD_FIELDS
 from controller.view.recorded import Recorded, playback_base
 
@@ -145,20 +146,8 @@ def document(resource: AnyResource, status: Status | None) -> Doc:
     }
     if status is not None:
         doc["status"] = status.model_dump(mode="json", by_alias=True, exclude_none=True)
-    redacted: Doc = scrub(doc)
+    redacted: Doc = redact(doc)
     return redacted
-
-
-def scrub(value: Any) -> Any:
-    """`controller.output.redact`, visiting only strings that could hold credentials."""
-    kind = type(value)
-    if kind is str:
-        return redact(value) if "@" in value else value
-    if kind is dict:
-        return {k: scrub(v) for k, v in value.items()}
-    if kind is list or kind is tuple:
-        return [scrub(v) for v in value]
-    return redact(value)  # anything else: let redact decide
 
 
 def ref_of(doc: Doc) -> Ref:
@@ -186,7 +175,7 @@ def _devices(devices: Sequence[Device], statuses: Mapping[Ref, Status]) -> list[
     for d in sorted(devices, key=lambda d: d.node):
         item = d.model_dump(mode="json", by_alias=True, exclude_none=True)
         item["claimedBy"] = claims.get(d.node)
-        out.append(scrub(item))
+        out.append(redact(item))
     return out
 
 
@@ -226,7 +215,7 @@ def _paths(planning: PlanInputs) -> list[Doc]:
             # Unowned paths may carry anyone's secrets in their commands: names only.
             "config": {f: config.get(f) for f in MANAGED_FIELDS} if owner else None,
         }
-        out.append(scrub(item))
+        out.append(redact(item))
     return out
 
 
@@ -244,7 +233,7 @@ def _controller(controller: ControllerLike, docs: Mapping[str, list[Doc]]) -> Do
         "resources": {kind: len(kind_docs) for kind, kind_docs in docs.items()},
         "notReady": not_ready,
     }
-    redacted: Doc = scrub(result)
+    redacted: Doc = redact(result)
     return redacted
 
 

@@ -30,7 +30,7 @@ The modules, in the order of the flow:
 - `api`: the HTTP client for camctl's own requests.
 """
 
-from controller.sources.kubernetes.api import auth_headers, merge_patch, redact, ssl_context
+from controller.sources.kubernetes.api import auth_headers, merge_patch, ssl_context
 from controller.sources.kubernetes.finalizer import finalizer_for
 from controller.sources.kubernetes.source import KubernetesSource
 
@@ -39,6 +39,5 @@ __all__ = [
     "auth_headers",
     "finalizer_for",
     "merge_patch",
-    "redact",
     "ssl_context",
 ]

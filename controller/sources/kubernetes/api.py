@@ -10,7 +10,6 @@ from __future__ import annotations
 import base64
 import contextlib
 import json
-import re
 import ssl
 import tempfile
 from collections.abc import Callable, Iterator
@@ -23,12 +22,6 @@ from controller.api.kinds import GROUP, PLURALS, VERSION, Ref
 
 COMPONENT = "camctl"
 MERGE_PATCH = "application/merge-patch+json"
-_CREDENTIALS = re.compile(r"(?<=://)[^/@\s:]+:[^/@\s]*@")
-
-
-def redact(text: str) -> str:
-    """Mask `user:password@` in URLs: secrets never reach statuses or Events."""
-    return _CREDENTIALS.sub("***@", text)
 
 
 class KubeError(Exception):

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 
 from controller.api.desired import AnyResource, Desired, Rejection, assemble
 from controller.api.kinds import Ref
-from controller.sources.files import LoadError
+from controller.api.loading import LoadError
 from controller.sources.kubernetes.store import Entry, Store, origin_of
 
 

@@ -15,8 +15,9 @@ from typing import Any
 
 from controller.api.conditions import Condition, find
 from controller.api.kinds import API_VERSION, GROUP, Ref, Stream
+from controller.kit.redact import redact
 from controller.reconcile.apply import Result
-from controller.sources.kubernetes.api import COMPONENT, KubeAPI, KubeError, redact
+from controller.sources.kubernetes.api import COMPONENT, KubeAPI, KubeError
 from controller.sources.kubernetes.status import conditions
 from controller.sources.kubernetes.store import Entry, Store
 

@@ -16,8 +16,8 @@ from typing import Any
 
 from controller.api.desired import Desired
 from controller.api.kinds import KINDS, Ref, Status
+from controller.api.loading import LoadError, LoadResult
 from controller.reconcile.inventory import Inventory
-from controller.sources.files import LoadError, LoadResult
 from controller.sources.kubernetes import desired, operator
 from controller.sources.kubernetes.api import KubeAPI, KubeError, KubeUnreachable
 from controller.sources.kubernetes.operator import Login, default_login

@@ -8,7 +8,6 @@ change of the video counters alone at most every `COUNTER_INTERVAL` seconds.
 from __future__ import annotations
 
 import contextlib
-import json
 import time
 from collections.abc import Collection, Iterable, Mapping
 from typing import Any
@@ -17,7 +16,7 @@ from pydantic import ValidationError
 
 from controller.api.conditions import Condition, merge_conditions
 from controller.api.kinds import Ref, Status
-from controller.sources.kubernetes.api import redact
+from controller.kit.redact import redact
 from controller.sources.kubernetes.store import Entry
 
 # Counters that move with the video: written along with any other change, and on their own
@@ -66,7 +65,7 @@ def target(entry: Entry, planned: Status | None) -> dict[str, Any] | None:
         return None
     body = planned.model_dump(mode="json", by_alias=True, exclude_none=True)
     body["conditions"] = _json(merge_conditions(conditions(entry.status), planned.conditions))
-    cleaned: dict[str, Any] = json.loads(redact(json.dumps(body)))
+    cleaned: dict[str, Any] = redact(body)
     return {k: v for k, v in cleaned.items() if v is not None}
 
 

@@ -18,7 +18,7 @@ from pydantic import ValidationError
 
 from controller.api.desired import AnyResource
 from controller.api.kinds import Ref, parse_resource
-from controller.sources.files import validation_message
+from controller.api.loading import validation_message
 
 
 def key_of(kind: str, body: Mapping[str, Any]) -> Ref:
