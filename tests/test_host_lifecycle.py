@@ -195,9 +195,9 @@ def emu() -> Iterator[MediaMTXEmulator]:
 
 
 def health(state: Path) -> dict[str, Any]:
+    """The controller's health, from its status file (what `camctl status` shows)."""
     controller, _ = StatusStore(state).read()
-    status: dict[str, Any] = (controller or {}).get("status", {})
-    return status
+    return controller or {}
 
 
 def run_until_converged(
@@ -223,7 +223,7 @@ def run_until_converged(
         deadline = time.monotonic() + WAIT
         while True:
             now = health(state)
-            fresh = now.get("started") != before and now.get("last_success")
+            fresh = now.get("started") != before and now.get("lastSuccess")
             if fresh and set(emu.path_names()) == EXAMPLE_PATHS:
                 break
             if process.poll() is not None or time.monotonic() > deadline:
