@@ -26,7 +26,6 @@ from controller.api.recorded import Disk, RecordingFiles, Segment
 from controller.api.settings import Settings
 from controller.api.units import normalize_duration
 from controller.observe.recordings import listed_by_mediamtx
-from controller.reconcile import plan as plan_module
 from controller.reconcile.plan import (
     Action,
     Plan,
@@ -34,6 +33,7 @@ from controller.reconcile.plan import (
     plan,
     record_targets,
 )
+from controller.reconcile.plan import streams as plan_streams
 from controller.reconcile.render import DURATION_FIELDS, RECORD_FIELDS, destructive
 
 NOW = datetime(2026, 11, 28, 12, 0, tzinfo=UTC)
@@ -568,14 +568,14 @@ def test_a_stream_the_planner_fails_on_waits_and_the_others_converge(
         doc("Stream", "back", camera="back", path="cams/back"),
     )
     paths, owned = converged_paths(two, [device("S1"), device("S2")])
-    real = plan_module.path_config
+    real = plan_streams.path_config
 
     def failing(stream: Any, *args: Any) -> Any:
         if stream.metadata.name == "front":
             raise RuntimeError("a bug")
         return real(stream, *args)
 
-    monkeypatch.setattr(plan_module, "path_config", failing)
+    monkeypatch.setattr(plan_streams, "path_config", failing)
     paths["cams/back"]["runOnInit"] = "drifted"
     paths["cams/front"]["runOnInit"] = "drifted"
     result = run(two, [device("S1"), device("S2")], paths, owned)

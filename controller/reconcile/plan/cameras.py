@@ -1,0 +1,82 @@
+"""Cameras: each declared Camera's one device, matched by its most selective facts."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+
+from controller.api.device import Device
+from controller.api.kinds import Camera, CameraMatch, CameraStatus, Ref, generation, ref
+from controller.reconcile.plan.state import Pass
+
+
+def match_cameras(
+    state: Pass, cameras: Mapping[Ref, Camera], devices: Sequence[Device]
+) -> dict[Ref, Device]:
+    """Each Camera's one device; ambiguity and two claims on a device match nothing."""
+    index = DeviceIndex(devices)
+    candidates = {key: index.candidates(cam.spec.match) for key, cam in cameras.items()}
+    claims: dict[str, list[Ref]] = {}
+    for key, found in candidates.items():
+        if len(found) == 1:
+            claims.setdefault(found[0].node, []).append(key)
+    matched: dict[Ref, Device] = {}
+    for key, cam in cameras.items():
+        found = candidates[key]
+        if not found:
+            ready = state.ready(key, False, "DeviceAbsent", "no device matches spec.match")
+        elif len(found) > 1:
+            nodes = ", ".join(d.node for d in found)
+            ready = state.ready(
+                key, False, "AmbiguousMatch", f"spec.match fits {len(found)} devices: {nodes}"
+            )
+        elif len(rivals := claims[found[0].node]) > 1:
+            others = ", ".join(str(r) for r in rivals if r != key)
+            ready = state.ready(
+                key, False, "DeviceConflict", f"{found[0].node} is also matched by {others}"
+            )
+        else:
+            matched[key] = found[0]
+            name = found[0].product or found[0].node
+            ready = state.ready(key, True, "DeviceFound", f"{found[0].node} ({name})")
+        stalled = ready.reason in ("AmbiguousMatch", "DeviceConflict")
+        state.settle(
+            key,
+            CameraStatus(
+                observed_generation=generation(cam),
+                conditions=state.conditions(key, ready, stalled=stalled),
+                device=matched.get(key),
+                last_device=None if key in matched else last_device(state, cam),
+            ),
+        )
+    return matched
+
+
+def last_device(state: Pass, camera: Camera) -> Device | None:
+    """The device the Camera had when last matched under this very document."""
+    before = state.previous.get(ref(camera))
+    if not isinstance(before, CameraStatus) or before.observed_generation != generation(camera):
+        return None
+    return before.device or before.last_device
+
+
+class DeviceIndex:
+    """Devices looked up by their most selective fact, so matching stays linear in N."""
+
+    def __init__(self, devices: Sequence[Device]) -> None:
+        self.devices = sorted(devices, key=lambda d: d.node)
+        self.by: dict[str, dict[str, list[Device]]] = {"serial": {}, "usb_path": {}, "name": {}}
+        for d in self.devices:
+            if d.serial:
+                self.by["serial"].setdefault(d.serial.lower(), []).append(d)
+            if d.usb_path:
+                self.by["usb_path"].setdefault(d.usb_path.lower(), []).append(d)
+            for name in {d.node, d.by_id, d.by_path} - {None}:
+                self.by["name"].setdefault(str(name).lower(), []).append(d)
+
+    def candidates(self, match: CameraMatch) -> list[Device]:
+        keys = (("serial", match.serial), ("usb_path", match.usb_path), ("name", match.device))
+        pool = next(
+            (self.by[index].get(value.lower(), []) for index, value in keys if value),
+            self.devices,
+        )
+        return [d for d in pool if match.matches(d)]

@@ -1,0 +1,136 @@
+"""Streams: the MediaMTX path each one needs, and whether camctl may write it."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from functools import lru_cache
+from typing import Any
+
+from controller.api.device import Device
+from controller.api.kinds import Camera, Ref, Stream, StreamStatus, StreamUrls, generation, ref
+from controller.api.ownership import Owner
+from controller.api.settings import Settings
+from controller.reconcile.plan.actions import WITHHELD_BECAUSE, Action, Withheld
+from controller.reconcile.plan.cameras import last_device
+from controller.reconcile.plan.recordings import recording_root
+from controller.reconcile.plan.state import Pass
+from controller.reconcile.render import choose_device, destructive, differing, path_config
+
+
+def plan_stream(
+    state: Pass,
+    key: Ref,
+    stream: Stream,
+    camera: Camera | None,
+    matched: Mapping[Ref, Device],
+    runtime: Mapping[str, Mapping[str, Any]],
+) -> None:
+    path = stream.path
+    observed = None if state.paths is None else state.paths.get(path)
+    owned = path in state.inventory
+    device = matched.get(ref(camera)) if camera else None
+    chosen: dict[str, Any] = {}  # the device name ffmpeg opens, once there is a device
+    live: Mapping[str, Any] | None = None  # what MediaMTX says of the path, once configured
+    if camera is None:
+        state.kept.add(path)
+        ready = state.ready(key, None, "CameraUnknown", "its Camera is not loaded (see errors)")
+    elif state.paths is None:
+        state.kept.add(path)
+        ready = state.ready(key, None, "MediaMTXUnreachable", "MediaMTX could not be read")
+    elif observed is not None and not owned and not stream.spec.adopt:
+        ready = state.ready(
+            key,
+            False,
+            "PathConflict",
+            f"path {path!r} exists and camctl did not create it (set spec.adopt to take it over)",
+        )
+    elif device is None:
+        # Without its camera the path would only restart ffmpeg in a loop: remove it.
+        if last_device(state, camera) is not None:
+            state.unplugged.add(path)
+        ready = state.ready(key, False, "CameraNotReady", f"{ref(camera)} has no device")
+    else:
+        choice = choose_device(device, stream.spec.device_link or state.settings.device_link)
+        chosen = {"device": choice.path, "device_link": choice.link}
+        recording = state.desired.recording_of(stream)
+        root = recording_root(recording, state.settings) if recording else None
+        wanted = path_config(stream, choice.path, recording, root)
+        owner = Owner(str(key), state.desired.origins.get(key, ""))
+        if state.inventory.get(path) == owner:
+            owner = state.inventory[path]  # the very same: fewer new objects on each pass
+        state.claimed[path] = owner
+        converge(state, key, path, wanted, observed)
+        live = runtime.get(path, {})
+        ready = state.ready(key, True, "PathConfigured", f"MediaMTX path {path!r} is configured")
+    pending = path in state.pending
+    if pending:
+        ready = state.ready(key, False, "Reconciling", f"path {path!r} is being configured")
+    elif path in state.waiting:
+        pending = True
+        ready = state.ready(key, False, "Withheld", state.waiting[path])
+    status = StreamStatus(
+        observed_generation=generation(stream),
+        path=path,
+        urls=_urls(path, state.settings),
+        conditions=state.conditions(
+            key, ready, reconciling=pending, stalled=ready.reason == "PathConflict"
+        ),
+        **chosen,
+    )
+    if live is not None:  # taken as MediaMTX reports them
+        status.readers = len(live.get("readers") or []) if live else None
+        status.bytes_received = live.get("inboundBytes") if live else None
+    state.settle(key, status)
+
+
+def failed_stream(state: Pass, key: Ref, stream: Stream, exc: Exception) -> None:
+    """Keep the Stream's path as it is and say why, instead of failing the whole pass."""
+    state.kept.add(stream.path)
+    state.actions = [a for a in state.actions if a.stream != key]
+    state.withheld = [w for w in state.withheld if w.action.stream != key]
+    ready = state.ready(key, None, "InternalError", f"camctl could not plan it: {exc!r}")
+    status = StreamStatus(
+        observed_generation=generation(stream),
+        path=stream.path,
+        conditions=state.conditions(key, ready, stalled=True),
+    )
+    state.settle(key, status)
+
+
+def converge(
+    state: Pass, key: Ref, path: str, wanted: Mapping[str, Any], observed: Mapping[str, Any] | None
+) -> None:
+    if observed is None:
+        diff = {f: (None, v) for f, v in wanted.items()}
+        state.actions.append(Action("add", path, dict(wanted), diff, key))
+        state.pending.add(path)
+        return
+    changes = differing(wanted, observed)
+    losing = destructive(changes, observed)
+    if losing and (reason := state.hold_back(from_documents=True)):
+        held = {f: changes.pop(f) for f in losing}
+        diff = {f: (observed.get(f), v) for f, v in held.items()}
+        state.withheld.append(Withheld(Action("patch", path, held, diff, key), reason))
+        state.waiting[path] = (
+            f"{' and '.join(sorted(held))} of path {path!r} wait: {WITHHELD_BECAUSE[reason]}"
+        )
+    if changes:
+        diff = {f: (observed.get(f), v) for f, v in changes.items()}
+        state.actions.append(Action("patch", path, changes, diff, key))
+        state.pending.add(path)
+
+
+def url_host(host: str) -> str:
+    """A host as URLs write it: an IPv6 address in brackets."""
+    return f"[{host}]" if ":" in host and not host.startswith("[") else host
+
+
+@lru_cache(maxsize=4096)
+def _urls(path: str, settings: Settings) -> StreamUrls:
+    """Made once per path and settings: never changed (statuses are not edited)."""
+    host = url_host(settings.public_host)
+    return StreamUrls(
+        rtsp=f"rtsp://{host}:{settings.rtsp_port}/{path}",
+        hls=f"http://{host}:{settings.hls_port}/{path}/",
+        webrtc=f"http://{host}:{settings.webrtc_port}/{path}/",
+    )
