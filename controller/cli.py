@@ -27,7 +27,7 @@ import click
 
 from controller import __version__
 from controller.api.device import Device
-from controller.api.kinds import Ref
+from controller.api.kinds import API_VERSION, Ref
 from controller.api.loading import LoadResult
 from controller.api.schema import document_schema
 from controller.api.settings import DEFAULT_RECORDINGS_ROOT, Settings
@@ -188,6 +188,29 @@ def validate(paths: tuple[Path, ...], output: str) -> None:
         if not result.errors:
             click.echo(f"{len(result.files)} file(s), {len(result.desired)} resource(s): valid")
     sys.exit(EXIT_ERROR if result.errors else 0)
+
+
+@main.command()
+@output_option
+def version(output: str) -> None:
+    """camctl's version, its document API and state format, the MediaMTX it is tested with."""
+    from controller.observe.mediamtx import TESTED_MEDIAMTX
+    from controller.reconcile.inventory import FORMAT_VERSION, READS
+
+    facts = {
+        "camctl": __version__,
+        "apiVersion": API_VERSION,
+        "stateFormat": FORMAT_VERSION,
+        "stateFormatsRead": sorted(READS),
+        "mediamtxTested": list(TESTED_MEDIAMTX),
+    }
+    if output == "json":
+        click.echo(to_json(facts))
+        return
+    click.echo(f"camctl {__version__}")
+    click.echo(f"documents: {API_VERSION}")
+    click.echo(f"state format: {FORMAT_VERSION} (reads {', '.join(map(str, sorted(READS)))})")
+    click.echo(f"MediaMTX: tested with {', '.join('v' + v for v in TESTED_MEDIAMTX)}")
 
 
 @main.command()

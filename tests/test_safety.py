@@ -403,14 +403,13 @@ def test_7_the_inventory_of_a_newer_camctl_is_refused(
     state = converged(emulator, tmp_path, docs)
     inventory = state / "inventory.json"
     data = json.loads(inventory.read_text())
-    inventory.write_text(json.dumps({**data, "version": 99}))
+    inventory.write_text(json.dumps({**data, "version": 99, "writer": "camctl 9.0.0"}))
     (docs / "streams.yaml").unlink()
     writes = emulator.write_count
     result = apply(emulator, state, docs)
     assert result.exit_code == 1
-    assert "written by a newer camctl (inventory format 99; this camctl reads format 1)" in (
-        result.output
-    )
+    assert "written by camctl 9.0.0 (inventory format 99); this camctl" in result.output
+    assert "reads formats up to 2" in result.output
     assert emulator.write_count == writes
 
 

@@ -77,11 +77,9 @@ def test_every_camera_absent_is_not_converged(
 def test_every_stream_in_conflict_is_not_converged(
     emulator: MediaMTXEmulator, tmp_path: Path, docs: Path
 ) -> None:
-    """A fresh --state-dir beside paths that already exist: nothing is camctl's."""
-    assert (
-        camctl("apply", docs, emulator, tmp_path / "a", "--simulate-devices", DEVICES).exit_code
-        == 0
-    )
+    """Paths someone else made, beside a fresh --state-dir: none is camctl's."""
+    for path in ("cams/front-door", "cams/garage", "cams/workshop"):
+        emulator.set_path(path, {"source": "publisher", "runOnInit": "someone else's"})
     code, plan = plan_json(docs, emulator, tmp_path / "fresh", DEVICES)
     assert code == 3 and plan["converged"] is False
     conflicts = [b for b in plan["blocked"] if b["reason"] == "PathConflict"]

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import ipaddress
 import logging
 import os
 from collections.abc import Mapping
@@ -132,6 +133,9 @@ class MediaMTXClient:
             timeout=timeout,
             transport=transport,
             headers={"User-Agent": f"camctl/{__version__}"},
+            # A proxy set for the rest of the machine (http_proxy) must not come between
+            # camctl and a MediaMTX on the same host.
+            trust_env=not _loopback(self.url),
         )
 
     @classmethod
@@ -291,3 +295,27 @@ class MediaMTXClient:
         """Hide passwords: any in a URL, and the API password wherever it might show up."""
         text = redact(text)
         return text.replace(self._password, REDACTED) if self._password else text
+
+
+# The MediaMTX releases camctl is tested against (its contract tests use v1.20.1's API
+# description); another minor release gets a warning, not a refusal.
+TESTED_MEDIAMTX = ("1.20.1",)
+
+
+def tested_with(version: str | None) -> bool | None:
+    """Whether a MediaMTX version is of the minor release camctl is tested with (None: it
+    did not say)."""
+    if not version:
+        return None
+    minor = ".".join(version.removeprefix("v").split(".")[:2])
+    return any(t.startswith(minor + ".") for t in TESTED_MEDIAMTX)
+
+
+def _loopback(url: str) -> bool:
+    host = urlsplit(url).hostname or ""
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False

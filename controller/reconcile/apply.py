@@ -129,6 +129,8 @@ async def reconcile_once(
     scanner = scanner or SegmentScanner(settings.recordings_roots)
     observed = await observe(client, scanner, record_targets(desired, settings))
     owned = inventory.load()
+    if not dry_run:
+        inventory.migrate()  # an older camctl's file: this format, the old one kept beside
 
     def plan_against(paths: Mapping[str, Mapping[str, Any]] | None, owners: Any) -> Plan:
         return plan(
@@ -148,14 +150,17 @@ async def reconcile_once(
     if dry_run or not result.actions:
         if not dry_run and result.inventory != owned:
             inventory.save(result.inventory)
-        return Outcome(result, [], observed, result.statuses)
-    results = await execute(client, inventory, owned, result)
-    failed = [r for r in results if r.error is not None]
-    # Plan once more against what MediaMTX now holds: no I/O, and honest statuses.
-    reached = plan_against(project(observed.paths or {}, results), result.inventory_after())
-    for failure in failed:
-        mark_failed(reached, failure.action, failure.error or "", now())
-    return Outcome(result, results, observed, reached.statuses)
+        outcome = Outcome(result, [], observed, result.statuses)
+    else:
+        results = await execute(client, inventory, owned, result)
+        # Plan once more against what MediaMTX now holds: no I/O, and honest statuses.
+        reached = plan_against(project(observed.paths or {}, results), result.inventory_after())
+        for failure in (r for r in results if r.error is not None):
+            mark_failed(reached, failure.action, failure.error or "", now())
+        outcome = Outcome(result, results, observed, reached.statuses)
+    if not dry_run and observed.error is None and not outcome.failed:
+        inventory.forget_previous()  # a good pass in this format: the older file may go
+    return outcome
 
 
 async def execute(

@@ -18,11 +18,15 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import IO, Any
 
+from controller import __version__
 from controller.api.ownership import Owner
 
 FILENAME = "inventory.json"
 LOCKNAME = "inventory.lock"
-FORMAT_VERSION = 1
+# 1: {"version", "paths": {path: {"stream", "source"}}}; 2 adds "writer", the camctl that
+# wrote it, so that a refusal can name it. Formats this camctl reads: 1 and 2.
+FORMAT_VERSION = 2
+READS = frozenset({1, 2})
 
 
 class InventoryError(Exception):
@@ -43,13 +47,26 @@ class Inventory:
         self.state_dir = state_dir
         self.path = state_dir / FILENAME
         self._lock: IO[str] | None = None
+        self.read_format: int | None = None  # the format of the file as last read
 
     def load(self) -> dict[str, Owner]:
         try:
-            data = json.loads(self.path.read_text(encoding="utf-8"))
+            text = self.path.read_text(encoding="utf-8")
         except FileNotFoundError:
+            self.read_format = None
             return {}
-        except (OSError, ValueError) as exc:
+        except OSError as exc:
+            raise InventoryError(
+                f"{self.path}: cannot read the inventory ({_reason(exc)}); camctl writes "
+                "nothing until it is repaired or moved away (see docs/operations.md)"
+            ) from exc
+        owners, self.read_format = self._parse(text)
+        return owners
+
+    def _parse(self, text: str) -> tuple[dict[str, Owner], int]:
+        try:
+            data = json.loads(text)
+        except ValueError as exc:
             # Refuse to guess: an unreadable inventory could make camctl forget what it owns.
             raise InventoryError(
                 f"{self.path}: cannot read the inventory ({_reason(exc)}); camctl writes "
@@ -57,17 +74,20 @@ class Inventory:
             ) from exc
         version = data.get("version") if isinstance(data, dict) else None
         if isinstance(version, int) and version > FORMAT_VERSION:
+            writer = data.get("writer") or "a newer camctl"
             raise InventoryError(
-                f"{self.path}: written by a newer camctl (inventory format {version}; this "
-                f"camctl reads format {FORMAT_VERSION}): run that camctl, or upgrade this one"
+                f"{self.path}: written by {writer} (inventory format {version}); this camctl "
+                f"{__version__} reads formats up to {FORMAT_VERSION}: run the newer camctl, or "
+                "move the file away and let this one re-adopt (see docs/operations.md)"
             )
         try:
-            if version != FORMAT_VERSION:
+            if version not in READS:
                 raise ValueError(f"format {version!r}")
-            return {
+            owners = {
                 name: Owner(str(entry["stream"]), str(entry["source"]))
                 for name, entry in data["paths"].items()
             }
+            return owners, version
         except (KeyError, TypeError, AttributeError, ValueError) as exc:
             raise InventoryError(
                 f"{self.path}: not a camctl inventory ({exc}); camctl writes nothing until it "
@@ -78,7 +98,28 @@ class Inventory:
         paths = {
             name: {"stream": o.stream, "source": o.source} for name, o in sorted(owned.items())
         }
-        write_atomic(self.path, {"version": FORMAT_VERSION, "paths": paths})
+        document = {"version": FORMAT_VERSION, "writer": f"camctl {__version__}", "paths": paths}
+        write_atomic(self.path, document)
+        self.read_format = FORMAT_VERSION
+
+    def migrate(self) -> bool:
+        """Bring a file of an older format to this one, atomically, keeping the old file
+        beside it (`inventory.json.v1`) until `forget_previous` after a successful pass."""
+        if self.read_format is None or self.read_format == FORMAT_VERSION:
+            return False
+        text = self.path.read_text(encoding="utf-8")
+        owners, read = self._parse(text)
+        write_atomic(self.previous(read), text)
+        self.save(owners)
+        return True
+
+    def previous(self, version: int) -> Path:
+        return self.state_dir / f"{FILENAME}.v{version}"
+
+    def forget_previous(self) -> None:
+        """After a pass that went well in this format, the older file is no longer needed."""
+        for version in READS - {FORMAT_VERSION}:
+            self.previous(version).unlink(missing_ok=True)
 
     def acquire(self) -> None:
         """Take the directory's lock, unless already held; never waits."""
@@ -123,13 +164,17 @@ def _reason(exc: Exception) -> str:
 
 
 def write_atomic(path: Path, data: Any) -> None:
-    """Write JSON so that readers see the old file or the new one, never half of either."""
+    """Write JSON (or, given a str, that text) so that readers see the old file or the new
+    one, never half of either."""
     path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as out:
-            json.dump(data, out, indent=2, sort_keys=True)
-            out.write("\n")
+            if isinstance(data, str):
+                out.write(data)
+            else:
+                json.dump(data, out, indent=2, sort_keys=True)
+                out.write("\n")
             out.flush()
             os.fsync(out.fileno())
         os.replace(tmp, path)

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
-from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, Info
+
+from controller import __version__
+from controller.api.kinds import API_VERSION
 
 
 class Metrics:
@@ -32,3 +35,5 @@ class Metrics:
         self.mediamtx_up = Gauge(
             "camctl_mediamtx_up", "1 when MediaMTX answered the last pass", registry=r
         )
+        build = Info("camctl_build", "The camctl version running, and what it reads", registry=r)
+        build.info({"version": __version__, "api_version": API_VERSION})

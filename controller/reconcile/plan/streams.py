@@ -27,34 +27,37 @@ def plan_stream(
 ) -> None:
     path = stream.path
     observed = None if state.paths is None else state.paths.get(path)
-    owned = path in state.inventory
     device = matched.get(ref(camera)) if camera else None
     chosen: dict[str, Any] = {}  # the device name ffmpeg opens, once there is a device
     live: Mapping[str, Any] | None = None  # what MediaMTX says of the path, once configured
+    wanted: dict[str, Any] | None = None
+    if device is not None:
+        choice = choose_device(device, stream.spec.device_link or state.settings.device_link)
+        chosen = {"device": choice.path, "device_link": choice.link}
+        recording = state.desired.recording_of(stream)
+        root = recording_root(recording, state.settings) if recording else None
+        wanted = path_config(stream, choice.path, recording, root)
+    foreign = observed is not None and path not in state.inventory and not stream.spec.adopt
+    readopted = foreign and wanted is not None and not differing(wanted, observed or {})
     if camera is None:
         state.kept.add(path)
         ready = state.ready(key, None, "CameraUnknown", "its Camera is not loaded (see errors)")
     elif state.paths is None:
         state.kept.add(path)
         ready = state.ready(key, None, "MediaMTXUnreachable", "MediaMTX could not be read")
-    elif observed is not None and not owned and not stream.spec.adopt:
+    elif foreign and not readopted:
         ready = state.ready(
             key,
             False,
             "PathConflict",
             f"path {path!r} exists and camctl did not create it (set spec.adopt to take it over)",
         )
-    elif device is None:
+    elif wanted is None:
         # Without its camera the path would only restart ffmpeg in a loop: remove it.
         if last_device(state, camera) is not None:
             state.unplugged.add(path)
         ready = state.ready(key, False, "CameraNotReady", f"{ref(camera)} has no device")
     else:
-        choice = choose_device(device, stream.spec.device_link or state.settings.device_link)
-        chosen = {"device": choice.path, "device_link": choice.link}
-        recording = state.desired.recording_of(stream)
-        root = recording_root(recording, state.settings) if recording else None
-        wanted = path_config(stream, choice.path, recording, root)
         owner = Owner(str(key), state.desired.origins.get(key, ""))
         if state.inventory.get(path) == owner:
             owner = state.inventory[path]  # the very same: fewer new objects on each pass
@@ -62,6 +65,10 @@ def plan_stream(
         converge(state, key, path, wanted, observed)
         live = runtime.get(path, {})
         ready = state.ready(key, True, "PathConfigured", f"MediaMTX path {path!r} is configured")
+        if readopted:  # the state directory was lost: what matches exactly is ours again
+            message = f"path {path!r} is exactly as camctl renders it: taken back"
+            ready = state.ready(key, True, "Readopted", message)
+            state.notes.append(f"readopted {path!r}: it matched {key} exactly")
     pending = path in state.pending
     if pending:
         ready = state.ready(key, False, "Reconciling", f"path {path!r} is being configured")
