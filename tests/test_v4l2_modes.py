@@ -251,6 +251,11 @@ def test_a_new_appearance_between_two_passes_is_read_again() -> None:
     cache.with_modes([(("/dev/video0", "t1"), device)])
     cache.with_modes([(("/dev/video0", "t2"), device)])  # replugged: udev stamped it anew
     assert read == ["/dev/video0", "/dev/video0"]
+    # facts udev changed under the same appearance (a `change` uevent): new facts, same modes
+    linked = Device(node="/dev/video0", by_path="/dev/v4l/by-path/x-video-index0")
+    (changed,) = cache.with_modes([(("/dev/video0", "t2"), linked)])
+    assert (changed.by_path, changed.modes) == (linked.by_path, (M("MJPG", 640, 480, 30),))
+    assert len(read) == 2
 
 
 def test_a_failed_reading_is_retried_after_a_while() -> None:
