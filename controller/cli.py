@@ -51,7 +51,7 @@ from controller.reconcile.inventory import (
     default_state_dir,
 )
 from controller.sources.files import FileSource, load
-from controller.sources.suggest import camera_documents
+from controller.sources.suggest import documents as suggested_documents
 from controller.view.commands import get as get_command
 from controller.view.commands import recordings as recordings_command
 
@@ -238,7 +238,11 @@ def crds(directory: Path | None) -> None:
 
 
 @main.command()
-@click.option("--suggest", is_flag=True, help="Print Camera documents for unclaimed devices.")
+@click.option(
+    "--suggest",
+    is_flag=True,
+    help="Print a Camera and a Stream (in the camera's best mode) for each unclaimed device.",
+)
 @click.option(
     "--declared",
     multiple=True,
@@ -246,20 +250,27 @@ def crds(directory: Path | None) -> None:
     help="Documents whose Cameras claim devices (repeatable).",
 )
 @simulate_option
-@output_option
+@click.option(
+    "-o",
+    "--output",
+    type=click.Choice(["text", "wide", "json"]),
+    default="text",
+    show_default=True,
+    help="wide adds each camera's modes; json has every fact and mode.",
+)
 def devices(
     suggest: bool, declared: tuple[Path, ...], simulate_devices: Path | None, output: str
 ) -> None:
-    """List V4L2 capture devices (udev), and which Camera claims each."""
+    """List V4L2 capture devices (udev) with their modes, and which Camera claims each."""
     found = _devices(simulate_devices)
     claimed = _claims(load(declared), found) if declared else {}
     if suggest:
         unclaimed = [d for d in found if d.node not in claimed]
-        click.echo(render_yaml(camera_documents(unclaimed)), nl=False)
+        click.echo(render_yaml(suggested_documents(unclaimed)), nl=False)
     elif output == "json":
         click.echo(to_json([d.model_dump(mode="json", by_alias=True) for d in found]))
     else:
-        click.echo(devices_table(found, claimed))
+        click.echo(devices_table(found, claimed, wide=output == "wide"))
 
 
 @main.command()

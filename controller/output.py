@@ -15,6 +15,7 @@ from ruamel.yaml import YAML
 from controller.api.conditions import find
 from controller.api.device import Device
 from controller.api.kinds import Ref, Status
+from controller.api.modes import summary
 from controller.kit.redact import redact
 from controller.reconcile.plan import Action, Plan, Withheld
 
@@ -142,20 +143,27 @@ def status_table(statuses: Mapping[Ref, Status]) -> str:
     return table(rows)
 
 
-def devices_table(devices: Iterable[Device], claimed: Mapping[str, Ref]) -> str:
-    rows = [("NODE", "VENDOR:PRODUCT", "SERIAL", "PRODUCT", "USB PATH", "CLAIMED BY")]
+def devices_table(devices: Iterable[Device], claimed: Mapping[str, Ref], wide: bool = False) -> str:
+    """One row per device; `wide` adds its modes (`MJPG 1920x1080@30, …; YUYV …`)."""
+    head = ("NODE", "VENDOR:PRODUCT", "SERIAL", "PRODUCT", "USB PATH", "CLAIMED BY")
+    rows: list[tuple[str, ...]] = [(*head, "MODES") if wide else head]
     for d in devices:
-        rows.append(
-            (
-                d.node,
-                f"{d.vendor_id or '?'}:{d.product_id or '?'}",
-                d.serial or "-",
-                d.product or "-",
-                d.usb_path or "-",
-                str(claimed[d.node]) if d.node in claimed else "-",
-            )
+        row = (
+            d.node,
+            f"{d.vendor_id or '?'}:{d.product_id or '?'}",
+            d.serial or "-",
+            d.product or "-",
+            d.usb_path or "-",
+            str(claimed[d.node]) if d.node in claimed else "-",
         )
+        rows.append((*row, _modes_text(d)) if wide else row)
     return table(rows)
+
+
+def _modes_text(device: Device) -> str:
+    if device.modes:
+        return summary(device.modes)
+    return f"? ({device.modes_error})" if device.modes_error else "-"
 
 
 def table(rows: Sequence[Sequence[str]]) -> str:

@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from controller.api.device import Device
+from controller.api.device import Device, Mode
 from controller.observe.v4l2 import (
     MAX_DEVICE_FILE_BYTES,
     DeviceFileError,
@@ -21,6 +21,7 @@ from controller.observe.v4l2 import (
     enumerate_devices,
     load_simulated,
 )
+from controller.observe.v4l2_modes import ModeCache, ModeRead
 
 EXAMPLE = Path(__file__).resolve().parent.parent / "examples" / "devices.yaml"
 
@@ -183,6 +184,13 @@ EXPECTED = [
 ]
 
 
+def facts_only() -> ModeCache:
+    """Enumeration without reading modes (test_v4l2_modes.py reads them from emulated
+    cameras): the nodes of these records do not exist in the testbed, and the preload would
+    let a host's own /dev/videoN answer instead."""
+    return ModeCache(read=lambda node: ModeRead(()))
+
+
 @pytest.mark.umockdev
 def test_enumerate_finds_capture_nodes_with_all_facts(testbed: Any) -> None:
     import pyudev
@@ -191,8 +199,8 @@ def test_enumerate_finds_capture_nodes_with_all_facts(testbed: Any) -> None:
     context = pyudev.Context()
     assert len(list(context.list_devices(subsystem="video4linux"))) == 6  # the mock is there
 
-    assert enumerate_devices(context) == EXPECTED
-    assert enumerate_devices() == EXPECTED  # a default Context sees the same testbed
+    assert enumerate_devices(context, facts_only()) == EXPECTED
+    assert enumerate_devices(modes=facts_only()) == EXPECTED  # a default Context sees the same
 
 
 @pytest.mark.umockdev
@@ -225,7 +233,7 @@ def test_enumerate_orders_nodes_by_number_and_needs_capture(testbed: Any) -> Non
     testbed.add_from_string(
         bare(10, ":capture:") + bare(2, ":capture:") + bare(3, ":video_output:") + bare(7, "")
     )
-    devices = enumerate_devices(pyudev.Context())
+    devices = enumerate_devices(pyudev.Context(), facts_only())
 
     assert devices == [Device(node="/dev/video2"), Device(node="/dev/video10")]
 
@@ -254,10 +262,21 @@ def test_example_file_loads() -> None:
         driver="uvcvideo",
         by_id="/dev/v4l/by-id/usb-046d_HD_Pro_Webcam_C920_A1B2C3D4-video-index0",
         by_path="/dev/v4l/by-path/pci-0000:00:14.0-usb-0:1:1.0-video-index0",
-        formats=("MJPG", "YUYV", "H264"),
+        formats=("MJPG", "YUYV", "H264"),  # from the modes, in their order
+        modes=(
+            Mode(format="MJPG", width=1920, height=1080, fps=(30, 24, 20, 15, 10, 5)),
+            Mode(format="MJPG", width=1280, height=720, fps=(30, 24, 20, 15, 10, 5)),
+            Mode(format="MJPG", width=640, height=480, fps=(30, 24, 20, 15, 10, 5)),
+            Mode(format="YUYV", width=1920, height=1080, fps=(5,)),
+            Mode(format="YUYV", width=1280, height=720, fps=(10, 5)),
+            Mode(format="YUYV", width=640, height=480, fps=(30, 15, 10, 5)),
+            Mode(format="H264", width=1920, height=1080, fps=(30, 15)),
+            Mode(format="H264", width=1280, height=720, fps=(30, 15)),
+        ),
     )
     assert (c270.serial, c270.vendor_id, c270.product_id) == ("5F3A1B20", "046d", "0825")
     assert c270.formats == ("MJPG", "YUYV")
+    assert Mode(format="YUYV", width=1280, height=960, fps=(7.5, 5)) in c270.modes
     assert generic.serial is None and generic.by_id is None
     assert (generic.vendor_id, generic.product_id) == ("1bcf", "2c99")
     assert generic.usb_path == "pci-0000:00:14.0-usb-0:3:1.0"
@@ -312,13 +331,14 @@ devices:
         pytest.param(
             "devices:\n  - node: /dev/video0\n    vendor: 046d\n",
             "FILE:3:5: devices[0].vendor: unknown field (expected one of: node, serial, vendorId,"
-            " productId, usbPath, product, driver, byId, byPath, formats)",
+            " productId, usbPath, product, driver, byId, byPath, formats, modes, modesError)",
             id="unknown-field",
         ),
         pytest.param(
             "devices:\n  - node: /dev/video0\n    vendor_id: '046d'\n",
             "FILE:3:5: devices[0].vendor_id: unknown field (expected one of: node, serial,"
-            " vendorId, productId, usbPath, product, driver, byId, byPath, formats)",
+            " vendorId, productId, usbPath, product, driver, byId, byPath, formats, modes,"
+            " modesError)",
             id="python-name-is-unknown",
         ),
         pytest.param(

@@ -15,6 +15,7 @@ import pyudev
 
 from controller.api.device import Device
 from controller.observe import v4l2
+from controller.observe.v4l2_modes import ModeCache
 from controller.sources.files import WatchGroup, watch_paths
 
 log = logging.getLogger(__name__)
@@ -27,12 +28,13 @@ class DeviceSource(Protocol):
 
 
 class UdevDevices:
-    """The V4L2 capture nodes udev knows; woken by udev's uevents."""
+    """The V4L2 capture nodes udev knows, with their modes; woken by udev's uevents."""
 
     _context: pyudev.Context | None = None
+    _modes: ModeCache | None = None
 
     def current(self) -> list[Device]:
-        return v4l2.enumerate_devices(self.context)
+        return v4l2.enumerate_devices(self.context, self.modes)
 
     async def watch(self, notify: Callable[[str], None]) -> None:
         await v4l2.watch_udev(notify, self.context)
@@ -44,6 +46,13 @@ class UdevDevices:
         if self._context is None:
             self._context = pyudev.Context()
         return self._context
+
+    @property
+    def modes(self) -> ModeCache:
+        """Modes read once per device appearance, not at every pass."""
+        if self._modes is None:
+            self._modes = ModeCache()
+        return self._modes
 
 
 class SimulatedDevices:

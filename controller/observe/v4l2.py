@@ -3,9 +3,10 @@
 `enumerate_devices` asks udev (through pyudev) for every `video4linux` node that can capture
 video; UVC metadata nodes, which share the camera's USB identity but carry no picture, are left
 out. The planner matches the declared Cameras against the result by serial, vendor/product and
-USB port, never by the `/dev/videoN` number alone. `device_from_udev` turns one udev device into
-a `Device` (the hotplug monitor reuses it), and `load_simulated` reads the same facts from a YAML
-file for demos and machines without cameras.
+USB port, never by the `/dev/videoN` number alone. Each device's modes (formats, frame sizes
+and rates) come from `v4l2_modes`, read once per appearance through a `ModeCache`.
+`device_from_udev` turns one udev device into a `Device`, and `load_simulated` reads the same
+facts, modes included, from a YAML file for demos and machines without cameras.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from ruamel.yaml.comments import CommentedMap, CommentedSeq
 
 from controller.api.device import Device
 from controller.kit import yamlfile
+from controller.observe.v4l2_modes import ModeCache
 
 __all__ = [
     "MAX_DEVICE_FILE_BYTES",
@@ -46,11 +48,31 @@ log = logging.getLogger(__name__)
 # udev
 
 
-def enumerate_devices(context: pyudev.Context | None = None) -> list[Device]:
-    """Every V4L2 capture node udev knows, ordered by node (`/dev/video2` before `/dev/video10`)."""
+def enumerate_devices(
+    context: pyudev.Context | None = None, modes: ModeCache | None = None
+) -> list[Device]:
+    """Every V4L2 capture node udev knows, with its modes, ordered by node (`/dev/video2`
+    before `/dev/video10`). Without a `modes` cache of the caller's, every node is read."""
     ctx = context if context is not None else pyudev.Context()
-    found = (device_from_udev(dev) for dev in ctx.list_devices(subsystem=SUBSYSTEM))
-    return sorted((d for d in found if d is not None), key=lambda d: _node_key(d.node))
+    listing = []
+    for dev in ctx.list_devices(subsystem=SUBSYSTEM):
+        device = device_from_udev(dev)
+        if device is not None:
+            listing.append((appearance(dev), device))
+    found = (modes if modes is not None else ModeCache()).with_modes(listing)
+    return sorted(found, key=lambda d: _node_key(d.node))
+
+
+def appearance(dev: pyudev.Device) -> tuple[str | None, ...]:
+    """What tells one appearance of a device from the next: udev stamps USEC_INITIALIZED
+    when it sets a device up, so a camera plugged back in gets a new one."""
+    props = dev.properties
+    return (
+        _str(dev.device_node),
+        _str(dev.sys_path),
+        _str(props.get("USEC_INITIALIZED")),
+        _str(props.get("ID_SERIAL")),
+    )
 
 
 async def watch_udev(notify: Callable[[str], None], context: pyudev.Context | None = None) -> None:
@@ -302,11 +324,16 @@ def _validation_problem(item: CommentedMap, err: Any, where: str) -> Problem:
     if err["type"] == "string_type" and loc in _QUOTED and not isinstance(err["input"], str):
         message += ' (quote it: "0825" unquoted is the number 825)'
     pos: Any = (item.lc.line, item.lc.col)  # a missing field: point at the device
-    if loc and loc[0] in item:
-        pos = item.lc.value(loc[0])
-        value = item[loc[0]]
-        if len(loc) > 1 and isinstance(value, CommentedSeq) and isinstance(loc[1], int):
-            pos = value.lc.item(loc[1])
+    node: Any = item
+    for depth, part in enumerate(loc, 1):  # as deep as the file goes: modes[1].fps[0]
+        if isinstance(node, CommentedMap) and part in node:
+            unknown = depth == len(loc) and err["type"] == "extra_forbidden"
+            pos = node.lc.key(part) if unknown else node.lc.value(part)
+            node = node[part]
+        elif isinstance(node, CommentedSeq) and isinstance(part, int) and part < len(node):
+            pos, node = node.lc.item(part), node[part]
+        else:
+            break
     return Problem(*_pos(pos), field, message)
 
 
