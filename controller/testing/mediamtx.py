@@ -446,6 +446,8 @@ class MediaMTXEmulator:
         self.delay = 0.0
         self.requests: list[tuple[str, str, Any]] = []
         self.runtime: dict[str, dict[str, Any]] = {}  # per-path overrides of /v3/paths fields
+        # A body for every /v3/recordings/get, as a MediaMTX that misbehaves might answer.
+        self.recordings_answer: Any = None
         self._paths: dict[str, dict[str, Any]] = {}
         self._since: dict[str, str] = {}
         self._failures: list[int] = []
@@ -706,6 +708,8 @@ class MediaMTXEmulator:
 
     async def _recordings_get(self, request: web.Request) -> web.Response:
         name = _param_name(request)
+        if self.recordings_answer is not None:
+            return web.json_response(self.recordings_answer)
         _, found = await self._segments(name)
         segments = [{"start": _rfc3339(start)} for start, _ in found]
         return web.json_response({"name": name, "segments": segments})
