@@ -15,6 +15,7 @@ import asyncio
 import copy
 import itertools
 import os
+import shutil
 import signal
 import ssl
 import sys
@@ -436,6 +437,34 @@ async def test_a_restarted_controller_rewrites_nothing(tmp_path: Path) -> None:
         late = [r for r in h.operator_requests()[requests:] if r.method != "GET"]
         assert late == [], [(r.url.path, r.data) for r in late]
         assert h.emu.write_count == writes
+
+
+async def test_a_node_that_lost_its_state_directory_reads_its_paths_back_from_the_api(
+    tmp_path: Path,
+) -> None:
+    """Ownership is recorded in the cluster too (a Stream's status: path and node): a node
+    whose state directory is gone, even with a path changed behind its back meanwhile, takes
+    back its paths from the API instead of calling them conflicts."""
+    async with operator(tmp_path) as h:
+        for doc in documents("front-door"):
+            await h.create(doc)
+        await eventually(lambda: converged(h, ("Camera", "front-door"), *FRONT_DOOR))
+        assert h.must("Stream", "front-door")["status"]["node"] == NODE
+        await passes(h)
+        await stopped(h)
+        shutil.rmtree(tmp_path / f"state-{NODE}")
+        drifted = {**h.emu.stored("cams/front-door"), "runOnInit": "changed behind its back"}
+        h.emu.set_path("cams/front-door", drifted)
+        async with MediaMTXClient(h.emu.url or "") as client:
+            again = await _start(h.cluster, h.server, h.emu, client, tmp_path, NODE, False)
+            await eventually(lambda: again.source.synced)
+            await eventually(lambda: "ffmpeg" in h.emu.stored("cams/front-door")["runOnInit"])
+            await passes(again)
+            ready = again.ready("Stream", "front-door") or {}
+            assert ready.get("reason") == "PathConfigured"
+            owned = Inventory(tmp_path / f"state-{NODE}").load()
+            assert set(owned) == {"cams/front-door"}
+            await stopped(again)
 
 
 async def test_only_this_nodes_cameras_and_what_hangs_off_them(tmp_path: Path) -> None:

@@ -15,6 +15,7 @@ from functools import cached_property
 from typing import Literal, NamedTuple
 
 from controller.api.kinds import Camera, Recording, Ref, Stream, ref
+from controller.api.ownership import Owner
 
 AnyResource = Camera | Stream | Recording
 
@@ -47,6 +48,9 @@ class Desired:
     clean: bool = True
     # Declared resources whose documents are invalid or dangle: each still gets a status.
     rejected: Mapping[Ref, Rejection] = field(default_factory=dict)
+    # Paths the source itself remembers this controller owns (Kubernetes: a Stream's status
+    # names its path and node), beside the inventory: a lost state directory loses nothing.
+    recorded: Mapping[str, Owner] = field(default_factory=dict)
 
     def __len__(self) -> int:
         return len(self.cameras) + len(self.streams) + len(self.recordings)

@@ -230,6 +230,11 @@ class StreamStatus(_Model):
     urls: StreamUrls | None = None
     device: str | None = Field(default=None, description="The device name ffmpeg opens")
     device_link: DeviceLink | None = None
+    node: str | None = Field(
+        default=None,
+        description="The node whose camctl owns the path: with `path`, the ownership a node "
+        "that lost its state directory reads back",
+    )
     readers: NonNegativeInt | None = None
     bytes_received: NonNegativeInt | None = None
 

@@ -82,6 +82,7 @@ def plan(
     a Recording's status says nothing of its files. `settled`: the desired state read the
     same twice, a settle time apart (see the module docstring).
     """
+    inventory = {**desired.recorded, **inventory} if desired.recorded else inventory
     state = Pass(desired, paths, inventory, settings, now, previous or {}, settled)
     cameras = {
         key: cam

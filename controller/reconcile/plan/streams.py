@@ -64,6 +64,7 @@ def plan_stream(
         state.claimed[path] = owner
         converge(state, key, path, wanted, observed)
         live = runtime.get(path, {})
+        chosen["node"] = state.settings.node_name
         ready = state.ready(key, True, "PathConfigured", f"MediaMTX path {path!r} is configured")
         if readopted:  # the state directory was lost: what matches exactly is ours again
             message = f"path {path!r} is exactly as camctl renders it: taken back"

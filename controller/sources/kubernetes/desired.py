@@ -8,11 +8,12 @@ keeps its last valid spec in force or, without one, holds its path.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from controller.api.desired import AnyResource, Desired, Rejection, assemble
 from controller.api.kinds import Ref
 from controller.api.loading import LoadError
+from controller.api.ownership import Owner
 from controller.sources.kubernetes.store import Entry, Store, origin_of
 
 
@@ -67,9 +68,10 @@ def _recording_of_any(entry: Entry, streams: set[Ref]) -> bool:
     return entry.key.kind == "Recording" and stream in streams
 
 
-def read(store: Store, view: Pass) -> tuple[Desired, list[LoadError]]:
+def read(store: Store, view: Pass, node: str) -> tuple[Desired, list[LoadError]]:
     """The desired state of the objects in `view.mine`, with why those that cannot be
-    planned cannot (the planner gives them their statuses)."""
+    planned cannot (the planner gives them their statuses), and the paths their statuses
+    say `node` owns."""
     pairs: list[tuple[AnyResource, str]] = []
     rejected: dict[Ref, Rejection] = {}
     errors: list[LoadError] = []
@@ -87,4 +89,9 @@ def read(store: Store, view: Pass) -> tuple[Desired, list[LoadError]]:
             pairs.append((resource, origin_of(key)))
     desired, problems = assemble(pairs, rejected=rejected, clean=not errors)
     errors += [object_error(p.ref, p.field, p.message) for p in problems]
-    return desired, errors
+    recorded = {
+        str(entry.status["path"]): Owner(str(key), origin_of(key))
+        for key, entry in view.mine.items()
+        if key.kind == "Stream" and entry.status.get("node") == node and entry.status.get("path")
+    }
+    return replace(desired, recorded=recorded), errors

@@ -82,7 +82,7 @@ class KubernetesSource:
             return LoadResult(Desired(clean=False), self._api_errors())
         mine = desired.owned(self.store, sources, self.node_name, self.claim_unassigned)
         view = self._view = desired.Pass(complete=True, mine=mine)
-        state, errors = desired.read(self.store, view)
+        state, errors = desired.read(self.store, view, self.node_name)
         return LoadResult(state, self._api_errors() + errors, [])
 
     def _api_errors(self) -> list[LoadError]:
