@@ -31,6 +31,10 @@ DEFAULT_URL = "http://127.0.0.1:9997"
 ENV_USER = "CAMCTL_MEDIAMTX_USER"
 ENV_PASSWORD = "CAMCTL_MEDIAMTX_PASSWORD"
 ENV_PASSWORD_FILE = "CAMCTL_MEDIAMTX_PASSWORD_FILE"
+# What a person can do about an unreachable MediaMTX, appended to the error.
+NEXT_STEP = (
+    "is MediaMTX running there? Give its Control API URL with --mediamtx or CAMCTL_MEDIAMTX_URL"
+)
 # "scheme://user:password@" anywhere in a text; the password part is group 2.
 _MAX_PAGES = 10_000  # a bound, so a server that keeps growing cannot keep us paging forever
 
@@ -79,6 +83,20 @@ def _error_text(response: httpx.Response) -> str:
     return text
 
 
+def check_url(url: str) -> None:
+    """ValueError, saying what to give instead, unless `url` is an http(s) URL with a host."""
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        shown = url  # a password may be in it, before an "@", with or without a scheme
+        if "@" in url:
+            shown = redact(url) if "://" in url else f"{REDACTED}@{url.rpartition('@')[2]}"
+        example = f"http://{shown}" if "://" not in url else DEFAULT_URL
+        raise ValueError(
+            f"MediaMTX URL {shown!r} needs http:// or https:// and a host, e.g. {example} "
+            "(--mediamtx or CAMCTL_MEDIAMTX_URL)"
+        )
+
+
 def _split_credentials(url: str) -> tuple[str, str | None, str | None]:
     """The URL without "user:password@", and the user and password it carried."""
     parts = urlsplit(url)
@@ -117,6 +135,7 @@ class MediaMTXClient:
         timeout: float = 5.0,
         transport: httpx.AsyncBaseTransport | None = None,
     ) -> None:
+        check_url(url)
         # Credentials in the URL would end up in every message that names the URL.
         self.url, url_user, url_password = _split_credentials(url)
         if user is None and url_user is not None:
@@ -289,7 +308,7 @@ class MediaMTXClient:
         return response
 
     def _unreachable(self, reason: str) -> str:
-        return self._scrub(f"cannot reach MediaMTX at {self.url}: {reason}")
+        return self._scrub(f"cannot reach MediaMTX at {self.url}: {reason} ({NEXT_STEP})")
 
     def _scrub(self, text: str) -> str:
         """Hide passwords: any in a URL, and the API password wherever it might show up."""

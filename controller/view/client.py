@@ -24,13 +24,14 @@ from datetime import datetime
 from pathlib import Path
 from types import TracebackType
 from typing import Any, Self, TypedDict, TypeVar, Unpack
+from urllib.parse import urlsplit
 
 import aiohttp
 
 from controller.api.kinds import Camera, Recording, Stream
 from controller.view import DEFAULT_URL
 from controller.view.auth import token_lines
-from controller.view.errors import RPCError
+from controller.view.errors import UNAUTHORIZED, RPCError
 from controller.view.models import (
     CameraList,
     ControllerStatus,
@@ -68,6 +69,18 @@ class TransportError(Exception):
     """The view could not be reached, or answered something that is not JSON-RPC."""
 
 
+class Unreachable(TransportError):
+    """Nothing answered at the view's URL (refused, timed out, no such host)."""
+
+
+def check_url(url: str) -> None:
+    """ValueError unless `url` is an http(s) URL with a host, as the view is reached."""
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        example = f"http://{url}" if "://" not in url else DEFAULT_URL
+        raise ValueError(f"view URL {url!r} needs http:// or https:// and a host, e.g. {example}")
+
+
 def token_from(file: Path | None = None, env: dict[str, str] | None = None) -> str | None:
     """The first token of `file`, else $CAMCTL_VIEW_TOKEN, else none."""
     env = dict(os.environ) if env is None else env
@@ -78,6 +91,7 @@ def token_from(file: Path | None = None, env: dict[str, str] | None = None) -> s
 
 class AsyncViewClient:
     def __init__(self, url: str = DEFAULT_URL, token: str | None = None, timeout: float = 10):
+        check_url(url)
         self.url = url.rstrip("/")
         self.token = token
         self.timeout = aiohttp.ClientTimeout(total=timeout)
@@ -108,7 +122,22 @@ class AsyncViewClient:
     async def call(self, method: str, params: dict[str, Any] | None = None) -> Any:
         """One call; its result, or RPCError with the server's code and message."""
         answer = await self._post(self._request(method, params))
-        return _result(answer)
+        try:
+            return _result(answer)
+        except RPCError as exc:
+            if exc.code != UNAUTHORIZED:
+                raise
+            raise RPCError(exc.code, self._refusal(), exc.data) from None
+
+    def _refusal(self) -> str:
+        """Why the view refused: no token sent, or one it does not know (the server says the
+        same for both, so that it tells a stranger nothing)."""
+        if self.token is None:
+            return f"Authentication required: the view at {self.url} wants a bearer token"
+        return (
+            f"Authentication required: the view at {self.url} refused the token given "
+            "(not a line of its token file)"
+        )
 
     async def batch(self, calls: Sequence[tuple[str, dict[str, Any] | None]]) -> list[Any]:
         """Several calls in one request; each item is a result or an RPCError."""
@@ -135,12 +164,18 @@ class AsyncViewClient:
         try:
             async with self._http().post(f"{self.url}/rpc", json=body) as response:
                 text = await response.text()
-        except (aiohttp.ClientError, TimeoutError) as exc:
+        except (aiohttp.ClientConnectorError, TimeoutError) as exc:
+            refused = isinstance(getattr(exc, "os_error", None), ConnectionRefusedError)
+            reason = "connection refused" if refused else str(exc) or type(exc).__name__
+            raise Unreachable(f"cannot reach the view at {self.url}: {reason}") from exc
+        except aiohttp.ClientError as exc:
             raise TransportError(f"{self.url}: {exc or type(exc).__name__}") from exc
         try:
             return json.loads(text)
         except ValueError:
-            raise TransportError(f"{self.url}: HTTP {response.status}, not JSON-RPC") from None
+            raise TransportError(
+                f"the view at {self.url} answered HTTP {response.status}, not JSON-RPC"
+            ) from None
 
     # --- typed methods ------------------------------------------------------------------
     async def _all(self, method: str, model: type[P], params: dict[str, Any]) -> list[Any]:
@@ -343,6 +378,7 @@ __all__ = [
     "RPCError",
     "SegmentQuery",
     "TransportError",
+    "Unreachable",
     "ViewClient",
     "token_from",
 ]

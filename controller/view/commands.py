@@ -7,10 +7,12 @@ aiohttp, is imported only when a command runs, so `camctl --help` stays quick.
 
 from __future__ import annotations
 
+import contextlib
 import sys
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit
 
 import click
 
@@ -21,7 +23,7 @@ from controller.output import (
     to_json,
 )
 from controller.view import DEFAULT_URL
-from controller.view.errors import RPCError
+from controller.view.errors import UNAUTHORIZED, RPCError
 
 if TYPE_CHECKING:
     from controller.view.client import ViewClient
@@ -61,16 +63,51 @@ def server_options(func: Callable[..., Any]) -> Callable[..., Any]:
     )(func)
 
 
-def connect(server: str, token_file: Path | None) -> ViewClient:
-    from controller.view.client import ViewClient, token_from
+@contextlib.contextmanager
+def viewing(server: str, token_file: Path | None) -> Iterator[ViewClient]:
+    """A client of the view at `server`; its failures as one line that says what to do."""
+    from controller.view.client import TransportError, Unreachable, ViewClient, token_from
 
-    return ViewClient(server, token_from(token_file))
+    token = token_from(token_file)
+    if token_file is not None and token is None:
+        raise click.ClickException(f"{token_file} holds no token (one a line; # comments)")
+    try:
+        client = ViewClient(server, token)
+    except ValueError as exc:
+        raise click.ClickException(f"{exc} (--server or CAMCTL_VIEW_URL)") from exc
+    try:
+        with client as view:
+            yield view
+    except Unreachable as exc:
+        raise click.ClickException(
+            f"{exc}: start it with `camctl run PATHS --view {_address(server)}`, "
+            "or give the URL of a running one with --server or CAMCTL_VIEW_URL"
+        ) from exc
+    except TransportError as exc:
+        raise click.ClickException(str(exc)) from exc
+    except RPCError as exc:
+        if exc.code == UNAUTHORIZED:
+            raise click.ClickException(_token_advice(exc, token_file, token)) from exc
+        raise _problem(exc) from exc
 
 
-def _failures() -> tuple[type[Exception], ...]:
-    from controller.view.client import TransportError
+def _address(url: str) -> str:
+    parts = urlsplit(url)
+    return f"{parts.hostname}:{parts.port or (443 if parts.scheme == 'https' else 80)}"
 
-    return (RPCError, TransportError)
+
+def _token_advice(exc: RPCError, token_file: Path | None, token: str | None) -> str:
+    """Missing and wrong tokens, told apart: the server answers both alike."""
+    if token is None:
+        return (
+            f"{exc.message}: give --token-file FILE (a line of the view's --view-token-file), "
+            "or set CAMCTL_VIEW_TOKEN_FILE or CAMCTL_VIEW_TOKEN"
+        )
+    given = token_file if token_file is not None else "CAMCTL_VIEW_TOKEN"
+    return (
+        f"{exc.message}: the token from {given} is not in the view's --view-token-file "
+        "(its file is re-read within a second of an edit)"
+    )
 
 
 def _problem(exc: Exception) -> click.ClickException:
@@ -202,11 +239,8 @@ def get(
     """Show cameras, streams, recordings, devices or paths from a running view."""
     plural = _plural(kind)
     filters = {"labelSelector": selector, "namespace": namespace, "node": node}
-    try:
-        with connect(server, token_file) as view:
-            items = fetch(view, plural, name, filters)
-    except _failures() as exc:
-        raise click.ClickException(str(exc)) from exc
+    with viewing(server, token_file) as view:
+        items = fetch(view, plural, name, filters)
     if output == "json" and name is not None:
         click.echo(to_json(items[0]))
     else:
@@ -236,11 +270,8 @@ def recordings(
     """A Recording's segments on disk, newest first, with MediaMTX playback URLs."""
     params: Doc = {"name": name, "namespace": namespace, "since": since, "until": until}
     params |= {"limit": limit, "offset": offset}
-    try:
-        with connect(server, token_file) as view:
-            page = view.call("recordings.segments", params)
-    except _failures() as exc:
-        raise _problem(exc) from exc
+    with viewing(server, token_file) as view:
+        page = view.call("recordings.segments", params)
     if output == "json":
         click.echo(to_json(page))
         return
@@ -265,13 +296,10 @@ def _size(n: float) -> str:
 
 def status_from_server(server: str, token_file: Path | None, output: str) -> None:
     """`camctl status --server URL`: what `camctl status` shows, read from a view."""
-    try:
-        with connect(server, token_file) as view:
-            health = view.call("controller.status")
-            resources: list[Doc] = []
-            for plural in ("cameras", "streams", "recordings"):
-                resources += fetch(view, plural, None, {})
-    except _failures() as exc:
-        raise click.ClickException(str(exc)) from exc
+    with viewing(server, token_file) as view:
+        health = view.call("controller.status")
+        resources: list[Doc] = []
+        for plural in ("cameras", "streams", "recordings"):
+            resources += fetch(view, plural, None, {})
     click.echo(status_report(health, resources, output))
     sys.stdout.flush()
