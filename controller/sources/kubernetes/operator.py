@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import os
 import signal
 import threading
 from collections.abc import Callable, Coroutine, Mapping
@@ -24,14 +25,44 @@ log = logging.getLogger("camctl.kubernetes")
 
 Login = Callable[..., "kopf.ConnectionInfo | None"]
 Handler = Callable[[str, Mapping[str, Any]], None]  # (kind, body or raw event)
+# Where kopf's login functions look: a pod's service account, then kubeconfig files.
+SERVICE_ACCOUNT_TOKEN = "/var/run/secrets/kubernetes.io/serviceaccount/token"
+KUBECONFIG_DEFAULT = "~/.kube/config"
 
 
 def default_login(**kwargs: Any) -> kopf.ConnectionInfo:
     """In a pod, its service account; elsewhere, the current kubeconfig context."""
     info = kopf.login_with_service_account(**kwargs) or kopf.login_with_kubeconfig(**kwargs)
     if info is None:
-        raise kopf.LoginError("no service account token and no kubeconfig to log in with")
+        raise kopf.LoginError(f"no Kubernetes credentials: {where_credentials_are_looked_for()}")
     return info
+
+
+def where_credentials_are_looked_for(env: Mapping[str, str] = os.environ) -> str:
+    """Each place default_login looks, and what is there."""
+    in_pod = "KUBERNETES_SERVICE_HOST" in env
+    token = "present" if os.path.exists(SERVICE_ACCOUNT_TOKEN) else "absent"
+    kubeconfig = env.get("KUBECONFIG") or "unset"
+    home_config = os.path.expanduser(KUBECONFIG_DEFAULT)
+    exists = "present" if os.path.exists(home_config) else "absent"
+    return (
+        f"looked for a pod's service account (KUBERNETES_SERVICE_HOST "
+        f"{'set' if in_pod else 'unset'}, {SERVICE_ACCOUNT_TOKEN} {token}), "
+        f"KUBECONFIG ({kubeconfig}) and {KUBECONFIG_DEFAULT} ({home_config} {exists})"
+    )
+
+
+def check_login(login: Login = default_login) -> None:
+    """Log in once before starting, so a machine without a cluster fails at once, in one
+    line, instead of kopf retrying every minute and each list every few seconds.
+    kopf.LoginError with the reason, whatever reading the credentials raised."""
+    try:
+        login_now(login, operator_settings())
+    except kopf.LoginError:
+        raise
+    except Exception as exc:  # kopf's kubeconfig reader passes on YAML, key and file errors
+        reason = f"{type(exc).__name__}: {exc}"
+        raise kopf.LoginError(f"cannot read the Kubernetes credentials: {reason}") from exc
 
 
 def login_now(login: Login, settings: kopf.OperatorSettings) -> kopf.ConnectionInfo:
