@@ -52,6 +52,7 @@ from controller.reconcile.inventory import (
 )
 from controller.sources.files import FileSource, load
 from controller.sources.suggest import documents as suggested_documents
+from controller.view import DEFAULT_ADDRESS as DEFAULT_VIEW_ADDRESS
 from controller.view.commands import get as get_command
 from controller.view.commands import recordings as recordings_command
 
@@ -214,9 +215,20 @@ def version(output: str) -> None:
 
 
 @main.command()
-def schema() -> None:
+@click.option(
+    "-o",
+    "--output",
+    type=click.Choice(["json", "yaml"]),
+    default="json",
+    show_default=True,
+    help="The schema is a document: JSON (for editors' $schema) or the same as YAML.",
+)
+def schema(output: str) -> None:
     """Print the JSON Schema of camctl documents, for editors."""
-    click.echo(json.dumps(document_schema(), indent=2))
+    if output == "yaml":
+        click.echo(render_yaml([document_schema()]), nl=False)
+    else:
+        click.echo(json.dumps(document_schema(), indent=2))
 
 
 @main.command()
@@ -224,17 +236,30 @@ def schema() -> None:
     "-d",
     "--directory",
     type=click.Path(file_okay=False, path_type=Path),
-    help="Write one file per CRD into this directory (e.g. crds/) instead of printing them.",
+    help="Write one YAML file per CRD into this directory (e.g. crds/) instead of printing.",
 )
-def crds(directory: Path | None) -> None:
+@click.option(
+    "-o",
+    "--output",
+    type=click.Choice(["yaml", "json"]),
+    default="yaml",
+    show_default=True,
+    help="YAML documents, or one JSON List (both for kubectl apply -f -).",
+)
+def crds(directory: Path | None, output: str) -> None:
     """Print the CustomResourceDefinitions of Camera, Stream and Recording, for kubectl."""
+    from controller.api.crd import crds as definitions
     from controller.api.crd import render_all, write_dir
 
-    if directory is None:
+    if directory is not None and output == "json":
+        raise click.UsageError("-d writes YAML files; -o json prints one JSON List instead")
+    if output == "json":
+        click.echo(to_json({"apiVersion": "v1", "kind": "List", "items": definitions()}))
+    elif directory is None:
         click.echo(render_all(), nl=False)
-        return
-    for path in write_dir(directory):
-        click.echo(f"wrote {path}", err=True)
+    else:
+        for path in write_dir(directory):
+            click.echo(f"wrote {path}", err=True)
 
 
 @main.command()
@@ -378,6 +403,14 @@ def apply(**options: Any) -> None:
     help="Serve the read-only JSON-RPC view, /metrics and the dashboard (e.g. 127.0.0.1:9990).",
 )
 @click.option(
+    "--playback-port",
+    type=click.IntRange(1, 65535),
+    default=9996,
+    show_default=True,
+    envvar="CAMCTL_PLAYBACK_PORT",
+    help="MediaMTX's playback server, on --public-host: where the view's segment links go.",
+)
+@click.option(
     "--view-token-file",
     type=click.Path(exists=True, dir_okay=False, path_type=Path),
     envvar="CAMCTL_VIEW_TOKEN_FILE",
@@ -391,6 +424,7 @@ def run(resync: float, log_format: str, **options: Any) -> None:
 
     if options["kubernetes"] == bool(options["paths"]):
         raise click.UsageError("give PATHS, or --kubernetes (not both)")
+    _check_start(options)
     logs.setup(log_format)
     try:
         asyncio.run(_run_controller(options, Timing(resync=resync)))
@@ -441,11 +475,51 @@ def status(
     show_default=True,
     help="After apply and plan, keep converging on edits of examples/ until Ctrl-C.",
 )
-def demo(live: bool) -> None:
+@click.option(
+    "--view",
+    "view_address",
+    metavar="HOST:PORT",
+    is_flag=False,
+    flag_value=DEFAULT_VIEW_ADDRESS,
+    help=f"Also serve the view and dashboard (--view alone: {DEFAULT_VIEW_ADDRESS}).",
+)
+@click.option(
+    "--emulator-only",
+    is_flag=True,
+    help="Only serve the MediaMTX emulator (Control API at --port, playback at "
+    "--playback-port) for camctl commands of your own, until Ctrl-C.",
+)
+@click.option("--port", type=int, default=9997, show_default=True, help="With --emulator-only.")
+@click.option(
+    "--playback-port", type=int, default=9996, show_default=True, help="With --emulator-only."
+)
+@click.option(
+    "-o",
+    "--output",
+    type=click.Choice(["text", "json", "yaml"]),
+    default="text",
+    help="text only: the demo is interactive.",
+)
+def demo(
+    live: bool,
+    view_address: str | None,
+    emulator_only: bool,
+    port: int,
+    playback_port: int,
+    output: str,
+) -> None:
     """Apply examples/ to a MediaMTX emulator with simulated cameras, offline."""
-    from controller.testing.demo import run_demo
+    from controller.testing.demo import run_demo, serve_emulator
 
-    sys.exit(run_demo(live=live))
+    if output != "text":
+        raise click.UsageError(
+            f"camctl demo is interactive and prints text only, not {output}: the commands it "
+            f"runs and prints take -o {output}"
+        )
+    if emulator_only:
+        serve_emulator("127.0.0.1", port, playback_port)
+        return
+    sys.exit(run_demo(live=live, view=view_address))
 
 
 main.add_command(get_command, "get")
@@ -517,7 +591,7 @@ async def _run_controller(options: dict[str, Any], timing: Timing) -> None:
                 client,
                 inventory,
                 StatusStore(state_dir),
-                _settings(options),
+                replace(_settings(options), playback_port=options["playback_port"]),
                 timing,
                 sinks=sinks,
             )
@@ -535,6 +609,26 @@ async def _run_controller(options: dict[str, Any], timing: Timing) -> None:
             logging.getLogger("camctl").info("stopped after %d passes", controller.health.passes)
     finally:
         inventory.release()
+
+
+def _check_start(options: dict[str, Any]) -> None:
+    """What would otherwise fail on every pass, forever: the MediaMTX URL and, with
+    --kubernetes, the credentials. One line and exit 1 instead."""
+    from controller.observe.mediamtx import check_url
+
+    try:
+        check_url(options["mediamtx"])
+    except ValueError as exc:
+        raise click.ClickException(str(exc)) from exc
+    if options["kubernetes"]:
+        import kopf
+
+        from controller.sources.kubernetes.operator import check_login
+
+        try:
+            check_login()
+        except kopf.LoginError as exc:
+            raise click.ClickException(f"camctl run --kubernetes: {exc}") from exc
 
 
 def _view(controller: Any, options: dict[str, Any]) -> AbstractAsyncContextManager[Any]:
