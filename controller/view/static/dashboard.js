@@ -38,8 +38,36 @@ function pill(c, text = c.reason) {
   return el("span", { class: `pill ${c.status}`, title: c.message }, text);
 }
 
+// Times read as "3 minutes ago", the exact time (UTC) on hover; tick() keeps them current.
+const RELATIVE = new Intl.RelativeTimeFormat("en", { numeric: "auto" });
+const UNITS = [["day", 86400], ["hour", 3600], ["minute", 60], ["second", 1]];
+
+function exact(time) {
+  const date = new Date(time);
+  if (Number.isNaN(date.getTime())) return time;
+  return date.toISOString().replace("T", " ").replace(/\.\d+Z$/, " UTC");
+}
+
+function ago(time) {
+  const seconds = Math.min(0, (new Date(time).getTime() - Date.now()) / 1000); // skew: "now"
+  if (Number.isNaN(seconds)) return time;
+  const [unit, size] = UNITS.find(([, size]) => -seconds >= size) ?? UNITS.at(-1);
+  return RELATIVE.format(Math.round(seconds / size), unit);
+}
+
 function when(time) {
-  return time ? time.replace("T", " ").replace(/\.\d+/, "") : null;
+  return time ? el("time", { datetime: time, title: exact(time), class: "ago" }, ago(time)) : null;
+}
+
+function tick() {
+  for (const node of document.querySelectorAll("time.ago")) node.textContent = ago(node.dateTime);
+}
+
+// A URL or a path that wraps after its slashes and before ? and &, not inside a name.
+function breakable(text) {
+  if (text == null) return null;
+  const parts = String(text).split(/(?<=\/+)(?!\/)|(?=[?&])/);
+  return el("span", { class: "breakable" }, parts.flatMap((part, i) => i ? [el("wbr"), part] : [part]));
 }
 
 function fields(pairs) {
@@ -71,9 +99,10 @@ const render = {
     const urls = s.urls ? el("span", { class: "urls" },
       Object.entries(s.urls).map(([k, u]) => el("a", { href: u, rel: "noreferrer" }, k))) : null;
     return card(doc, fields([
-      ["path", s.path ?? doc.spec.path], ["video", `${v.width}x${v.height} @ ${v.fps} fps, ${v.codec}`],
+      ["camera", doc.spec.camera], ["path", breakable(s.path ?? doc.spec.path)],
+      ["video", `${v.width}x${v.height} @ ${v.fps} fps, ${v.codec}`],
       ["mode", doc.spec.mode], ["readers", s.readers], ["received", s.bytesReceived != null ? bytes(s.bytesReceived) : null],
-      ["urls", urls], ["rtsp", s.urls?.rtsp],
+      ["urls", urls], ["rtsp", breakable(s.urls?.rtsp)],
     ]));
   },
   Recording(doc) {
@@ -121,8 +150,8 @@ function drawHealth() {
     el("span", {}, "controller ", el("b", {}, h.node ?? "camctl")),
     el("span", {}, "MediaMTX ", el("span", { class: `pill ${reach}`, id: "mediamtx" },
       reach === "True" ? `up ${h.mediamtxVersion ?? ""}` : reach === "False" ? "unreachable" : "unknown")),
-    el("span", { class: "reason" }, `last success ${h.lastSuccess ?? "never"}`),
-    h.errors?.length ? el("ul", { class: "errors" }, h.errors.map((e) => el("li", {}, e))) : null,
+    el("span", { class: "reason", id: "last-success" }, "last success ", when(h.lastSuccess) ?? "never"),
+    h.errors?.length ? el("ul", { class: "errors" }, h.errors.map((e) => el("li", {}, breakable(e)))) : null,
   ].filter(Boolean));
 }
 
@@ -140,10 +169,12 @@ async function showSegments(namespace, name, offset = 0) {
   $("segments-name").textContent = `${ns}${name}`;
   $("segments-count").textContent = page.items.length
     ? `${offset + 1}-${offset + page.items.length} of ${page.total}, newest first` : "none";
-  $("segments-directory").textContent = page.directory ?? "";
+  $("segments-directory").replaceChildren(breakable(page.directory ?? ""));
+  // Exact starts here, as neighbours in a list differ by minutes; how long ago on hover.
   $("segments-rows").replaceChildren(...page.items.map((seg) => el("tr", {},
-    el("td", {}, when(seg.start)), el("td", {}, `${seg.duration} s`), el("td", {}, bytes(seg.size)),
-    el("td", { class: "file" }, seg.file),
+    el("td", {}, el("time", { datetime: seg.start, title: ago(seg.start) }, exact(seg.start))),
+    el("td", {}, `${seg.duration} s`), el("td", {}, bytes(seg.size)),
+    el("td", { class: "file" }, breakable(seg.file)),
     el("td", {}, el("a", { href: seg.url, rel: "noreferrer", class: "play" }, "play")))));
   $("newer").disabled = offset === 0;
   $("older").disabled = offset + SEGMENTS_PAGE >= page.total;
@@ -230,13 +261,16 @@ async function start() {
     history.replaceState(null, "", location.pathname); // keep the token out of the address bar
   }
   client = new ViewClient(location.origin, { token: sessionStorage.getItem("camctl-token") });
-  $("Recording").onclick = (e) => {
+  $("Recording").onclick = async (e) => {
     const button = e.target.closest("button.browse");
-    if (button) showSegments(button.dataset.namespace, button.dataset.name);
+    if (!button) return;
+    await showSegments(button.dataset.namespace, button.dataset.name);
+    if (!$("segments-panel").hidden) $("segments-panel").scrollIntoView({ block: "start" });
   };
   $("newer").onclick = () => pageSegments(-1);
   $("older").onclick = () => pageSegments(1);
   $("segments-close").onclick = hideSegments;
+  setInterval(tick, 15000);
   try {
     await load();
   } catch (error) {
