@@ -9,20 +9,22 @@ import asyncio
 import contextlib
 import json
 import os
+import queue
 import re
 import shlex
 import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import IO
 
 import pytest
 from click.testing import CliRunner
 from ruamel.yaml import YAML
-from test_demo import read_until
 from test_view import TOKEN, serving
 
 from controller.cli import main
@@ -46,12 +48,46 @@ def user_env(**changes: str) -> dict[str, str]:
     return env | changes
 
 
+class Output:
+    """A process's output lines as they come, read on a thread so that waiting for a line
+    that never comes times out instead of blocking."""
+
+    def __init__(self, stream: IO[str]) -> None:
+        self.seen: list[str] = []
+        self._lines: queue.Queue[str | None] = queue.Queue()
+        self._thread = threading.Thread(target=self._read, args=(stream,), daemon=True)
+        self._thread.start()
+
+    def _read(self, stream: IO[str]) -> None:
+        for line in stream:
+            self._lines.put(line)
+        self._lines.put(None)
+
+    def until(self, pattern: str, timeout: float = 60) -> re.Match[str]:
+        """The first line from now on matching `pattern`."""
+        deadline = time.monotonic() + timeout
+        while (left := deadline - time.monotonic()) > 0:
+            try:
+                line = self._lines.get(timeout=left)
+            except queue.Empty:
+                break
+            if line is None:
+                break
+            self.seen.append(line)
+            if found := re.search(pattern, line):
+                return found
+        raise AssertionError(f"no {pattern!r} in:\n{''.join(self.seen)[-3000:]}")
+
+    def to_the_end(self, timeout: float = 60) -> list[str]:
+        with contextlib.suppress(AssertionError):
+            self.until(r"(?!)", timeout)  # matches nothing: reads until the stream ends
+        return self.seen
+
+
 @contextlib.contextmanager
-def demo(
-    *args: str, env: dict[str, str] | None = None
-) -> Iterator[tuple[subprocess.Popen[str], list[str]]]:
+def demo(*args: str, env: dict[str, str] | None = None) -> Iterator[Output]:
     """`camctl demo ARGS` from the repository root, as `make demo` runs it; stopped with
-    Ctrl-C (SIGINT), exit 0 expected. Yields the process and the lines read so far."""
+    Ctrl-C (SIGINT), exit 0 expected. Yields its output (stdout and stderr)."""
     process = subprocess.Popen(
         [sys.executable, "-m", "controller", "demo", *args],
         cwd=ROOT,
@@ -60,11 +96,12 @@ def demo(
         stderr=subprocess.STDOUT,
         text=True,
     )
-    seen: list[str] = []
+    assert process.stdout is not None
+    output = Output(process.stdout)
     try:
-        yield process, seen
+        yield output
         process.send_signal(signal.SIGINT)
-        assert process.wait(15) == 0, "".join(seen)[-3000:]
+        assert process.wait(15) == 0, "".join(output.to_the_end(5))[-3000:]
     finally:
         if process.poll() is None:
             process.kill()
@@ -87,6 +124,13 @@ def wait_ready(url: str, timeout: float = 30) -> None:
     raise AssertionError(f"the view at {url} never became ready")
 
 
+def wait_for(condition: Callable[[], bool], timeout: float = 30) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, "timed out"
+        time.sleep(0.2)
+
+
 # --- make demo, and the commands it prints ----------------------------------------------
 
 
@@ -106,22 +150,18 @@ def printed_commands(lines: list[str]) -> list[tuple[str, int]]:
     return found
 
 
-def test_every_command_the_demo_prints_works_as_pasted() -> None:
+@pytest.mark.parametrize("with_view", [False, True], ids=["make-demo", "demo-view"])
+def test_every_command_the_demo_prints_works_as_pasted(with_view: bool) -> None:
     port = free_port()
-    with demo("--view", f"127.0.0.1:{port}") as (process, seen):
-        assert process.stdout is not None
-        read_until(process.stdout, r"^Dashboard: http://127\.0\.0\.1:\d+/", seen)
-        read_until(process.stdout, r"refuses meanwhile", seen)
-        read_until(process.stdout, r"^\$ .* run ", seen)  # the controller is starting
-        wait_ready(f"http://127.0.0.1:{port}")
-        commands = printed_commands(seen)
-        verbs = [
-            re.search(r" (validate|apply|plan|status|get|recordings) ", c) for c, _ in commands
-        ]
-        assert all(verbs), commands
-        assert [v[1] for v in verbs[:3] if v] == ["validate", "apply", "plan"]
-        assert {"status", "get", "recordings"} <= {v[1] for v in verbs if v}, commands
-        assert not any(line.startswith(NO_FFMPEG) for line in seen)  # ffmpeg is here
+    with demo(*(["--view", f"127.0.0.1:{port}"] if with_view else [])) as output:
+        state = Path(output.until(r"state in (\S+)")[1])
+        if with_view:
+            output.until(r"^Dashboard: http://127\.0\.0\.1:\d+/")
+        output.until(r"^\$ .* run ")  # the controller is starting; all was printed
+        if with_view:
+            wait_ready(f"http://127.0.0.1:{port}")
+        wait_for(lambda: (state / "status" / "controller.json").exists())  # a pass is done
+        commands = printed_commands(output.seen)
         for command, documented in commands:
             shell = subprocess.run(
                 command,
@@ -132,23 +172,47 @@ def test_every_command_the_demo_prints_works_as_pasted() -> None:
                 text=True,
                 timeout=60,
             )
-            output = shell.stdout + shell.stderr
+            said = shell.stdout + shell.stderr
+            assert shell.returncode != 127, f"$ {command}\n{said}"  # the shell found no camctl
+            assert "Traceback" not in said, said
             if " apply " in command:  # the demo says so: its controller holds the state
-                assert shell.returncode == 1 and "in use by another camctl" in output, output
+                assert any("`apply` refuses meanwhile" in line for line in output.seen)
+                assert shell.returncode == 1 and "in use by another camctl" in said, said
                 continue
-            assert shell.returncode == documented, f"$ {command}\n{output}"
-            assert "command not found" not in output and "Traceback" not in output
+            assert shell.returncode == documented, f"$ {command}\n{said}"
+        verbs = [
+            re.search(r" (validate|apply|plan|status|get|recordings) ", c) for c, _ in commands
+        ]
+        assert all(verbs), commands
+        assert [v[1] for v in verbs[:3] if v] == ["validate", "apply", "plan"]
+        expected = {"status", "get", "recordings"} if with_view else {"status"}
+        assert expected <= {v[1] for v in verbs[3:] if v}, commands
+        assert not any(line.startswith(NO_FFMPEG) for line in output.seen)  # ffmpeg is here
 
 
 def test_without_ffmpeg_the_demo_says_so_once() -> None:
     bare = user_env(PATH=str(Path(sys.executable).parent / "no-such-dir"))  # no ffmpeg there
-    with demo("--once", env=bare) as (process, seen):
-        assert process.stdout is not None
-        seen += process.stdout.readlines()
-        process.wait(60)
+    with demo("--once", env=bare) as output:
+        seen = output.to_the_end()
     told = [line for line in seen if NO_FFMPEG in line]
     assert len(told) == 1, "".join(seen)
     assert "apt install ffmpeg" in told[0] and "no recording segments" in told[0]
+
+
+def test_the_emulator_alone_serves_the_control_api_and_playback() -> None:
+    """`camctl demo --emulator-only`: what the README's commands run against offline."""
+    import urllib.error
+    import urllib.request
+
+    api, playback = free_port(), free_port()
+    with demo("--emulator-only", "--port", str(api), "--playback-port", str(playback)) as output:
+        output.until(rf"Control API at http://127\.0\.0\.1:{api}, playback server at "
+                     rf"http://127\.0\.0\.1:{playback}\.")  # fmt: skip
+        with urllib.request.urlopen(f"http://127.0.0.1:{api}/v3/info", timeout=5) as info:
+            assert json.load(info)["version"] == "v1.20.1"
+        with pytest.raises(urllib.error.HTTPError) as asked:  # the playback server's own answer
+            urllib.request.urlopen(f"http://127.0.0.1:{playback}/get?path=x", timeout=5)
+        assert asked.value.code == 400 and b"invalid start" in asked.value.read()
 
 
 # --- camctl run --kubernetes without a cluster ------------------------------------------

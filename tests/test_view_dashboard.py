@@ -15,7 +15,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from test_demo import read_until
 from test_first_hour import demo, free_port, wait_ready
 from test_view import TOKEN, View, serving
 from test_view_recordings import FRONT, recorded_world
@@ -223,10 +222,9 @@ async def test_playback_links_play_in_the_demo() -> None:
     from playwright.async_api import async_playwright, expect
 
     port = free_port()
-    with demo("--view", f"127.0.0.1:{port}") as (process, seen):
-        assert process.stdout is not None
-        emulator = read_until(process.stdout, r"MediaMTX emulator at (http://\S+);", seen)[1]
-        read_until(process.stdout, r"^\$ .* run ", seen)
+    with demo("--view", f"127.0.0.1:{port}") as output:
+        emulator = output.until(r"MediaMTX emulator at (http://\S+);")[1]
+        output.until(r"^\$ .* run ")
         url = f"http://127.0.0.1:{port}"
         await asyncio.to_thread(wait_ready, url)
         async with async_playwright() as playwright:
