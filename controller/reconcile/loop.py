@@ -1,6 +1,6 @@
 """The continuous controller: wake on events, coalesce them, reconcile, publish, repeat.
 
-Events only say *that* something may have changed: file edits (watchfiles), udev hotplug,
+Events only say *that* something may have changed: file edits (inotify), udev hotplug,
 MediaMTX restarting or drifting (polled), and a periodic resync. Every pass then plans
 from whole snapshots, so a lost or duplicated event costs nothing. Failures back off
 exponentially, capped, and are retried until MediaMTX answers again. No failure ends the
@@ -35,7 +35,7 @@ from controller.reconcile.apply import SETTLE, Outcome, reconcile_once
 from controller.reconcile.inventory import Inventory, InventoryError
 from controller.reconcile.metrics import Metrics
 from controller.reconcile.statusfiles import StatusStore
-from controller.sources.files import WatchGroup, watch_paths
+from controller.sources.watch import FileWatch, WatchGroup
 
 log = logging.getLogger("camctl")
 
@@ -116,6 +116,7 @@ class Controller:
         self._stable_since = 0.0  # time.monotonic() when the desired state last changed
         self._settle_at: float | None = None  # a pass is due then, to act once settled
         self._problems = Repeats(log)
+        self.file_watch: FileWatch | None = None  # its fallback_reason is for health
 
     def trigger(self, reason: str) -> None:
         """Ask for a pass soon; safe to call from any callback on the loop."""
@@ -150,7 +151,8 @@ class Controller:
             (s.watch(self.trigger), "watch") for s in sources if not isinstance(s, WatchesFiles)
         ]
         if groups:
-            watches.append((watch_paths(groups, self.trigger), "file watch"))
+            self.file_watch = FileWatch(groups, self.trigger)
+            watches.append((self.file_watch.run(), "file watch"))
         return [*watches, (self._poll_mediamtx(), "MediaMTX poll")]
 
     async def _pass_or_stop(self, stopping: asyncio.Task[Any]) -> None:
