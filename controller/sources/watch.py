@@ -26,7 +26,7 @@ from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from watchfiles import awatch
+from watchfiles import Change, awatch
 
 if TYPE_CHECKING:
     from asyncinotify import Event, Inotify, Mask, Watch
@@ -42,6 +42,7 @@ REFUSED = {errno.ENOSPC: "max_user_watches", errno.EMFILE: "max_user_instances"}
 # edit; polling (when the kernel refused inotify) looks every POLL_MS; the roots themselves
 # are looked at every ROOTS_MS, to watch a folder created or replaced since.
 DEBOUNCE_MS, STEP_MS, POLL_MS, ROOTS_MS = 50, 20, 300, 1000
+REPLACED = "(watched folder replaced)"  # watchfiles' reason after starting again
 
 
 class FileWatch:
@@ -63,18 +64,20 @@ class FileWatch:
                 if exc.errno not in REFUSED:
                     raise
                 self._fall_back(exc)
-        polling = self.fallback_reason is not None
-        await WatchfilesWatch(self.groups, self.notify, self.ready, polling=polling).run()
+        polling, started = self.fallback_reason is not None, None
+        if polling:  # changes meanwhile may be unseen: a pass once polling has begun
+            started = f"file watch: {self.fallback_reason}"
+        await WatchfilesWatch(self.groups, self.notify, self.ready, polling, started).run()
 
     def _fall_back(self, exc: OSError) -> None:
         limit = REFUSED[exc.errno or 0]
         self.backend = "watchfiles polling"
         self.fallback_reason = (
             f"the kernel refused inotify ({os.strerror(exc.errno or 0)}: fs.inotify.{limit}); "
-            f"files are polled every {POLL_MS / 1000:g} s instead"
+            f"polling every {POLL_MS / 1000:g} s instead, which misses a change made within "
+            "the same second as the one before it until the next resync"
         )
         log.warning("file watch: %s", self.fallback_reason)
-        self.notify(f"file watch: {self.fallback_reason}")  # changes meanwhile may be unseen
 
 
 async def watch_paths(groups: Sequence[WatchGroup], notify: Callable[[str], None]) -> None:
@@ -327,7 +330,9 @@ class WatchfilesWatch:
     """The groups' folders through watchfiles' `awatch` (recursive), polling if asked to.
 
     A root that appears, disappears or is replaced (a ConfigMap swapping `..data`) is seen by
-    looking at the roots themselves every ROOTS_MS, and the watch is started again."""
+    looking at the roots themselves every ROOTS_MS; the watch then starts again, and once it
+    is in place every group is notified. `started`, if given, is notified once the first
+    watch is in place (for polling, after its first look has taken the files' state)."""
 
     def __init__(
         self,
@@ -335,11 +340,14 @@ class WatchfilesWatch:
         notify: Callable[[str], None],
         ready: asyncio.Event | None = None,
         polling: bool = False,
+        started: str | None = None,
     ) -> None:
         self.paths = [p.absolute() for paths, _ in groups for p in paths]
         self.relay = _Relay(groups, notify)
+        self.notify = notify
         self.ready = ready or asyncio.Event()
         self.polling = polling
+        self._started, self._replaced = started, False
 
     async def run(self) -> None:
         loop = asyncio.get_running_loop()
@@ -354,23 +362,18 @@ class WatchfilesWatch:
                 await watching
 
     async def _watch(self, stop: asyncio.Event) -> None:
-        first = True
         while not stop.is_set():
             roots, seen = self._roots()
-            if not first:
-                self.relay.refresh()
-                self.relay.saw_all("(a watched folder came, went or was replaced)")
-                self.relay.announce()
-            first = False
+            self.relay.refresh()
             if not roots:
-                self.ready.set()
+                self._in_place()
                 while self._roots()[1] == seen and not stop.is_set():
                     await asyncio.sleep(ROOTS_MS / 1000)
-                continue
-            try:
-                await self._follow(roots, seen, stop)
-            except FileNotFoundError:  # a root vanished as the watch started
-                await asyncio.sleep(ROOTS_MS / 1000)
+            else:
+                with contextlib.suppress(FileNotFoundError):  # a root vanished as it started
+                    await self._follow(roots, seen, stop)
+                await asyncio.sleep(0 if self._roots()[1] != seen else ROOTS_MS / 1000)
+            self._replaced = True
 
     async def _follow(self, roots: list[str], seen: object, stop: asyncio.Event) -> None:
         """Relay changes until a root changes (then return) or `stop` is set."""
@@ -386,14 +389,28 @@ class WatchfilesWatch:
             poll_delay_ms=POLL_MS,
             ignore_permission_denied=True,
         )
-        asyncio.get_running_loop().call_soon(self.ready.set)  # once awatch has its watches
+        if not self.polling:  # in place once awatch has set its watches, before it waits
+            asyncio.get_running_loop().call_soon(self._in_place)
         async with contextlib.aclosing(changes):
             async for batch in changes:
-                for _, path in batch:
-                    self.relay.saw(path, os.path.isdir(path))
+                self._in_place()  # polling: after a first look (a timeout, or changes)
+                for change, path in batch:
+                    folder = os.path.isdir(path)
+                    if not (folder and change == Change.modified):  # its entries tell more
+                        self.relay.saw(path, folder)
                 self.relay.announce()
                 if self._roots()[1] != seen:
                     return
+
+    def _in_place(self) -> None:
+        self.ready.set()
+        if self._started is not None:
+            self.notify(self._started)
+            self._started = None
+        if self._replaced:
+            self._replaced = False
+            self.relay.saw_all(REPLACED)
+            self.relay.announce()
 
     def _roots(self) -> tuple[list[str], object]:
         """The folders to watch (each root, or a file's folder), and what identifies them."""
