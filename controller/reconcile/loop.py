@@ -314,7 +314,10 @@ class Controller:
     async def _poll_mediamtx(self) -> None:
         """MediaMTX pushes nothing, but its restart closes every connection to it: look
         whether it restarted (or its configs drifted) as soon as an idle connection closes,
-        every `drift` seconds, and every `poll` seconds while it cannot be reached."""
+        every `drift` seconds, and every `poll` seconds while it cannot be reached. A quiet
+        look is one request (the path configs); the start time is asked only when something
+        may have happened: a restart that no closed connection told of (behind a proxy)
+        still shows, as the paths camctl made are gone."""
         started: str | None = None
         last_configs: str | None = None
         told_back = False
@@ -322,10 +325,11 @@ class Controller:
         try:
             while True:
                 unsure = self.health.mediamtx_reachable is not True
-                await closing.wait(self.timing.poll if unsure else self.timing.drift)
+                closed = await closing.wait(self.timing.poll if unsure else self.timing.drift)
                 try:
-                    info = await self.client.info()
                     configs = await self.client.path_configs_fingerprint()
+                    doubt = unsure or closed or started is None or configs != last_configs
+                    info = await self.client.info() if doubt else None
                 except MediaMTXError:
                     told_back = False
                     if self.health.mediamtx_reachable:
@@ -336,6 +340,9 @@ class Controller:
                 if configs != last_configs:
                     self.trigger("mediamtx: path configs changed")
                 last_configs = configs
+                if info is None:  # reachable, nothing closed, nothing changed
+                    told_back = False
+                    continue
                 self.health.mediamtx_version = str(info.get("version"))
                 # Answering while the last pass could not reach it: converge now, not at the
                 # end of the backoff (up to backoff_max), even if it did not restart meanwhile.
@@ -367,15 +374,17 @@ class _ClosingWatch:
         self._task: asyncio.Task[None] | None = None
         self._opened = 0.0
 
-    async def wait(self, timeout: float) -> None:
-        """Until the connection closes or `timeout` passes; never sooner than `min_life`
-        after opening it, so that a refused connection (or one a proxy closes at once)
-        cannot make the caller spin."""
+    async def wait(self, timeout: float) -> bool:
+        """Until the connection closes or `timeout` passes (True if it closed); never sooner
+        than `min_life` after opening it, so that a refused connection (or one a proxy
+        closes at once) cannot make the caller spin."""
         if self._task is None or self._task.done():
             self._task, self._opened = asyncio.create_task(self._closed()), time.monotonic()
         await asyncio.wait({self._task}, timeout=timeout)
-        if self._task.done():
-            await asyncio.sleep(max(0.0, self._opened + self.min_life - time.monotonic()))
+        if not self._task.done():
+            return False
+        await asyncio.sleep(max(0.0, self._opened + self.min_life - time.monotonic()))
+        return True
 
     def cancel(self) -> None:
         if self._task is not None:
