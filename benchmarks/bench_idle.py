@@ -69,7 +69,8 @@ def threads(pid: int) -> dict[int, Sample]:
             continue
         fields = dict(line.split(":\t", 1) for line in status.splitlines() if ":\t" in line)
         switches = int(fields["voluntary_ctxt_switches"])
-        found[int(task.name)] = Sample(fields["Name"].strip(), switches, cpu_ns)
+        name = "main thread, the event loop" if task.name == str(pid) else fields["Name"].strip()
+        found[int(task.name)] = Sample(name, switches, cpu_ns)
     return found
 
 
