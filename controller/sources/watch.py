@@ -22,7 +22,7 @@ import errno
 import logging
 import os
 import sys
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -188,6 +188,7 @@ class InotifyWatch:
         self._paths: dict[int, set[str]] = {}  # the paths each watch descriptor is known by
         self._stale = False
         self._mask = _mask()
+        self._crowded: set[str] = set()  # roots with too many folders, said once
 
     async def run(self) -> None:
         from asyncinotify import InitFlags, Inotify
@@ -290,7 +291,13 @@ class InotifyWatch:
         for root in map(Path, self.roots):
             if root.is_dir():
                 anchor = root
-                wanted.update(_tree(root))
+                folders, more = _tree(root)
+                wanted.update(folders)
+                if more and str(root) not in self._crowded:
+                    self._crowded.add(str(root))
+                    log.warning(
+                        "file watch: over %d folders under %s: not all watched", MAX_FOLDERS, root
+                    )
             else:
                 anchor = root.parent
                 if anchor.is_dir():
@@ -302,13 +309,13 @@ class InotifyWatch:
         return wanted
 
 
-def _tree(root: Path) -> Iterator[str]:
-    """A folder and its subfolders, not hidden ones, nor links to folders (as `discover`)."""
-    stack, seen = [str(root)], 0
-    while stack and seen < MAX_FOLDERS:
+def _tree(root: Path) -> tuple[list[str], bool]:
+    """A folder and its subfolders, not hidden ones, nor links to folders (as `discover`),
+    at most MAX_FOLDERS of them; and whether there were more."""
+    stack, found = [str(root)], list[str]()
+    while stack and len(found) < MAX_FOLDERS:
         folder = stack.pop()
-        seen += 1
-        yield folder
+        found.append(folder)
         try:
             with os.scandir(folder) as entries:
                 stack.extend(
@@ -318,8 +325,7 @@ def _tree(root: Path) -> Iterator[str]:
                 )
         except OSError:
             continue  # removed meanwhile, or unreadable
-    if stack:
-        log.warning("file watch: more than %d folders under %s; not all watched", MAX_FOLDERS, root)
+    return found, bool(stack)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -367,12 +373,13 @@ class WatchfilesWatch:
             self.relay.refresh()
             if not roots:
                 self._in_place()
-                while self._roots()[1] == seen and not stop.is_set():
-                    await asyncio.sleep(ROOTS_MS / 1000)
+                while self._roots()[1] == seen and not await _stopped(stop, ROOTS_MS):
+                    pass
             else:
                 with contextlib.suppress(FileNotFoundError):  # a root vanished as it started
                     await self._follow(roots, seen, stop)
-                await asyncio.sleep(0 if self._roots()[1] != seen else ROOTS_MS / 1000)
+                if self._roots()[1] == seen:  # it vanished and came back: do not spin
+                    await _stopped(stop, ROOTS_MS)
             self._replaced = True
 
     async def _follow(self, roots: list[str], seen: object, stop: asyncio.Event) -> None:
@@ -424,3 +431,10 @@ class WatchfilesWatch:
             else:
                 seen.append((anchor, (stat.st_dev, stat.st_ino)))
         return [a for a, ident in seen if ident is not None], seen
+
+
+async def _stopped(stop: asyncio.Event, ms: int) -> bool:
+    """Wait `ms` milliseconds, or less if `stop` is set; whether it is."""
+    with contextlib.suppress(TimeoutError):
+        await asyncio.wait_for(stop.wait(), ms / 1000)
+    return stop.is_set()
