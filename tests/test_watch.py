@@ -361,6 +361,22 @@ async def test_a_watched_folder_replaced_by_a_rename(impl: Implementation, tmp_p
         await seen.only(docs / "b.yaml", since)
 
 
+async def test_a_linked_folder_is_watched_as_the_loader_reads_it(
+    impl: Implementation, tmp_path: Path
+) -> None:
+    """The loader follows links to folders (each folder once): so does the watch."""
+    docs = docs_in(tmp_path / "docs", "a.yaml")
+    (docs / "again").symlink_to(docs)  # a link back up the tree
+    site = docs_in(tmp_path / "site", "s.yaml")
+    async with watching(impl, docs) as seen:
+        (docs / "site").symlink_to(site)
+        await seen.naming("site", since=0)
+        await seen.settled(impl, 0)
+        since = len(seen.reasons)
+        (site / "s.yaml").write_text(DOC % "edited")
+        await seen.naming("s.yaml", since=since)
+
+
 # --- what is ignored ---------------------------------------------------------------------------
 
 
@@ -394,12 +410,12 @@ async def test_the_inotify_watch_wakes_nothing_while_nothing_changes(tmp_path: P
     docs = docs_in(tmp_path / "docs", "a.yaml")
     reasons: list[str] = []
     watch = FileWatch([([docs], "files")], reasons.append)
-    threads = threading.active_count()
+    threads = set(threading.enumerate())
     task = asyncio.create_task(watch.run())
     try:
         await asyncio.wait_for(watch.ready.wait(), WAIT)
         assert (watch.backend, watch.fallback_reason) == ("inotify", None)
-        assert threading.active_count() == threads
+        assert set(threading.enumerate()) - threads == set()  # no thread of its own
         before = wakeups()
         await asyncio.sleep(1.0)
         assert wakeups() - before <= 5

@@ -239,11 +239,18 @@ class InotifyWatch:
             return
         itself = event.name is None  # the watched folder itself was removed or moved
         folder = itself or Mask.ISDIR in event.mask
+        arrived = Mask.CREATE in event.mask or Mask.MOVED_TO in event.mask
         for base in list(self._paths.get(watch.wd, ())):
             path = base if itself else f"{base}/{event.name}"
             self.relay.saw(path, folder)
-            if itself or (folder and self._shapes_tree(path)):
+            if itself or path in self.watches or self._reshapes(path, folder, arrived):
                 self._stale = True
+
+    def _reshapes(self, path: str, folder: bool, arrived: bool) -> bool:
+        """Whether a folder, or a link to one, at `path` changes which folders to watch."""
+        if not self._shapes_tree(path):
+            return False
+        return folder or (arrived and os.path.isdir(path))  # os.path.isdir: links too
 
     def _shapes_tree(self, path: str) -> bool:
         """Whether a folder at `path` is, leads to, or lies in one of the roots' trees."""
@@ -310,19 +317,19 @@ class InotifyWatch:
 
 
 def _tree(root: Path) -> tuple[list[str], bool]:
-    """A folder and its subfolders, not hidden ones, nor links to folders (as `discover`),
-    at most MAX_FOLDERS of them; and whether there were more."""
-    stack, found = [str(root)], list[str]()
+    """A folder and its subfolders as `discover` walks them (links to folders followed, each
+    folder once, hidden ones left out), at most MAX_FOLDERS; and whether there were more."""
+    stack, found, seen = [str(root)], list[str](), set[tuple[int, int]]()
     while stack and len(found) < MAX_FOLDERS:
         folder = stack.pop()
-        found.append(folder)
         try:
+            info = os.stat(folder)
+            if (info.st_dev, info.st_ino) in seen:  # a link back up the tree
+                continue
+            seen.add((info.st_dev, info.st_ino))
+            found.append(folder)
             with os.scandir(folder) as entries:
-                stack.extend(
-                    e.path
-                    for e in entries
-                    if not e.name.startswith(".") and e.is_dir(follow_symlinks=False)
-                )
+                stack.extend(e.path for e in entries if not e.name.startswith(".") and e.is_dir())
         except OSError:
             continue  # removed meanwhile, or unreadable
     return found, bool(stack)
@@ -336,9 +343,10 @@ class WatchfilesWatch:
     """The groups' folders through watchfiles' `awatch` (recursive), polling if asked to.
 
     A root that appears, disappears or is replaced (a ConfigMap swapping `..data`) is seen by
-    looking at the roots themselves every ROOTS_MS; the watch then starts again, and once it
-    is in place every group is notified. `started`, if given, is notified once the first
-    watch is in place (for polling, after its first look has taken the files' state)."""
+    looking at the roots themselves every ROOTS_MS; the watch then starts again (so it does
+    when a link to a folder appears), and once it is in place every group is notified.
+    `started`, if given, is notified once the first watch is in place (for polling, after its
+    first look has taken the files' state)."""
 
     def __init__(
         self,
@@ -401,12 +409,15 @@ class WatchfilesWatch:
         async with contextlib.aclosing(changes):
             async for batch in changes:
                 self._in_place()  # polling: after a first look (a timeout, or changes)
+                linked = False
                 for change, path in batch:
                     folder = os.path.isdir(path)
                     if not (folder and change == Change.modified):  # its entries tell more
                         self.relay.saw(path, folder)
+                    # watchfiles follows the links to folders there when it starts, only
+                    linked |= change == Change.added and folder and _visible_link(path)
                 self.relay.announce()
-                if self._roots()[1] != seen:
+                if linked or self._roots()[1] != seen:
                     return
 
     def _in_place(self) -> None:
@@ -431,6 +442,10 @@ class WatchfilesWatch:
             else:
                 seen.append((anchor, (stat.st_dev, stat.st_ino)))
         return [a for a, ident in seen if ident is not None], seen
+
+
+def _visible_link(path: str) -> bool:
+    return not path.rpartition("/")[2].startswith(".") and os.path.islink(path)
 
 
 async def _stopped(stop: asyncio.Event, ms: int) -> bool:
