@@ -1,13 +1,19 @@
-"""An idle `camctl run` with 10 simulated cameras: its resident memory and its CPU.
+"""An idle `camctl run` with 10 simulated cameras: its memory, CPU and wake-ups.
 
 Two real processes, as on an edge box: the MediaMTX emulator
 (`python -m controller.testing.mediamtx --port N`) and `python -m controller run DOCS
 --simulate-devices DEVICES` (the `camctl run` entry point), with 10 Cameras, Streams and
 Recordings generated in a temporary folder. Once all 10 paths exist and the start-up passes
-are over, the controller is left alone for a while: its RSS (VmRSS, and the peak VmHWM, from
-/proc/PID/status) and its CPU (utime + stime from /proc/PID/stat, over the whole window) are
-what an idle controller costs. Idle is not asleep: it still polls MediaMTX every second,
-compares the path configs every 5 s, and watches two folders (documents and devices).
+are over, the controller is left alone for one resync period. What an idle controller costs:
+its RSS (VmRSS, and the peak VmHWM, from /proc/PID/status), its CPU (the run time of each
+thread, /proc/PID/task/TID/schedstat, in nanoseconds), and how often it wakes: the voluntary
+context switches of each thread (/proc/PID/task/TID/status), summed over all threads. Idle
+is not asleep: it still looks at MediaMTX every 5 s and makes a full pass every 30 s; the
+documents and the devices file are watched by inotify, which wakes nothing while nothing
+changes.
+
+A calibration line in the same run shows what a bare thread waking every 20 ms (the period
+of the polling file watcher camctl had before) costs on this machine right now.
 
 The controller's environment drops LD_PRELOAD, so under `umockdev-wrapper` it is measured
 without umockdev's library, as it runs in production.
@@ -26,6 +32,7 @@ import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
@@ -35,9 +42,65 @@ from benchmarks.world import write_world
 
 CAMERAS = 10
 SETTLE = 3.0  # after convergence: the first MediaMTX poll wakes one more pass at ~1 s
-WINDOW = 30.0  # seconds of idle sampled
-RSS_TARGET_MB, CPU_TARGET = 60.0, 0.5  # MB resident, percent of one core
-TICKS = os.sysconf("SC_CLK_TCK")
+WINDOW = 30.0  # seconds of idle sampled: one resync period
+RSS_TARGET_MB = 60.0
+CPU_TARGET = 0.1  # percent of one core
+WAKE_TARGET = 2.0  # voluntary context switches a second, all threads summed
+TICK = 0.02  # the calibration thread's period
+
+
+@dataclass(frozen=True)
+class Sample:
+    """One thread's counters at one moment."""
+
+    name: str
+    switches: int  # voluntary context switches: the thread blocked, then woke
+    cpu_ns: int  # time on a CPU (schedstat)
+
+
+def threads(pid: int) -> dict[int, Sample]:
+    """Every thread of `pid` now, by thread id (threads that end meanwhile are left out)."""
+    found = {}
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        try:
+            status = (task / "status").read_text()
+            cpu_ns = int((task / "schedstat").read_text().split()[0])
+        except (FileNotFoundError, ProcessLookupError):
+            continue
+        fields = dict(line.split(":\t", 1) for line in status.splitlines() if ":\t" in line)
+        switches = int(fields["voluntary_ctxt_switches"])
+        name = "main thread, the event loop" if task.name == str(pid) else fields["Name"].strip()
+        found[int(task.name)] = Sample(name, switches, cpu_ns)
+    return found
+
+
+@dataclass(frozen=True)
+class Usage:
+    """Per thread name, over a window: wake-ups a second and percent of a core."""
+
+    seconds: float
+    per_thread: dict[str, tuple[float, float]]
+
+    @property
+    def switches(self) -> float:
+        return sum(s for s, _ in self.per_thread.values())
+
+    @property
+    def cpu(self) -> float:
+        return sum(c for _, c in self.per_thread.values())
+
+
+def usage(before: dict[int, Sample], after: dict[int, Sample], seconds: float) -> Usage:
+    """What each thread did between two samples; a thread born meanwhile counts from zero."""
+    per: dict[str, tuple[float, float]] = {}
+    for tid, end in after.items():
+        begin = before.get(tid, Sample(end.name, 0, 0))
+        label = f"{end.name} ({tid})"
+        per[label] = (
+            (end.switches - begin.switches) / seconds,
+            (end.cpu_ns - begin.cpu_ns) / 1e9 / seconds * 100,
+        )
+    return Usage(seconds, per)
 
 
 def free_port() -> int:
@@ -45,13 +108,6 @@ def free_port() -> int:
         s.bind(("127.0.0.1", 0))
         port: int = s.getsockname()[1]
         return port
-
-
-def cpu_seconds(pid: int) -> float:
-    """utime + stime of the process (all its threads), from /proc/PID/stat."""
-    stat = Path(f"/proc/{pid}/stat").read_text()
-    fields = stat[stat.rindex(")") + 2 :].split()  # after the command name, which may hold ')'
-    return (int(fields[11]) + int(fields[12])) / TICKS  # fields 14 and 15 of proc(5)
 
 
 def status_value(pid: int, key: str) -> int:
@@ -94,23 +150,30 @@ def wait_for(url: str, paths: int, child: subprocess.Popen[bytes], log: Path) ->
     raise RuntimeError(f"not {paths} paths within 30 s: {log.read_text()[-2000:]}")
 
 
-def timer_thread_cost(seconds: float = 10.0, step: float = 0.02) -> float:
-    """Percent of a core that a thread doing nothing but wake every `step` costs here now.
+def bare_thread(seconds: float = 10.0) -> Usage:
+    """A thread of this process doing nothing but sleep `TICK` at a time: the calibration.
 
-    The controller's file watcher wakes every 20 ms; on a virtual machine one wake-up costs
-    tens of microseconds and varies with the host's load, so this calibrates the result."""
-    used: list[float] = []
+    On a virtual machine one wake-up costs tens of microseconds and varies with the host's
+    load, so the controller's figures are shown beside this one, measured in the same run."""
+    tid: list[int] = []
+    started = threading.Event()
 
     def run() -> None:
-        start, cpu = time.monotonic(), time.thread_time()
-        while time.monotonic() - start < seconds:
-            time.sleep(step)
-        used.append(time.thread_time() - cpu)
+        tid.append(threading.get_native_id())
+        started.set()
+        end = time.monotonic() + seconds
+        while time.monotonic() < end:
+            time.sleep(TICK)
 
-    thread = threading.Thread(target=run)
+    thread = threading.Thread(target=run, name="bare-20ms")
     thread.start()
+    started.wait()
+    me = os.getpid()
+    before, start = threads(me), time.monotonic()
+    time.sleep(seconds - 0.5)
+    after, elapsed = threads(me), time.monotonic() - start
     thread.join()
-    return used[0] / seconds * 100
+    return usage({tid[0]: before[tid[0]]}, {tid[0]: after[tid[0]]}, elapsed)
 
 
 def main() -> None:
@@ -131,30 +194,41 @@ def main() -> None:
             with process(camctl, env, root / "camctl.log") as ctl:
                 converged = wait_for(url, CAMERAS, ctl, root / "camctl.log")
                 time.sleep(SETTLE)
-                rss, cpu_start, start = [], cpu_seconds(ctl.pid), time.monotonic()
+                before, rss, start = threads(ctl.pid), [], time.monotonic()
                 while time.monotonic() - start < WINDOW:
                     time.sleep(1.0)
                     rss.append(status_value(ctl.pid, "VmRSS") / 1024)
-                cpu = (cpu_seconds(ctl.pid) - cpu_start) / (time.monotonic() - start) * 100
+                idle = usage(before, threads(ctl.pid), time.monotonic() - start)
                 peak = status_value(ctl.pid, "VmHWM") / 1024
-                threads = status_value(ctl.pid, "Threads")
-    rss_now = statistics.median(rss)
-    rss_met = verdict(rss_now < RSS_TARGET_MB, "idle RSS")
+    calibration = bare_thread()
+    report(converged, statistics.median(rss), peak, idle, calibration)
+
+
+def report(converged: float, rss: float, peak: float, idle: Usage, bare: Usage) -> None:
     print(
         f"idle: `camctl run` (python -m controller run) with {CAMERAS} simulated cameras, "
         f"against the emulator in another process; converged {converged:.1f} s after start"
     )
     print(
-        f"  idle RSS: median {rss_now:.1f} MB over {WINDOW:.0f} s (peak VmHWM {peak:.1f} MB, "
-        f"threads: {threads}; target < {RSS_TARGET_MB:.0f} MB: {rss_met})"
+        f"  idle RSS: median {rss:.1f} MB over {idle.seconds:.0f} s (peak VmHWM {peak:.1f} MB; "
+        f"target <= {RSS_TARGET_MB:.0f} MB: {verdict(rss <= RSS_TARGET_MB, 'idle RSS')})"
     )
     print(
-        f"  idle CPU: {cpu:.2f}% of one core over {WINDOW:.0f} s (utime+stime; target < "
-        f"{CPU_TARGET:g}%: {verdict(cpu < CPU_TARGET, 'idle CPU')})"
+        f"  idle wake-ups: {idle.switches:.2f} voluntary context switches/s, all "
+        f"{len(idle.per_thread)} threads summed (target <= {WAKE_TARGET:g}/s: "
+        f"{verdict(idle.switches <= WAKE_TARGET, 'idle wake-ups')})"
     )
     print(
-        f"  for scale: a bare thread waking every 20 ms costs {timer_thread_cost():.2f}% of a "
-        "core on this machine right now (the file watcher wakes that often)"
+        f"  idle CPU: {idle.cpu:.3f}% of one core (run time of all threads; target <= "
+        f"{CPU_TARGET:g}%: {verdict(idle.cpu <= CPU_TARGET, 'idle CPU')})"
+    )
+    ranked = sorted(idle.per_thread.items(), key=lambda item: -item[1][0])
+    for name, (switches, cpu) in ranked:
+        print(f"    thread {name}: {switches:.2f} switches/s, {cpu:.3f}% CPU")
+    ((switches, cpu),) = bare.per_thread.values()
+    print(
+        f"  calibration: a bare thread sleeping {TICK * 1e3:.0f} ms at a time makes "
+        f"{switches:.1f} switches/s and costs {cpu:.3f}% of a core here right now"
     )
 
 

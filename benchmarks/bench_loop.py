@@ -7,9 +7,9 @@ served from a thread of its own, as MediaMTX is another process. The emulator st
 polling delay is added to the numbers; the emulator shares the GIL with the controller,
 which makes every number here a little pessimistic.
 
-- file saved -> path updated: a Recording's retention flipped by a rename-save (write a
+- file saved -> path updated: a Recording's retention lengthened by a rename-save (write a
   temporary file, `os.replace` it over the document), timed from the `os.replace` to the
-  commit of the new `recordDeleteAfter`;
+  commit of the new `recordDeleteAfter` (the PATCH), and to the file watch's notification;
 - udev add -> path configured: under umockdev's Testbed (`umockdev-wrapper` preload), from
   `add_from_string` of a camera's records to the commit of its path; unplugged in between;
 - MediaMTX restart -> paths restored: `restart()` forgets every path and drops every
@@ -58,7 +58,7 @@ from controller.testing.mediamtx import MediaMTXEmulator
 T = TypeVar("T")
 
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
-FILE_SAMPLES, FILE_MEDIAN, FILE_P99 = 50, 0.050, 0.150
+FILE_SAMPLES, FILE_MEDIAN, FILE_P99 = 100, 0.015, 0.050  # issue 12: at most 15 and 50 ms
 UDEV_SAMPLES, UDEV_MEDIAN = 30, 0.025
 RESTART_SAMPLES, RESTART_PATHS, RESTART_TARGET = 10, 100, 2.0
 BIG, BIG_RUNS, BIG_RESYNCS, COLD_TARGET, RESYNC_CPU = 1000, 3, 5, 3.0, 0.100
@@ -187,6 +187,12 @@ class Clocked(Controller):
         self.emu = emu
         self.log: list[Pass] = []
         self.busy = False
+        self.noticed: float | None = None  # when the file watch last reported documents
+
+    def trigger(self, reason: str) -> None:
+        if reason.startswith("files:"):
+            self.noticed = time.perf_counter()
+        super().trigger(reason)
 
     async def reconcile(self) -> Outcome:
         self.busy = True
@@ -280,8 +286,8 @@ async def file_saved(root: Path) -> None:
     target, temporary = docs / "recordings.yaml", docs / ".recordings.yaml.swp"
     original = target.read_text()
     if "retention: 7d " not in original:
-        raise RuntimeError(f"{target} no longer holds the retention this benchmark flips")
-    samples, writes = [], []
+        raise RuntimeError(f"{target} no longer holds the retention this benchmark lengthens")
+    samples, noticed, writes = [], [], []
     with EmulatorThread().serving() as emulator:
         async with running(emulator, docs, SimulatedDevices(devices), root / "state") as c:
             await c.one_pass("bench: converged")  # after the first pass (and its statuses)
@@ -289,22 +295,26 @@ async def file_saved(root: Path) -> None:
             for i in range(FILE_SAMPLES):
                 await c.quiet()
                 await asyncio.sleep(RNG.uniform(0.05, 0.15))
-                value = "6d" if i % 2 == 0 else "7d"
+                value = f"{8 + i}d"  # longer each time: shortening waits for the settle time
                 temporary.write_text(original.replace("retention: 7d ", f"retention: {value} "))
                 written = emulator.emu.write_count
 
                 _, landed = await emulator.when(saved(value))
-                start = time.perf_counter()
+                c.noticed, start = None, time.perf_counter()
                 os.replace(temporary, target)
                 samples.append(await within(landed, f"recordDeleteAfter {value}") - start)
+                noticed.append((c.noticed or float("nan")) - start)
                 await c.quiet()
                 writes.append(emulator.emu.write_count - written)
-    met = statistics.median(samples) < FILE_MEDIAN and p99(samples) < FILE_P99
+    median, worst = statistics.median(samples), p99(samples)
     print(
-        f"  file saved -> path updated: median {median_ms(samples)}, p99 {p99(samples) * 1e3:.1f}"
-        f" ms, max {max(samples) * 1e3:.1f} ms ({FILE_SAMPLES} rename-saves of a retention, "
-        f"writes per save {_range(writes)}; targets median < {FILE_MEDIAN * 1e3:.0f}"
-        f" ms, p99 < {FILE_P99 * 1e3:.0f} ms: {verdict(met, 'loop: file saved')})"
+        f"  file saved -> PATCH sent: median {median * 1e3:.1f} ms (target <= "
+        f"{FILE_MEDIAN * 1e3:.0f} ms: {verdict(median <= FILE_MEDIAN, 'loop: save median')}), "
+        f"p99 {worst * 1e3:.1f} ms (target <= {FILE_P99 * 1e3:.0f} ms: "
+        f"{verdict(worst <= FILE_P99, 'loop: save p99')}), max {max(samples) * 1e3:.1f} ms; "
+        f"{FILE_SAMPLES} rename-saves lengthening a retention, writes per save "
+        f"{_range(writes)}; of which the file watch's notice: median {median_ms(noticed)}, "
+        f"p99 {p99(noticed) * 1e3:.1f} ms"
     )
 
 

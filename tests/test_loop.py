@@ -384,6 +384,21 @@ async def test_a_restart_is_noticed_by_its_closed_connection_not_a_timer(tmp_pat
         await eventually(lambda: h.woken_by("mediamtx: ", since))
 
 
+async def test_a_quiet_look_at_mediamtx_is_one_request(tmp_path: Path) -> None:
+    """Idle, each look asks for the path configs only: MediaMTX's start time is asked when
+    something may have happened (a closed connection, changed configs, unreachable)."""
+    async with running(tmp_path, timing=replace(TIMING, drift=0.1)) as h:
+        await asyncio.sleep(0.3)  # past the first looks
+        mark = len(h.emu.requests)
+        await asyncio.sleep(1.0)
+        asked = [path for _, path, _ in h.emu.requests[mark:]]
+        assert sum(p.startswith("/v3/config/paths/list") for p in asked) >= 5
+        assert "/v3/info" not in asked
+        h.emu.restart()  # forgets the paths: the next look sees it, and asks the start time
+        since = h.mark()
+        await eventually(lambda: h.woken_by("mediamtx: restarted", since))
+
+
 async def test_drift_right_after_start_is_noticed(tmp_path: Path) -> None:
     """A restart between the first pass and the poll's first look is not taken as normal.
 

@@ -16,7 +16,7 @@ import pyudev
 from controller.api.device import Device
 from controller.observe import v4l2
 from controller.observe.v4l2_modes import ModeCache
-from controller.sources.files import WatchGroup, watch_paths
+from controller.sources.watch import WatchGroup, watch_paths
 
 log = logging.getLogger(__name__)
 

@@ -1,6 +1,6 @@
 """The continuous controller: wake on events, coalesce them, reconcile, publish, repeat.
 
-Events only say *that* something may have changed: file edits (watchfiles), udev hotplug,
+Events only say *that* something may have changed: file edits (inotify), udev hotplug,
 MediaMTX restarting or drifting (polled), and a periodic resync. Every pass then plans
 from whole snapshots, so a lost or duplicated event costs nothing. Failures back off
 exponentially, capped, and are retried until MediaMTX answers again. No failure ends the
@@ -35,7 +35,7 @@ from controller.reconcile.apply import SETTLE, Outcome, reconcile_once
 from controller.reconcile.inventory import Inventory, InventoryError
 from controller.reconcile.metrics import Metrics
 from controller.reconcile.statusfiles import StatusStore
-from controller.sources.files import WatchGroup, watch_paths
+from controller.sources.watch import FileWatch, WatchGroup
 
 log = logging.getLogger("camctl")
 
@@ -116,6 +116,7 @@ class Controller:
         self._stable_since = 0.0  # time.monotonic() when the desired state last changed
         self._settle_at: float | None = None  # a pass is due then, to act once settled
         self._problems = Repeats(log)
+        self.file_watch: FileWatch | None = None  # its fallback_reason is for health
 
     def trigger(self, reason: str) -> None:
         """Ask for a pass soon; safe to call from any callback on the loop."""
@@ -150,7 +151,8 @@ class Controller:
             (s.watch(self.trigger), "watch") for s in sources if not isinstance(s, WatchesFiles)
         ]
         if groups:
-            watches.append((watch_paths(groups, self.trigger), "file watch"))
+            self.file_watch = FileWatch(groups, self.trigger)
+            watches.append((self.file_watch.run(), "file watch"))
         return [*watches, (self._poll_mediamtx(), "MediaMTX poll")]
 
     async def _pass_or_stop(self, stopping: asyncio.Task[Any]) -> None:
@@ -312,7 +314,10 @@ class Controller:
     async def _poll_mediamtx(self) -> None:
         """MediaMTX pushes nothing, but its restart closes every connection to it: look
         whether it restarted (or its configs drifted) as soon as an idle connection closes,
-        every `drift` seconds, and every `poll` seconds while it cannot be reached."""
+        every `drift` seconds, and every `poll` seconds while it cannot be reached. A quiet
+        look is one request (the path configs); the start time is asked only when something
+        may have happened: a restart that no closed connection told of (behind a proxy)
+        still shows, as the paths camctl made are gone."""
         started: str | None = None
         last_configs: str | None = None
         told_back = False
@@ -320,10 +325,11 @@ class Controller:
         try:
             while True:
                 unsure = self.health.mediamtx_reachable is not True
-                await closing.wait(self.timing.poll if unsure else self.timing.drift)
+                closed = await closing.wait(self.timing.poll if unsure else self.timing.drift)
                 try:
-                    info = await self.client.info()
                     configs = await self.client.path_configs_fingerprint()
+                    doubt = unsure or closed or started is None or configs != last_configs
+                    info = await self.client.info() if doubt else None
                 except MediaMTXError:
                     told_back = False
                     if self.health.mediamtx_reachable:
@@ -334,6 +340,9 @@ class Controller:
                 if configs != last_configs:
                     self.trigger("mediamtx: path configs changed")
                 last_configs = configs
+                if info is None:  # reachable, nothing closed, nothing changed
+                    told_back = False
+                    continue
                 self.health.mediamtx_version = str(info.get("version"))
                 # Answering while the last pass could not reach it: converge now, not at the
                 # end of the backoff (up to backoff_max), even if it did not restart meanwhile.
@@ -365,15 +374,17 @@ class _ClosingWatch:
         self._task: asyncio.Task[None] | None = None
         self._opened = 0.0
 
-    async def wait(self, timeout: float) -> None:
-        """Until the connection closes or `timeout` passes; never sooner than `min_life`
-        after opening it, so that a refused connection (or one a proxy closes at once)
-        cannot make the caller spin."""
+    async def wait(self, timeout: float) -> bool:
+        """Until the connection closes or `timeout` passes (True if it closed); never sooner
+        than `min_life` after opening it, so that a refused connection (or one a proxy
+        closes at once) cannot make the caller spin."""
         if self._task is None or self._task.done():
             self._task, self._opened = asyncio.create_task(self._closed()), time.monotonic()
         await asyncio.wait({self._task}, timeout=timeout)
-        if self._task.done():
-            await asyncio.sleep(max(0.0, self._opened + self.min_life - time.monotonic()))
+        if not self._task.done():
+            return False
+        await asyncio.sleep(max(0.0, self._opened + self.min_life - time.monotonic()))
+        return True
 
     def cancel(self) -> None:
         if self._task is not None:

@@ -11,11 +11,8 @@ a directory, a dangling link) is an error, not an empty file.
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import hashlib
 import os
-import threading
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -23,16 +20,15 @@ from typing import Any
 
 from pydantic import ValidationError
 from ruamel.yaml.comments import CommentedMap
-from watchfiles._rust_notify import RustNotify
 
 from controller.api.desired import AnyResource, Rejection, assemble
 from controller.api.kinds import API_VERSION, KINDS, Ref, parse_resource, ref
 from controller.api.loading import LoadError, LoadResult, validation_message
 from controller.kit import yamlfile
 from controller.kit.yamlfile import MAX_FILE_BYTES, Refused
+from controller.sources.watch import SUFFIXES, WatchGroup, watch_paths
 
 MAX_FILES = 10_000
-SUFFIXES = (".yaml", ".yml")
 
 __all__ = ["MAX_FILES", "MAX_FILE_BYTES", "FileSource", "load"]
 
@@ -211,82 +207,6 @@ class FileSource:
             loaded.documents = []
             loaded.errors.append(LoadError(name, 1, 1, "", "", f"cannot load: {exc!r}"))
         return loaded
-
-
-WatchGroup = tuple[Sequence[Path], str]  # paths, and the word that names them in a reason
-# watchfiles' own defaults (1,600 and 50 ms) would be slow to notice an edit.
-DEBOUNCE_MS, STEP_MS = 50, 20
-
-
-async def watch_paths(groups: Sequence[WatchGroup], notify: Callable[[str], None]) -> None:
-    """Notify, per group, on changes that can matter to its paths, with one watcher for all.
-
-    watchfiles' Rust backend wakes every `STEP_MS` even when nothing changes: that step is
-    the latency (a change waits for one step to be seen and one more to be over) and the
-    idle cost. So there is one watcher for all the folders, driven through RustNotify
-    (watchfiles' documented backend) on a thread of its own, without the stop event that
-    awatch() has it call into Python at every step (that call was a third of the thread's
-    idle CPU here); the thread looks at `stop` between calls, which return every second.
-    """
-    filters = [(_relevance(paths), what) for paths, what in groups]
-    roots = sorted({str((p if p.is_dir() else p.parent).absolute()) for g in groups for p in g[0]})
-    loop = asyncio.get_running_loop()
-    stop = threading.Event()
-
-    def relay(changes: set[tuple[int, str]]) -> None:
-        for matches, what in filters:
-            names = sorted({Path(p).name for _, p in changes if matches(p)})
-            if names:
-                notify(f"{what}: {', '.join(names[:5])}{' …' if len(names) > 5 else ''} changed")
-
-    def watch() -> None:
-        with RustNotify(roots, False, False, 0, True, False) as watcher:
-            while not stop.is_set():
-                changes = watcher.watch(DEBOUNCE_MS, STEP_MS, 1000, None)
-                if isinstance(changes, set) and not stop.is_set():  # else "timeout"
-                    loop.call_soon_threadsafe(relay, changes)
-
-    failed: asyncio.Future[None] = loop.create_future()
-
-    def fail(exc: Exception) -> None:
-        if not failed.done():
-            failed.set_exception(exc)
-
-    def run() -> None:
-        try:
-            watch()
-        except Exception as exc:  # e.g. a folder removed: the caller logs it
-            with contextlib.suppress(RuntimeError):  # the loop closed meanwhile: no caller
-                loop.call_soon_threadsafe(fail, exc)
-
-    threading.Thread(target=run, name="camctl-file-watch", daemon=True).start()
-    try:
-        await failed
-    finally:
-        stop.set()
-
-
-def _relevance(paths: Sequence[Path]) -> Callable[[str], bool]:
-    """Which changed paths can matter to `paths`; other files in their folders do not."""
-    dirs = [str(p.absolute()) for p in paths if p.is_dir()]
-    files = {str(p.absolute()) for p in paths if not p.is_dir()}
-
-    def matches(changed: str) -> bool:
-        path = Path(changed)
-        if path.name.startswith(".."):  # a Kubernetes ConfigMap swapping its ..data link
-            return any(changed.startswith(root + "/") for root in [*dirs, *map(_parent, files)])
-        for d in dirs:
-            if changed.startswith(d + "/"):
-                # YAML files, or folders moving; not what hides in .git and other dot folders.
-                hidden = any(part.startswith(".") for part in Path(changed[len(d) + 1 :]).parts)
-                return not hidden and (path.suffix in SUFFIXES or not path.suffix)
-        return changed in files
-
-    return matches
-
-
-def _parent(path: str) -> str:
-    return str(Path(path).parent)
 
 
 def _without_duplicates(documents: list[_Document]) -> tuple[list[_Document], list[LoadError]]:
