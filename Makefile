@@ -35,6 +35,7 @@ lint: $(VENV)/.test-installed
 	$(VENV)/bin/ruff check controller tests benchmarks tools
 	$(VENV)/bin/ruff format --check controller tests benchmarks tools
 	$(VENV)/bin/mypy
+	$(VENV)/bin/lint-imports
 
 test: lint
 	umockdev-wrapper $(PY) -m pytest $(PYTEST_ARGS)

@@ -39,14 +39,12 @@ import kmock
 import kopf
 
 from benchmarks.targets import measuring, run, verdict
+from controller import wiring
 from controller.api.device import Device
 from controller.api.kinds import GROUP, PLURALS, VERSION
 from controller.api.settings import Settings
 from controller.observe.mediamtx import MediaMTXClient
-from controller.reconcile.inventory import Inventory
-from controller.reconcile.loop import Controller, Timing
-from controller.reconcile.statusfiles import StatusStore
-from controller.sources.kubernetes import KubernetesSource
+from controller.reconcile.loop import Timing
 from controller.testing.mediamtx import MediaMTXEmulator
 
 SAMPLES = 20  # latency samples, after one warm-up
@@ -134,11 +132,9 @@ class Harness:
         watches = [r for r in self.cluster if r.action == kmock.action.WATCH and r.resource]
         return set(PLURALS.values()) <= {r.resource.plural for r in watches if r.resource}
 
-    async def start(self, names: list[str], state: Path) -> KubernetesSource:
+    async def start(self, names: list[str], state: Path) -> Any:
         url = str(self.server.url).rstrip("/")
-        inventory = Inventory(state)
-        source = KubernetesSource(
-            inventory,
+        source, sink = wiring.kubernetes(
             NODE,
             login=lambda **_: kopf.ConnectionInfo(server=url),
             relist_interval=60,
@@ -147,17 +143,8 @@ class Harness:
             unreachable_retry=0.1,
         )
         settings = Settings(node_name=NODE, public_host="edge-01.example")
-        controller = Controller(
-            source,
-            Devices(names),
-            self.client,
-            inventory,
-            StatusStore(state),
-            settings,
-            TIMING,
-            sinks=[source],
-        )
-        source.attach(controller)
+        parts = wiring.Parts(source, Devices(names), state, settings, TIMING, sinks=[sink])
+        controller = wiring.controller(parts, self.client)
         self.task = asyncio.create_task(controller.run(self.stop))
         return source
 

@@ -51,7 +51,7 @@ from controller.observe.mediamtx import MediaMTXClient
 from controller.reconcile.apply import Outcome
 from controller.reconcile.inventory import Inventory
 from controller.reconcile.loop import Controller, Timing, tune_collector
-from controller.reconcile.statusfiles import StatusStore
+from controller.sinks.statusfiles import StatusStore
 from controller.sources.files import FileSource
 from controller.testing.mediamtx import MediaMTXEmulator
 
@@ -234,9 +234,9 @@ async def running(
             devices,
             client,
             Inventory(state),
-            StatusStore(state),
             Settings(),
             Timing(),
+            sinks=[StatusStore(state)],
         )
         task = asyncio.create_task(controller.run(stop))
         try:

@@ -43,7 +43,7 @@ from aiohttp import web
 from benchmarks.targets import run, verdict
 from benchmarks.world import write_world
 from controller.reconcile.loop import Timing
-from controller.view.harness import Running, running, until
+from controller.testing.harness import Running, running, until
 from controller.view.methods import methods
 from controller.view.models import ListParams
 from controller.view.rpc import Context

@@ -455,7 +455,7 @@ def status(
     state_dir: Path | None, output: str, server: str | None, token_file: Path | None
 ) -> None:
     """Every resource's conditions, and the controller's health, as the controller wrote them."""
-    from controller.reconcile.statusfiles import StatusStore
+    from controller.sinks.statusfiles import StatusStore
 
     if server:
         from controller.view.commands import status_from_server
@@ -519,7 +519,7 @@ def demo(
     if emulator_only:
         serve_emulator("127.0.0.1", port, playback_port)
         return
-    sys.exit(run_demo(live=live, view=view_address))
+    sys.exit(run_demo(main, live=live, view=view_address))
 
 
 main.add_command(get_command, "get")
@@ -559,56 +559,50 @@ def _settings(options: dict[str, Any]) -> Settings:
 
 
 async def _run_controller(options: dict[str, Any], timing: Timing) -> None:
-    from controller.observe.devices import DeviceSource, SimulatedDevices, UdevDevices
+    from controller import wiring
     from controller.observe.mediamtx import MediaMTXClient
-    from controller.reconcile.loop import Controller, tune_collector
-    from controller.reconcile.statusfiles import StatusStore
+    from controller.reconcile.loop import tune_collector
+    from controller.reconcile.metrics import Metrics
 
     tune_collector()
     state_dir = options["state_dir"] or default_state_dir()
-    devices: DeviceSource = (
-        SimulatedDevices(options["simulate_devices"])
-        if options["simulate_devices"]
-        else UdevDevices()
-    )
-    inventory = Inventory(state_dir)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
-    source, sinks, watching = _desired_source(options, inventory, stop)
+    settings = replace(_settings(options), playback_port=options["playback_port"])
+    source, sinks, watching = _desired_source(options, stop)
+    view = wiring.view(settings, state_dir) if options.get("view_address") else None
+    parts = wiring.Parts(
+        source,
+        wiring.devices(options["simulate_devices"]),
+        state_dir,
+        settings,
+        timing,
+        sinks=[*sinks, *([view] if view is not None else [])],
+    )
+    inventory = Inventory(state_dir)
     try:
-        inventory.acquire()
+        inventory.acquire()  # here, to refuse at once when another camctl holds it
     except InventoryInUse:
         raise
     except InventoryError as exc:  # a damaged state directory: stay up, report, retry
         logging.getLogger("camctl").error("%s", exc)
-    try:
-        async with MediaMTXClient.from_env(options["mediamtx"]) as client:
-            controller = Controller(
-                source,
-                devices,
-                client,
-                inventory,
-                StatusStore(state_dir),
-                replace(_settings(options), playback_port=options["playback_port"]),
-                timing,
-                sinks=sinks,
-            )
-            if hasattr(source, "attach"):
-                source.attach(controller)
-            logging.getLogger("camctl").info(
-                "camctl %s watching %s, MediaMTX at %s, state in %s",
-                __version__,
-                watching,
-                client.url,
-                state_dir,
-            )
-            async with _view(controller, options):
-                await controller.run(stop)
-            logging.getLogger("camctl").info("stopped after %d passes", controller.health.passes)
     finally:
         inventory.release()
+    metrics = Metrics()
+    async with MediaMTXClient.from_env(options["mediamtx"]) as client:
+        controller = wiring.controller(parts, client, metrics)
+        logging.getLogger("camctl").info(
+            "camctl %s watching %s, MediaMTX at %s, state in %s",
+            __version__,
+            watching,
+            client.url,
+            state_dir,
+        )
+        async with _serving(view, metrics, options):
+            await controller.run(stop)
+        logging.getLogger("camctl").info("stopped after %d passes", controller.health.passes)
 
 
 def _check_start(options: dict[str, Any]) -> None:
@@ -631,26 +625,24 @@ def _check_start(options: dict[str, Any]) -> None:
             raise click.ClickException(f"camctl run --kubernetes: {exc}") from exc
 
 
-def _view(controller: Any, options: dict[str, Any]) -> AbstractAsyncContextManager[Any]:
-    """The read-only view of the controller, while it runs, when --view is given."""
-    if not options.get("view_address"):
+def _serving(view: Any, metrics: Any, options: dict[str, Any]) -> AbstractAsyncContextManager[Any]:
+    """The read-only view, while the controller runs, when --view is given."""
+    if view is None:
         return contextlib.nullcontext()
     from controller.view.server import serving
 
-    return serving(controller, options["view_address"], options.get("view_token_file"))
+    address, tokens = options["view_address"], options.get("view_token_file")
+    return serving(view, metrics.registry, address, tokens)
 
 
-def _desired_source(
-    options: dict[str, Any], inventory: Inventory, stop: asyncio.Event
-) -> tuple[Any, list[Any], str]:
-    """Files, or with --kubernetes the custom resources (also a status sink)."""
+def _desired_source(options: dict[str, Any], stop: asyncio.Event) -> tuple[Any, list[Any], str]:
+    """Files, or with --kubernetes the custom resources (and their sink)."""
+    from controller import wiring
+
     if not options.get("kubernetes"):
-        files = FileSource(options["paths"], follow_links=options["follow_links"])
+        files = wiring.files(options["paths"], follow_links=options["follow_links"])
         return files, [], ", ".join(map(str, options["paths"]))
-    from controller.sources.kubernetes import KubernetesSource
-
-    source = KubernetesSource(
-        inventory,
+    source, sink = wiring.kubernetes(
         options["node_name"],
         options["namespace"],
         claim_unassigned=options["claim_unassigned"],
@@ -658,7 +650,7 @@ def _desired_source(
     )
     scope = f"namespace {options['namespace']}" if options["namespace"] else "all namespaces"
     where = f"Kubernetes ({scope}) as node {options['node_name']}"
-    return source, [source], where
+    return source, [sink], where
 
 
 def _reconcile(options: dict[str, Any], *, dry_run: bool) -> tuple[Any, LoadResult]:

@@ -24,7 +24,7 @@ from typing import Any
 
 import pytest
 
-from controller.reconcile.statusfiles import StatusStore
+from controller.sinks.statusfiles import StatusStore
 from controller.testing.mediamtx import MediaMTXEmulator, run_in_thread
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -24,6 +24,7 @@ from typing import Any, NamedTuple
 import pytest
 import pyudev
 
+from controller import wiring
 from controller.api.device import Device
 from controller.api.kinds import CameraStatus, DeviceLink, Ref, StreamStatus
 from controller.api.settings import Settings
@@ -32,9 +33,8 @@ from controller.observe.mediamtx import MediaMTXClient
 from controller.reconcile.apply import Outcome
 from controller.reconcile.inventory import Inventory
 from controller.reconcile.loop import Controller, Timing
-from controller.reconcile.statusfiles import StatusStore
-from controller.sources.files import FileSource
 from controller.testing.mediamtx import MediaMTXEmulator
+from controller.view.state import ViewState
 
 pytestmark = [pytest.mark.anyio, pytest.mark.umockdev]
 
@@ -172,6 +172,7 @@ class Running:
     emu: MediaMTXEmulator
     inventory: Inventory
     reasons: list[str]  # every reason the controller was woken for, in order
+    view: ViewState  # the view's sink, for a view a test starts on it
 
     def mark(self) -> Mark:
         """Where the controller is; take it just before the udev change to wait for."""
@@ -234,8 +235,9 @@ class Running:
         mark = self.mark()
         self.controller.trigger("test: one more pass")
         await self.settled(mark, lambda: True, "one more pass", by_udev=False)
-        assert self.controller.outcome is not None
-        return self.controller.outcome
+        report = self.controller.report
+        assert report is not None and report.outcome is not None
+        return report.outcome
 
 
 @asynccontextmanager
@@ -250,15 +252,12 @@ async def running(
     devices = WatchedUdev()
     stop = asyncio.Event()
     async with MediaMTXClient(url, timeout=5.0) as client:
-        controller = Controller(
-            FileSource([documents(tmp_path / "docs")]),
-            devices,
-            client,
-            inventory,
-            StatusStore(state),
-            Settings(device_link=device_link),
-            timing,
+        settings = Settings(device_link=device_link)
+        view = wiring.view(settings, state)
+        parts = wiring.Parts(
+            wiring.files([documents(tmp_path / "docs")]), devices, state, settings, timing, [view]
         )
+        controller = wiring.controller(parts, client)
         reasons: list[str] = []
         trigger = controller.trigger
 
@@ -269,7 +268,7 @@ async def running(
         controller.trigger = record  # type: ignore[method-assign]
         task = asyncio.create_task(controller.run(stop))
         try:
-            run = Running(controller, devices, emu, inventory, reasons)
+            run = Running(controller, devices, emu, inventory, reasons, view)
             await run.settled(Mark(0, 0), lambda: True, "the first pass", by_udev=False)
             yield run
         finally:

@@ -35,6 +35,7 @@ import pytest
 from click.testing import CliRunner
 from ruamel.yaml import YAML
 
+from controller import wiring
 from controller.api.device import Device
 from controller.api.kinds import GROUP, PLURALS, VERSION
 from controller.api.settings import Settings
@@ -44,11 +45,10 @@ from controller.observe import v4l2
 from controller.observe.mediamtx import MediaMTXClient
 from controller.reconcile.inventory import Inventory
 from controller.reconcile.loop import Controller, Timing
-from controller.reconcile.statusfiles import StatusStore
+from controller.sinks.kubernetes import finalizer_for
 from controller.sources.kubernetes import (
     KubernetesSource,
     auth_headers,
-    finalizer_for,
     merge_patch,
     ssl_context,
 )
@@ -319,9 +319,7 @@ async def _start(
 ) -> Harness:
     url = str(server.url).rstrip("/")  # the same after a restart: the port is kept
     state = tmp_path / f"state-{node}"
-    inventory = Inventory(state)
-    source = KubernetesSource(
-        inventory,
+    source, sink = wiring.kubernetes(
         node,
         claim_unassigned=claim_unassigned,
         login=lambda **_: kopf.ConnectionInfo(server=url),
@@ -330,14 +328,13 @@ async def _start(
         conflict_retry=0.05,
         unreachable_retry=0.1,
     )
+    assert isinstance(source, KubernetesSource)
     source.settings.networking.error_backoffs = [0.05, 0.1, 0.2]
     source.settings.watching.reconnect_backoff = 0.05
     devices = Devices()
     settings = Settings(node_name=node, public_host="edge-01.example")
-    controller = Controller(
-        source, devices, client, inventory, StatusStore(state), settings, TIMING, sinks=[source]
-    )
-    source.attach(controller)
+    parts = wiring.Parts(source, devices, state, settings, TIMING, sinks=[sink])
+    controller = wiring.controller(parts, client)
     harness = Harness(cluster, server, emu, source, controller, devices)
     _tasks[id(harness)] = asyncio.create_task(controller.run(harness.stop))
 

@@ -31,16 +31,14 @@ from urllib.parse import urlsplit
 import pytest
 from ruamel.yaml import YAML
 
+from controller import wiring
 from controller.api.conditions import Condition
 from controller.api.kinds import DeviceLink, Ref
 from controller.api.settings import Settings
-from controller.observe.devices import SimulatedDevices
 from controller.observe.mediamtx import MediaMTXClient
-from controller.reconcile.apply import Outcome
 from controller.reconcile.inventory import Inventory
 from controller.reconcile.loop import Controller, Timing
-from controller.reconcile.statusfiles import StatusStore
-from controller.sources.files import FileSource
+from controller.reconcile.report import Report
 from controller.testing.mediamtx import MediaMTXEmulator
 
 pytestmark = pytest.mark.anyio
@@ -56,17 +54,14 @@ QUIET = replace(TIMING, poll=60.0, drift=60.0)
 _unique = itertools.count()
 
 
-class Traced(Controller):
-    """The controller, keeping the wake-up reasons of each finished pass for tests to wait on."""
+class Traces:
+    """A sink keeping the wake-up reasons of each finished pass, for tests to wait on."""
 
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
+    def __init__(self) -> None:
         self.traces: list[list[str]] = []
 
-    async def reconcile(self) -> Outcome:
-        outcome = await super().reconcile()
-        self.traces.append(list(self.health.last_reasons))
-        return outcome
+    async def publish(self, report: Report) -> None:
+        self.traces.append(list(report.health.last_reasons))
 
 
 @dataclass
@@ -75,10 +70,11 @@ class Harness:
     docs: Path
     devices: Path
     state: Path
-    controller: Traced
+    controller: Controller
     admin: MediaMTXClient  # a client of its own, for changes behind camctl's back
     stop: asyncio.Event
     task: asyncio.Task[None]
+    traces: Traces
 
     def converged(self) -> bool:
         statuses = self.controller.statuses
@@ -122,11 +118,11 @@ class Harness:
         path.write_text(text.replace(old, new))
 
     def mark(self) -> int:
-        return len(self.controller.traces)
+        return len(self.traces.traces)
 
     def woken_by(self, prefix: str, since: int) -> bool:
         """Whether a pass finished after trace `since` was woken by a reason like `prefix`."""
-        reasons = itertools.chain.from_iterable(self.controller.traces[since:])
+        reasons = itertools.chain.from_iterable(self.traces.traces[since:])
         return any(r.startswith(prefix) for r in reasons)
 
     async def settle(self) -> None:
@@ -183,17 +179,18 @@ async def running(
     stop = asyncio.Event()
     try:
         async with MediaMTXClient(url) as client, MediaMTXClient(url) as admin:
-            controller = Traced(
-                FileSource([docs]),
-                SimulatedDevices(devices),
-                client,
-                Inventory(state),
-                StatusStore(state),
+            traces = Traces()
+            parts = wiring.Parts(
+                wiring.files([docs]),
+                wiring.devices(devices),
+                state,
                 settings or Settings(),
                 timing,
+                sinks=[traces],
             )
+            controller = wiring.controller(parts, client)
             task = asyncio.create_task(controller.run(stop))
-            h = Harness(emu, docs, devices, state, controller, admin, stop, task)
+            h = Harness(emu, docs, devices, state, controller, admin, stop, task, traces)
             try:
                 await eventually(h.converged)
                 yield h

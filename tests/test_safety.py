@@ -20,17 +20,14 @@ import pytest
 from click.testing import CliRunner, Result
 from test_loop import PATHS, TIMING, eventually, running, write_devices
 
+from controller import wiring
 from controller.api.recorded import RecordingFiles
 from controller.api.settings import Settings
 from controller.cli import main
 from controller.kit import yamlfile
-from controller.observe.devices import SimulatedDevices
 from controller.observe.mediamtx import MediaMTXClient
 from controller.observe.recordings import listed_by_mediamtx
-from controller.reconcile.inventory import Inventory
-from controller.reconcile.loop import Controller
-from controller.reconcile.statusfiles import StatusStore
-from controller.sources.files import FileSource, load
+from controller.sources.files import load
 from controller.testing.mediamtx import MediaMTXEmulator, run_in_thread
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -286,15 +283,14 @@ async def test_3_run_started_on_a_broken_recordings_file_turns_nothing_off(
     recordings.write_text(recordings.read_text().replace(old, new, 1))
     since = len(emulator.requests)
     async with MediaMTXClient(emulator.url or "") as client:
-        controller = Controller(
-            FileSource([docs]),
-            SimulatedDevices(DEVICES),
-            client,
-            Inventory(state),
-            StatusStore(state),
+        parts = wiring.Parts(
+            wiring.files([docs]),
+            wiring.devices(DEVICES),
+            state,
             Settings(),
             replace(TIMING, settle=0.0),
         )
+        controller = wiring.controller(parts, client)
         for _ in range(3):
             await controller.reconcile()
         controller.inventory.release()

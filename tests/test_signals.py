@@ -153,7 +153,7 @@ def test_converged_is_exit_0_and_says_so(
 def test_status_shows_segments_and_uses_the_views_names(
     emulator: MediaMTXEmulator, tmp_path: Path, docs: Path
 ) -> None:
-    from controller.reconcile.statusfiles import StatusStore
+    from controller.sinks.statusfiles import StatusStore
 
     state = tmp_path / "state"
     assert camctl("apply", docs, emulator, state, "--simulate-devices", DEVICES).exit_code == 0

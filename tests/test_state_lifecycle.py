@@ -19,14 +19,11 @@ import pytest
 from click.testing import CliRunner
 from test_loop import PATHS, TIMING
 
+from controller import wiring
 from controller.api.settings import Settings
 from controller.cli import main
-from controller.observe.devices import SimulatedDevices
 from controller.observe.mediamtx import MediaMTXClient
-from controller.reconcile.inventory import Inventory
 from controller.reconcile.loop import Controller
-from controller.reconcile.statusfiles import StatusStore
-from controller.sources.files import FileSource
 from controller.testing.mediamtx import MediaMTXEmulator
 
 pytestmark = pytest.mark.anyio
@@ -51,15 +48,14 @@ async def passes(
 ) -> Controller:
     """A new controller process (as after a restart) making `n` passes, then stopped."""
     async with MediaMTXClient(emu.url or "") as client:
-        controller = Controller(
-            FileSource([docs]),
-            SimulatedDevices(DEVICES),
-            client,
-            Inventory(state),
-            StatusStore(state),
+        parts = wiring.Parts(
+            wiring.files([docs]),
+            wiring.devices(DEVICES),
+            state,
             Settings(**kw),  # type: ignore[arg-type]
             replace(TIMING, settle=0.0),
         )
+        controller = wiring.controller(parts, client)
         for _ in range(n):
             await controller.reconcile()
         controller.inventory.release()

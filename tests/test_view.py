@@ -21,7 +21,7 @@ import jsonschema
 import pytest
 
 from controller.observe.mediamtx import MediaMTXError
-from controller.view.harness import Running, running, until
+from controller.testing.harness import Running, running, until
 from controller.view.server import served_methods
 
 pytestmark = pytest.mark.anyio

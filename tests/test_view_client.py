@@ -13,9 +13,9 @@ from click.testing import CliRunner
 from test_view import TOKEN, View, serving
 
 from controller.api.kinds import Stream
+from controller.testing.harness import until
 from controller.view.client import AsyncViewClient, RPCError, TransportError, ViewClient
 from controller.view.commands import get, status_from_server
-from controller.view.harness import until
 
 pytestmark = pytest.mark.anyio
 

@@ -30,7 +30,7 @@ async def old_client_of(run: Any, tmp_path: Path) -> AsyncIterator[OldClient]:
     tokens = tmp_path / "tokens"
     tokens.write_text(f"{TOKEN}\n")
     tokens.chmod(0o600)
-    view = View(run.controller, tokens)
+    view = View(run.view, None, tokens)
     url = await view.start("127.0.0.1", 0)
     try:
         async with aiohttp.ClientSession() as http, http.ws_connect(f"{url}/ws") as ws:

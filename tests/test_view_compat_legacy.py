@@ -34,7 +34,7 @@ from legacy_client import OldClient
 from test_view import TOKEN, View, serving, world
 from test_view_recordings import TRAVERSALS, front_root, recorded_world
 
-from controller.view.harness import running, until
+from controller.testing.harness import running, until
 from controller.view.server import Limits
 from controller.view.ws import WsLimits
 

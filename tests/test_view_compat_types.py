@@ -43,8 +43,8 @@ from legacy_client import OldClient
 from test_view import world
 from test_view_recordings import recorded_world
 
+from controller.testing.harness import Running, running, until
 from controller.view import compat
-from controller.view.harness import Running, running, until
 
 pytestmark = pytest.mark.anyio
 

@@ -16,13 +16,10 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from controller import wiring
 from controller.api.settings import Settings
-from controller.observe.devices import SimulatedDevices
 from controller.observe.mediamtx import MediaMTXClient
-from controller.reconcile.inventory import Inventory
 from controller.reconcile.loop import Controller
-from controller.reconcile.statusfiles import StatusStore
-from controller.sources.files import FileSource
 from controller.testing.mediamtx import MediaMTXEmulator
 from controller.view.server import HttpSession, View, served_methods
 
@@ -45,10 +42,11 @@ def view(tmp_path_factory: pytest.TempPathFactory) -> Iterator[View]:
         emulator = MediaMTXEmulator()
         try:
             async with MediaMTXClient(await emulator.start()) as client:
-                controller = Controller(
-                    FileSource([docs]), SimulatedDevices(devices), client,
-                    Inventory(root / "state"), StatusStore(root / "state"), Settings(),
+                parts = wiring.Parts(
+                    wiring.files([docs]), wiring.devices(devices), root / "state", Settings(),
+                    sinks=[state],
                 )  # fmt: skip
+                controller = wiring.controller(parts, client)
                 await controller.reconcile()
                 await controller.reconcile()
                 return controller
@@ -57,7 +55,9 @@ def view(tmp_path_factory: pytest.TempPathFactory) -> Iterator[View]:
 
     token = root / "tokens"
     token.write_text("fuzz-token\n")
-    yield View(asyncio.run(one_pass()), token)
+    state = wiring.view(Settings(), root / "state")
+    asyncio.run(one_pass())
+    yield View(state, None, token)
 
 
 json_values = st.recursive(

@@ -20,8 +20,8 @@ import pytest
 from test_view import TOKEN, serving
 from test_view import View as Client
 
+from controller.testing.harness import until
 from controller.view import state as view_state
-from controller.view.harness import until
 from controller.view.server import Limits
 
 pytestmark = pytest.mark.anyio

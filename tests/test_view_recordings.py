@@ -23,9 +23,9 @@ from test_view import TOKEN, View, serving
 
 from controller.api.settings import Settings
 from controller.cli import main as camctl
+from controller.testing.harness import until
 from controller.testing.recordings import write_segments
 from controller.view.client import AsyncViewClient, RPCError, ViewClient
-from controller.view.harness import until
 
 pytestmark = pytest.mark.anyio
 

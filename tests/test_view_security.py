@@ -96,7 +96,7 @@ async def test_tokens_rotate_without_restart(
 async def test_without_a_token_file_only_loopback(tmp_path: Path) -> None:
     from test_view import world
 
-    from controller.view.harness import running
+    from controller.testing.harness import running
 
     docs, devices = world(tmp_path)
     async with running(docs, devices, tmp_path / "state") as run:

@@ -30,7 +30,7 @@ from typing import Protocol
 
 import pytest
 
-from controller.sources.watch import (
+from controller.kit.watch import (
     REPLACED,
     FileWatch,
     InotifyWatch,
@@ -433,7 +433,7 @@ LIMITED = textwrap.dedent(
     """
     import asyncio, json, sys, time
     from pathlib import Path
-    from controller.sources.watch import FileWatch
+    from controller.kit.watch import FileWatch
 
     docs, mkdir = Path(sys.argv[1]), sys.argv[2] == "mkdir"
 

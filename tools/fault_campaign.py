@@ -37,7 +37,7 @@ from controller.observe.devices import SimulatedDevices
 from controller.observe.mediamtx import MediaMTXClient
 from controller.reconcile.inventory import Inventory
 from controller.reconcile.loop import Controller, Timing
-from controller.reconcile.statusfiles import StatusStore
+from controller.sinks.statusfiles import StatusStore
 from controller.sources.files import FileSource, load
 from controller.testing.mediamtx import MediaMTXEmulator, run_in_thread
 
@@ -310,9 +310,9 @@ def slow_saves(tally: Tally) -> None:
                 SimulatedDevices(DEVICES),
                 client,
                 Inventory(state),
-                StatusStore(state),
                 Settings(),
                 replace(Timing(), settle=1.0),
+                sinks=[StatusStore(state)],
             )
             stop = asyncio.Event()
             task = asyncio.create_task(controller.run(stop))
@@ -355,9 +355,9 @@ def recordings_listing(tally: Tally) -> None:
                 SimulatedDevices(DEVICES),
                 client,
                 Inventory(state),
-                StatusStore(state),
                 Settings(recordings_roots=(str(root),)),
                 Timing(),
+                sinks=[StatusStore(state)],
             )
             await controller.reconcile()
             controller.inventory.release()

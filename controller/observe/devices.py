@@ -14,9 +14,9 @@ from typing import Protocol
 import pyudev
 
 from controller.api.device import Device
+from controller.kit.watch import WatchGroup, watch_paths
 from controller.observe import v4l2
 from controller.observe.v4l2_modes import ModeCache
-from controller.sources.watch import WatchGroup, watch_paths
 
 log = logging.getLogger(__name__)
 

@@ -17,25 +17,24 @@ import contextlib
 import gc
 import logging
 import time
-from collections.abc import Callable, Coroutine, Hashable, Mapping, Sequence
+from collections.abc import Callable, Coroutine, Hashable, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol, runtime_checkable
 
 from controller.api.conditions import now
-from controller.api.device import Device
 from controller.api.health import Health
-from controller.api.kinds import API_VERSION, Ref, Status
+from controller.api.kinds import Ref, Status
 from controller.api.loading import LoadResult
 from controller.api.settings import Settings
 from controller.kit.repeats import Repeats
+from controller.kit.watch import FileWatch, WatchGroup
 from controller.observe.devices import DeviceSource
 from controller.observe.mediamtx import MediaMTXClient, MediaMTXError
 from controller.observe.recordings import SegmentScanner
 from controller.reconcile.apply import SETTLE, Outcome, reconcile_once
 from controller.reconcile.inventory import Inventory, InventoryError
 from controller.reconcile.metrics import Metrics
-from controller.reconcile.statusfiles import StatusStore
-from controller.sources.watch import FileWatch, WatchGroup
+from controller.reconcile.report import Report, Sink, SinkError
 
 log = logging.getLogger("camctl")
 
@@ -67,12 +66,6 @@ class WatchesFiles(Protocol):
     def watch_group(self) -> WatchGroup: ...
 
 
-class StatusSink(Protocol):
-    """Somewhere statuses go besides the status files: Kubernetes, the view."""
-
-    async def publish(self, statuses: Mapping[Ref, Status]) -> None: ...
-
-
 @dataclass(frozen=True)
 class Timing:
     resync: float = 30.0  # a full pass at least this often, whatever the events said
@@ -86,28 +79,30 @@ class Timing:
 
 
 class Controller:
+    """The one reconcile loop. What it learns in a pass goes out as a `Report` to each of
+    its sinks (status files, the view, Kubernetes); they are given when it is built
+    (controller.wiring) and never reach back into it."""
+
     def __init__(
         self,
-        files: DesiredSource,
+        source: DesiredSource,
         devices: DeviceSource,
         client: MediaMTXClient,
         inventory: Inventory,
-        store: StatusStore,
         settings: Settings,
         timing: Timing = Timing(),
         metrics: Metrics | None = None,
-        sinks: Sequence[StatusSink] = (),
+        sinks: Sequence[Sink] = (),
     ) -> None:
-        self.files, self.devices, self.client = files, devices, client
-        self.inventory, self.store, self.settings, self.timing = inventory, store, settings, timing
+        self.source, self.devices, self.client = source, devices, client
+        self.inventory, self.settings, self.timing = inventory, settings, timing
         self.metrics = metrics or Metrics()
-        self.sinks = list(sinks)
+        self.sinks = tuple(sinks)
         self.health = Health()
         self.scanner = SegmentScanner(settings.recordings_roots)
-        self.statuses: dict[Ref, Status] = {}
-        self.outcome: Outcome | None = None  # the last pass, for readers such as the view
-        self.loaded: LoadResult | None = None
-        self.devices_seen: list[Device] = []
+        self.statuses: dict[Ref, Status] = {}  # the last pass's: the planner's `previous`
+        self.report: Report | None = None  # the last one published
+        self._sink_problems: dict[int, str] = {}  # sink -> why its last publish failed
         self._wake = asyncio.Event()
         self._reasons: list[str] = []
         self._backoff = 0.0
@@ -145,7 +140,7 @@ class Controller:
 
     def _watches(self) -> list[tuple[Coroutine[Any, Any, None], str]]:
         """What wakes the loop. Sources that follow files share one file watcher."""
-        sources: list[DesiredSource | DeviceSource] = [self.files, self.devices]
+        sources: list[DesiredSource | DeviceSource] = [self.source, self.devices]
         groups = [s.watch_group for s in sources if isinstance(s, WatchesFiles)]
         watches = [
             (s.watch(self.trigger), "watch") for s in sources if not isinstance(s, WatchesFiles)
@@ -166,21 +161,23 @@ class Controller:
         except asyncio.CancelledError:
             log.warning("stopped in the middle of a pass; the inventory keeps it safe")
         except InventoryError as exc:  # the state directory: its message says it all
-            self._failed_pass(str(exc))
+            await self._failed_pass(str(exc))
         except Exception as exc:
             if f"internal error: {exc!r}" not in self._problems.counts:
                 log.exception("reconcile pass failed")  # the traceback once, for a bug report
-            self._failed_pass(f"internal error: {exc!r}")
+            await self._failed_pass(f"internal error: {exc!r}")
 
-    def _failed_pass(self, problem: str) -> None:
+    async def _failed_pass(self, problem: str) -> None:
         """A pass that could not finish: nothing was written; say so everywhere, retry."""
         self._backoff = self._next_backoff(failed=True)
         h = self.health
         h.passes += 1
         h.last_pass = now().isoformat()
-        h.errors = [problem]
+        h.errors = [problem, *self._sink_problems.values()]
         self.metrics.passes.labels(result="error").inc()
-        self._publish_health()
+        await self._publish(
+            Report(h.passes, self.settings, h.model_copy(deep=True), statuses=self.statuses)
+        )
         self._problems.report(h.errors)
 
     async def _sleep_until_woken(self, stopping: asyncio.Task[Any]) -> bool:
@@ -205,14 +202,14 @@ class Controller:
         return min(max(self._backoff * 2, self.timing.backoff_min), self.timing.backoff_max)
 
     async def reconcile(self) -> Outcome:
-        """One pass over whole snapshots; the statuses it reaches are published."""
+        """One pass over whole snapshots; its report goes to every sink."""
         self._wake.clear()
         reasons, self._reasons = self._reasons, []
         started = time.perf_counter()
-        loaded = self.loaded = self.files.load()
-        devices = self.devices_seen = self.devices.current()
-        settled = self._settled(self.files.fingerprint)
-        inputs = _fingerprint(self.files.fingerprint, devices)
+        loaded = self.source.load()
+        devices = self.devices.current()
+        settled = self._settled(self.source.fingerprint)
+        inputs = _fingerprint(self.source.fingerprint, devices)
         self.inventory.acquire()
         outcome = await reconcile_once(
             loaded.desired,
@@ -227,23 +224,43 @@ class Controller:
         if any(w.reason == "unsettled" for w in outcome.plan.withheld):
             self._settle_at = self._stable_since + self.timing.settle
         elapsed = time.perf_counter() - started
-        self.outcome, self.statuses = outcome, outcome.statuses
+        self.statuses = outcome.statuses
         failed = outcome.observed.error is not None or bool(outcome.failed)
         self._account(outcome, inputs, elapsed, failed)
         self._backoff = self._next_backoff(failed)
         self._update_health(reasons, [str(e) for e in loaded.errors], outcome, failed)
-        try:
-            self.store.publish(self.statuses)
-        except OSError as exc:
-            self.health.errors.append(f"cannot write the status files: {exc}")
-        self._publish_health()
-        for sink in self.sinks:
-            try:
-                await sink.publish(self.statuses)
-            except Exception:  # a sink that fails must not stop MediaMTX being converged
-                log.exception("publishing statuses to %s failed", type(sink).__name__)
+        owned = outcome.plan.inventory_after(r.action.path for r in outcome.failed)
+        health = self.health.model_copy(deep=True)
+        report = Report(
+            health.passes,
+            self.settings,
+            health,
+            loaded,
+            tuple(devices),
+            outcome,
+            outcome.statuses,
+            owned,
+        )
+        await self._publish(report)
         self._log(reasons, outcome, elapsed)
         return outcome
+
+    async def _publish(self, report: Report) -> None:
+        """Hand the report to every sink; one that fails is told in the next health."""
+        self.report = report
+        for sink in self.sinks:
+            try:
+                await sink.publish(report)
+            except SinkError as exc:
+                self._sink_problems[id(sink)] = str(exc)
+            except Exception as exc:  # a sink that fails must not stop MediaMTX converging
+                if id(sink) not in self._sink_problems:
+                    log.exception("publishing to %s failed", type(sink).__name__)
+                self._sink_problems[id(sink)] = f"{type(sink).__name__} failed: {exc!r}"
+            else:
+                if self._sink_problems.pop(id(sink), None) is not None:
+                    # This report still told of the failure: another one tells it is over.
+                    self.trigger(f"{type(sink).__name__}: works again")
 
     def _settled(self, fingerprint: object) -> bool:
         """Whether the desired state has read the same for the settle time."""
@@ -251,16 +268,6 @@ class Controller:
         if fingerprint != self._desired_fingerprint:
             self._desired_fingerprint, self._stable_since = fingerprint, moment
         return moment - self._stable_since >= self.timing.settle
-
-    def _publish_health(self) -> None:
-        """The controller's own status file; a state directory that cannot take it is
-        reported in the in-memory health (the view, the log), not raised."""
-        try:
-            self.store.publish_controller(self._health_document())
-        except OSError as exc:
-            problem = f"cannot write the status files: {exc}"
-            if problem not in self.health.errors:
-                self.health.errors.append(problem)
 
     def _account(self, outcome: Outcome, inputs: object, elapsed: float, failed: bool) -> None:
         m = self.metrics
@@ -288,20 +295,13 @@ class Controller:
         h.mediamtx_reachable = outcome.observed.error is None
         h.errors = errors + ([outcome.observed.error] if outcome.observed.error else [])
         h.errors += [f"{r.action.op} {r.action.path}: {r.error}" for r in outcome.failed]
+        h.errors += self._sink_problems.values()
         withheld = [
             f"withheld: {w.action.op} {w.action.path}: {w.message}" for w in outcome.plan.withheld
         ]
         h.notes = [*outcome.plan.notes, *withheld]
         if not failed:
             h.last_success = h.last_pass
-
-    def _health_document(self) -> dict[str, Any]:
-        return {
-            "apiVersion": API_VERSION,
-            "kind": "Controller",
-            "metadata": {"name": self.settings.node_name or "camctl"},
-            "status": self.health.model_dump(mode="json", by_alias=True, exclude_none=True),
-        }
 
     def _log(self, reasons: list[str], outcome: Outcome, elapsed: float) -> None:
         """What was written, each time; problems once, while they last (see Repeats)."""

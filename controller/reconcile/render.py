@@ -31,6 +31,15 @@ RECORD_FIELDS = (
     "recordSegmentDuration",
     "recordDeleteAfter",
 )
+# Every path field camctl may write; any other field of a path is left as it is.
+MANAGED_FIELDS = (
+    "source",
+    "runOnInit",
+    "runOnInitRestart",
+    "runOnDemand",
+    "runOnDemandRestart",
+    *RECORD_FIELDS,
+)
 DURATION_FIELDS = frozenset(
     {
         "recordPartDuration",

@@ -25,8 +25,8 @@ from controller.api.desired import AnyResource, Rejection, assemble
 from controller.api.kinds import API_VERSION, KINDS, Ref, parse_resource, ref
 from controller.api.loading import LoadError, LoadResult, validation_message
 from controller.kit import yamlfile
+from controller.kit.watch import SUFFIXES, WatchGroup, watch_paths
 from controller.kit.yamlfile import MAX_FILE_BYTES, Refused
-from controller.sources.watch import SUFFIXES, WatchGroup, watch_paths
 
 MAX_FILES = 10_000
 

@@ -32,12 +32,15 @@ NO_FFMPEG = (
 
 
 def run_demo(
-    examples: Path = Path("examples"), *, live: bool = True, view: str | None = None
+    main: click.Group,
+    examples: Path = Path("examples"),
+    *,
+    live: bool = True,
+    view: str | None = None,
 ) -> int:
-    """Validate, apply and plan the examples; with `live`, run the controller (and its view
-    on `view`, HOST:PORT) until Ctrl-C. The exit code of the last command."""
-    from controller.cli import main  # the demo drives the real commands
-
+    """Validate, apply and plan the examples through `main`, the camctl command line (the
+    demo drives the real commands); with `live`, run the controller (and its view on `view`,
+    HOST:PORT) until Ctrl-C. The exit code of the last command."""
     documents, devices = examples / "gitops", examples / "devices.yaml"
     if not documents.is_dir() or not devices.is_file():
         raise click.ClickException(f"run the demo from the repository root ({examples}/ missing)")

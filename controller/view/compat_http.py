@@ -114,7 +114,7 @@ class LegacyHttp:
         if (reason := unsafe(name)) is not None:
             return _error(400, f"refusing filename {name[:200]!r}: {reason}")
         found = self.state.snapshot.recorded.find(name)
-        roots = self.state.controller.settings.recordings_roots
+        roots = self.state.settings.recordings_roots
         opened = await asyncio.to_thread(_open, *found, roots) if found else None
         if opened is None:
             return _error(404, f"file not found: {name[:200]}")

@@ -24,6 +24,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from aiohttp import WSCloseCode, web
+from prometheus_client import CollectorRegistry
 
 from controller.view import (
     DEFAULT_ADDRESS,
@@ -41,7 +42,6 @@ from controller.view.listener import Listener
 from controller.view.metrics import ViewMetrics
 from controller.view.models import NoParams
 from controller.view.rpc import Context, Dispatcher, Method, error_bytes
-from controller.view.snapshot import ControllerLike
 from controller.view.state import ViewState
 from controller.view.ws import WsLimits, WsSession
 
@@ -123,16 +123,19 @@ def served_methods() -> list[Method]:
 
 
 class View:
+    """Serves `state` (a sink of the controller's, see controller.wiring); `registry` holds
+    the controller's own counters, exported beside the view's in /metrics."""
+
     def __init__(
         self,
-        controller: ControllerLike,
+        state: ViewState,
+        registry: CollectorRegistry | None = None,
         token_file: Path | None = None,
         limits: Limits = Limits(),
     ) -> None:
         self.limits = limits
         self.auth: Open | TokenFile = TokenFile(token_file) if token_file else Open()
-        self.state = ViewState(controller)
-        registry = getattr(getattr(controller, "metrics", None), "registry", None)
+        self.state = state
         self.metrics = ViewMetrics(self.state, registry)
         self.dispatcher = Dispatcher(
             self.state,
@@ -172,7 +175,6 @@ class View:
             )
         self.budget = budget(self.limits.max_connections, self.limits.fd_reserve)
         httplog.install()
-        self.state.controller.sinks.append(self.state)
         self._runner = web.AppRunner(
             self.app(),
             access_log=None,
@@ -210,9 +212,6 @@ class View:
         return self.url
 
     async def stop(self) -> None:
-        sinks = self.state.controller.sinks
-        if self.state in sinks:
-            sinks.remove(self.state)
         if self.listener is not None:
             await self.listener.stop()
         if self._runner is not None:
@@ -329,11 +328,14 @@ def _json_error(status: int, code: int, message: str) -> web.Response:
 
 @asynccontextmanager
 async def serving(
-    controller: ControllerLike, address: str = DEFAULT_ADDRESS, token_file: Path | None = None
+    state: ViewState,
+    registry: CollectorRegistry | None = None,
+    address: str = DEFAULT_ADDRESS,
+    token_file: Path | None = None,
 ) -> AsyncIterator[View]:
-    """Serve the view of `controller` on `address` (HOST:PORT) while the block runs."""
+    """Serve the view `state` on `address` (HOST:PORT) while the block runs."""
     host, port = parse_address(address)
-    view = View(controller, token_file)
+    view = View(state, registry, token_file)
     await view.start(host, port)
     try:
         yield view

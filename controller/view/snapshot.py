@@ -1,7 +1,7 @@
 """An immutable picture of what the controller last saw and decided, in answer shapes.
 
-Built once per pass from the controller's last snapshots (documents, devices, MediaMTX's
-paths, statuses, health, the recorded segments the pass found); every answer of the view is
+Built once per pass from its report (documents, devices, MediaMTX's paths, statuses, health,
+the recorded segments the pass found); every answer of the view is
 read from one of these, so a request never does I/O and never sees half of a pass. Everything
 is redacted here.
 """
@@ -10,42 +10,20 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Any
 
 from controller.api.desired import AnyResource, Desired
 from controller.api.device import Device
-from controller.api.health import Health
 from controller.api.kinds import API_VERSION, KINDS, CameraStatus, Ref, Status
 from controller.api.ownership import Owner
 from controller.api.settings import Settings
 from controller.kit.redact import redact
-from controller.reconcile.apply import Outcome, project
-from controller.reconcile.render import RECORD_FIELDS
+from controller.reconcile.apply import project
+from controller.reconcile.render import MANAGED_FIELDS
+from controller.reconcile.report import Report
 from controller.view.recorded import Recorded, playback_base
 
 Doc = dict[str, Any]
-MANAGED_FIELDS = (
-    "source",
-    "runOnInit",
-    "runOnInitRestart",
-    "runOnDemand",
-    "runOnDemandRestart",
-    *RECORD_FIELDS,
-)
-
-
-class ControllerLike(Protocol):
-    """What the view reads of `controller.reconcile.loop.Controller`."""
-
-    statuses: dict[Ref, Status]
-    outcome: Outcome | None
-    devices_seen: list[Device]
-    health: Health
-    settings: Settings
-    sinks: list[Any]
-
-    @property
-    def loaded(self) -> Any: ...
 
 
 @dataclass(frozen=True)
@@ -110,28 +88,31 @@ class Documents:
         return out
 
 
-def take(controller: ControllerLike, version: int, documents: Documents | None = None) -> Snapshot:
-    """Read the controller's last pass into a new snapshot (cheap: no I/O, no planning)."""
-    loaded, outcome = controller.loaded, controller.outcome
-    desired: Desired = loaded.desired if loaded is not None else Desired()
-    statuses = controller.statuses
-    docs = (documents or Documents()).build(desired, statuses)
+def take(
+    report: Report, version: int, documents: Documents | None = None, ready: bool = True
+) -> Snapshot:
+    """A pass's report as a new snapshot (cheap: no I/O, no planning). `ready`: some pass
+    has finished its plan since the view started (a report without an outcome, from a pass
+    that could not plan, only updates the health)."""
+    outcome = report.outcome
+    desired = report.loaded.desired
+    docs = (documents or Documents()).build(desired, report.statuses)
     by_ref = {ref_of(d): d for kind_docs in docs.values() for d in kind_docs}
-    planning = _plan_inputs(controller, desired, outcome)
+    planning = _plan_inputs(report)
     return Snapshot(
         version=version,
-        ready=outcome is not None,
+        ready=ready,
         docs=docs,
         by_ref=by_ref,
         nodes=_nodes(desired),
-        devices=_devices(controller.devices_seen, statuses),
+        devices=_devices(report.devices, report.statuses),
         paths=_paths(planning) if planning else [],
         runtime=outcome.observed.runtime if outcome else {},
-        controller=_controller(controller, docs),
+        controller=_controller(report, docs),
         planning=planning,
         # The pass's own mapping of segment tuples: referenced, never copied.
         recorded=Recorded(
-            outcome.observed.recordings if outcome else {}, playback_base(controller.settings)
+            outcome.observed.recordings if outcome else {}, playback_base(report.settings)
         ),
     )
 
@@ -179,21 +160,19 @@ def _devices(devices: Sequence[Device], statuses: Mapping[Ref, Status]) -> list[
     return out
 
 
-def _plan_inputs(
-    controller: ControllerLike, desired: Desired, outcome: Outcome | None
-) -> PlanInputs | None:
+def _plan_inputs(report: Report) -> PlanInputs | None:
+    outcome = report.outcome
     if outcome is None:
         return None
-    failed = [r.action.path for r in outcome.failed]
     observed = outcome.observed
     paths = None if observed.paths is None else project(observed.paths, outcome.results)
     return PlanInputs(
-        desired=desired,
-        devices=list(controller.devices_seen),
+        desired=report.loaded.desired,
+        devices=list(report.devices),
         paths=paths,
-        owned=outcome.plan.inventory_after(failed),
-        settings=controller.settings,
-        statuses=dict(controller.statuses),
+        owned=report.owned,
+        settings=report.settings,
+        statuses=dict(report.statuses),
         runtime=observed.runtime,
     )
 
@@ -219,8 +198,8 @@ def _paths(planning: PlanInputs) -> list[Doc]:
     return out
 
 
-def _controller(controller: ControllerLike, docs: Mapping[str, list[Doc]]) -> Doc:
-    h = controller.health
+def _controller(report: Report, docs: Mapping[str, list[Doc]]) -> Doc:
+    h = report.health
     not_ready = sum(
         1
         for kind_docs in docs.values()
@@ -228,7 +207,7 @@ def _controller(controller: ControllerLike, docs: Mapping[str, list[Doc]]) -> Do
         if (ready_of(d) or {}).get("status") != "True"
     )
     result: Doc = {
-        "node": controller.settings.node_name,
+        "node": report.settings.node_name,
         **h.model_dump(mode="json", by_alias=True),
         "resources": {kind: len(kind_docs) for kind, kind_docs in docs.items()},
         "notReady": not_ready,

@@ -1,6 +1,6 @@
-"""The view's side of the controller: a status sink that keeps the current snapshot.
+"""The view's side of the controller: a sink that keeps the current snapshot.
 
-After every pass the controller calls `publish`; the view then takes a new snapshot,
+After every pass the controller hands it the pass's report; the view then takes a snapshot,
 works out the events, drops the cached answers of the old version and tells every
 listener (WebSocket sessions) what changed. Listeners must not block: they queue.
 
@@ -12,15 +12,15 @@ from __future__ import annotations
 
 import time
 from collections import OrderedDict
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from typing import Protocol
 
-from controller.api.kinds import Ref, Status
-from controller.reconcile.statusfiles import StatusStore
+from controller.api.settings import Settings
+from controller.reconcile.report import Report
 from controller.view import compat_cameras
 from controller.view.events import Event as ViewEvent
 from controller.view.events import EventLog, changes
-from controller.view.snapshot import ControllerLike, Documents, Snapshot, take
+from controller.view.snapshot import Doc, Documents, Snapshot, take
 
 MAX_CACHED = 1024  # answers kept for the current snapshot version
 MAX_CACHED_BYTES = 8 * 1024 * 1024  # their bytes, keys included
@@ -32,8 +32,11 @@ class Listener(Protocol):
 
 
 class ViewState:
-    def __init__(self, controller: ControllerLike) -> None:
-        self.controller = controller
+    """`remembered`: the resources as the last run's status files show them, so that an
+    absent camera keeps the device path the old service's clients know it by."""
+
+    def __init__(self, settings: Settings, remembered: Sequence[Doc] = ()) -> None:
+        self.settings = settings
         self.snapshot = Snapshot()
         self.log = EventLog()
         self.listeners: set[Listener] = set()
@@ -43,21 +46,18 @@ class ViewState:
         self._documents = Documents()
         # What the old service's clients were told last; before the first pass, the device
         # paths the last run's status files name (an absent camera keeps its path).
-        self.compat = compat_cameras.Seen()
-        store = getattr(controller, "store", None)
-        if controller.outcome is None and isinstance(store, StatusStore):
-            self.compat = compat_cameras.remembered(store.read()[1])
-        if controller.outcome is not None:  # started after the controller's first pass
-            self.refresh()
+        self.compat = compat_cameras.remembered(remembered)
 
-    async def publish(self, statuses: Mapping[Ref, Status]) -> None:
-        """StatusSink: called by the controller after every pass."""
-        self.refresh()
+    async def publish(self, report: Report) -> None:
+        """Sink: called by the controller after every pass."""
+        self.refresh(report)
 
-    def refresh(self) -> None:
+    def refresh(self, report: Report) -> None:
         self.published_at = time.perf_counter()
+        self.settings = report.settings
         old = self.snapshot
-        new = take(self.controller, old.version + 1, self._documents)
+        ready = old.ready or report.outcome is not None
+        new = take(report, old.version + 1, self._documents, ready)
         events = self.log.record(changes(old, new))
         seen = compat_cameras.seen(new, self.compat)
         notes = compat_cameras.notifications(self.compat, seen)

@@ -3,14 +3,13 @@
 kopf only *watches* the three kinds (an index and an event handler per kind; no change
 handlers, so kopf never writes to them) into an in-memory store and wakes the controller.
 `load()` turns the store into the same `LoadResult` files produce, through `assemble`, so
-the planner and the loop are shared with file mode. The same object is the controller's
-status sink: after each pass it patches the status subresource of the objects this node
-owns (only when it changed), posts Events for MediaMTX writes and condition changes, and
-keeps a per-node finalizer on Streams until their MediaMTX path is gone.
+the planner and the loop are shared with file mode. The way back (statuses, Events,
+finalizers) is controller.sinks.kubernetes, which shares this package's store and client.
 
 Ownership: a node's controller owns the Cameras whose `spec.node` is its node (and, with
 `claim_unassigned`, those naming no node), the Streams of those Cameras and the Recordings
-of those Streams; a Stream whose Camera is gone stays with the node still holding its path.
+of those Streams; a Stream whose Camera is gone stays with the node its status names
+(`status.node`, beside `status.path`).
 Controllers on different nodes never write the same object, so kopf runs standalone.
 
 Safety, as with files: until kopf has listed every kind once, or a list of our own found
@@ -25,19 +24,15 @@ The modules, in the order of the flow:
 - `store`: the objects as kopf last reported them, parsed;
 - `desired`: which of them are this node's, and the desired state they make;
 - `source`: `KubernetesSource`, the object the controller holds, wiring the rest;
-- `sink`: after each pass, the writes, in order, with their retries;
-- `status`, `events`, `finalizer`: what those writes say;
-- `api`: the HTTP client for camctl's own requests.
+- `api`: the HTTP client for camctl's own requests (the sink's too).
 """
 
 from controller.sources.kubernetes.api import auth_headers, merge_patch, ssl_context
-from controller.sources.kubernetes.finalizer import finalizer_for
 from controller.sources.kubernetes.source import KubernetesSource
 
 __all__ = [
     "KubernetesSource",
     "auth_headers",
-    "finalizer_for",
     "merge_patch",
     "ssl_context",
 ]

@@ -41,14 +41,14 @@ class Pass:
     mine: dict[Ref, Entry] = field(default_factory=dict)
 
 
-def owned(store: Store, sources: set[str], node: str, claim_unassigned: bool) -> dict[Ref, Entry]:
-    """The objects this node's controller owns (see the package docstring); `sources` are
-    the origins of the paths this node holds."""
+def owned(store: Store, node: str, claim_unassigned: bool) -> dict[Ref, Entry]:
+    """The objects this node's controller owns (see the package docstring)."""
     mine = {e.key: e for e in store.of_kind("Camera") if _claims(e, node, claim_unassigned)}
     for entry in store.of_kind("Stream"):
         camera = Ref("Camera", entry.key.namespace, str(entry.spec.get("camera")))
-        gone = camera not in store.entries  # then the node that holds its path keeps it
-        if origin_of(entry.key) in sources if gone else camera in mine:
+        # A Stream whose Camera is gone stays with the node its status says holds the path.
+        gone = camera not in store.entries
+        if entry.status.get("node") == node if gone else camera in mine:
             mine[entry.key] = entry
     for entry in store.of_kind("Recording"):
         if Ref("Stream", entry.key.namespace, str(entry.spec.get("stream"))) in mine:

@@ -1,9 +1,10 @@
-"""`KubernetesSource`: the one object the controller holds, wiring the others together.
+"""`KubernetesSource`: the custom resources as the controller's desired state.
 
-It is the controller's DesiredSource (`fingerprint`, `load`) and one of its status sinks
-(`publish`, handed on to the sink). Its `watch` runs kopf, whose handlers fill the store and
-wake the controller on every change the planner depends on, and lists of its own beside it:
-kopf says nothing until an object exists, nor about objects deleted while a watch was lost.
+It is a DesiredSource (`fingerprint`, `load`). Its `watch` runs kopf, whose handlers fill the
+store and wake the controller on every change the planner depends on, and lists of its own
+beside it: kopf says nothing until an object exists, nor about objects deleted while a watch
+was lost. What goes back to the API after a pass is the sink's (controller.sinks.kubernetes),
+which shares this source's store and API client.
 """
 
 from __future__ import annotations
@@ -15,24 +16,21 @@ from collections.abc import Callable, Hashable, Mapping
 from typing import Any
 
 from controller.api.desired import Desired
-from controller.api.kinds import KINDS, Ref, Status
+from controller.api.kinds import KINDS, Ref
 from controller.api.loading import LoadError, LoadResult
-from controller.reconcile.inventory import Inventory
 from controller.sources.kubernetes import desired, operator
 from controller.sources.kubernetes.api import KubeAPI, KubeError, KubeUnreachable
 from controller.sources.kubernetes.operator import Login, default_login
-from controller.sources.kubernetes.sink import HasOutcome, Sink
-from controller.sources.kubernetes.store import Store, key_of
+from controller.sources.kubernetes.store import Entry, Store, key_of
 
 log = logging.getLogger("camctl.kubernetes")
 
 
 class KubernetesSource:
-    """Custom resources in, statuses, Events and finalizers out (see the package docstring)."""
+    """Custom resources in (see the module docstring)."""
 
     def __init__(
         self,
-        inventory: Inventory,
         node_name: str,
         namespace: str | None = None,
         *,
@@ -41,33 +39,25 @@ class KubernetesSource:
         stop: Callable[[], None] | None = None,
         relist_interval: float = 300.0,
         first_list_after: float = 5.0,
-        conflict_retry: float = 0.5,
-        unreachable_retry: float = 5.0,
     ) -> None:
-        self.inventory, self.node_name, self.namespace = inventory, node_name, namespace
+        self.node_name, self.namespace = node_name, namespace
         self.claim_unassigned = claim_unassigned
         self.settings = operator.operator_settings()
         self.store = Store()
         self.synced = False
         self.relist_interval, self.first_list_after = relist_interval, first_list_after
         self.api = KubeAPI(lambda: operator.login_now(self._login, self.settings))
-        self.sink = Sink(
-            self.api,
-            self.store,
-            inventory,
-            node_name,
-            lambda reason: self._notify(reason),
-            conflict_retry=conflict_retry,
-            unreachable_retry=unreachable_retry,
-        )
         self._login, self._stop = login, stop
         self._notify: Callable[[str], None] = lambda _: None
-        self._view = desired.Pass()
+        # Whether a status-only change needs a pass (the sink's to say: someone overwrote
+        # what it wrote, say), and why.
+        self.status_check: Callable[[Entry], str | None] = lambda _: None
+        self.last_pass = desired.Pass()  # what the last load decided, for the sink
         self._list_error: str | None = None  # the last list of our own failed
 
-    def attach(self, controller: HasOutcome) -> None:
-        """Let `publish` see the pass's actions, for the Events it posts about them."""
-        self.sink.controller = controller
+    def wake(self, reason: str) -> None:
+        """Ask the controller for a pass (the sink's retries use it too)."""
+        self._notify(reason)
 
     # --- DesiredSource ---------------------------------------------------------------
 
@@ -76,24 +66,17 @@ class KubernetesSource:
         return (self.synced, self.store.revision)
 
     def load(self) -> LoadResult:
-        owned = self.inventory.load()
-        sources = {owner.source for owner in owned.values()}
         if not self.synced:  # nothing is known yet: an unclean state removes nothing
+            self.last_pass = desired.Pass()
             return LoadResult(Desired(clean=False), self._api_errors())
-        mine = desired.owned(self.store, sources, self.node_name, self.claim_unassigned)
-        view = self._view = desired.Pass(complete=True, mine=mine)
+        mine = desired.owned(self.store, self.node_name, self.claim_unassigned)
+        view = self.last_pass = desired.Pass(complete=True, mine=mine)
         state, errors = desired.read(self.store, view, self.node_name)
         return LoadResult(state, self._api_errors() + errors, [])
 
     def _api_errors(self) -> list[LoadError]:
-        errors = {self.sink.api_error, self._list_error} - {None}
-        return [desired.api_error(str(e)) for e in errors]
-
-    # --- StatusSink --------------------------------------------------------------------
-
-    async def publish(self, statuses: Mapping[Ref, Status]) -> None:
-        """Finalizers, statuses and Events for this node's objects, after a pass."""
-        await self.sink.publish(self._view, statuses)
+        error = self._list_error
+        return [desired.api_error(error)] if error else []
 
     # --- The watch ---------------------------------------------------------------------
 
@@ -125,17 +108,14 @@ class KubernetesSource:
             if key in self.store.changed:
                 self.store.changed.discard(key)
                 self._notify(f"kubernetes: {key} changed")
-            elif self.sink.targets.overwritten(entry):
-                self._notify(f"kubernetes: status of {key} changed")
-            elif self.sink.api_error is not None:
-                self._notify("kubernetes: the API answers again")
+            elif (reason := self.status_check(entry)) is not None:
+                self._notify(reason)
         if not self.synced:
             self.synced = True
             self._notify("kubernetes: listed")
 
     def _forget(self, key: Ref) -> None:
         self.store.drop(key)
-        self.sink.targets.forget(key)
 
     async def _relist_forever(self) -> None:
         """Lists of our own, now and then. kopf tells nothing until an object exists, so

@@ -1,4 +1,5 @@
-"""Status as files: one JSON document per resource under the state directory.
+"""Status as files: one JSON document per resource under the state directory, and the
+controller's health, from every pass's report.
 
 Written atomically and only when it changed, read back by `camctl status`. They live in
 the state directory, outside the watched tree, so writing them never wakes the loop.
@@ -13,6 +14,7 @@ from typing import Any
 
 from controller.api.kinds import API_VERSION, KINDS, Ref, Status
 from controller.reconcile.inventory import write_atomic
+from controller.reconcile.report import Report, SinkError
 
 CONTROLLER = "controller.json"
 
@@ -26,7 +28,21 @@ class StatusStore:
     def path_of(self, key: Ref) -> Path:
         return self.root / key.kind / key.namespace / f"{key.name}.json"
 
-    def publish(self, statuses: Mapping[Ref, Status]) -> int:
+    async def publish(self, report: Report) -> None:
+        """Sink: the statuses that changed, and the controller's health."""
+        health = {
+            "apiVersion": API_VERSION,
+            "kind": "Controller",
+            "metadata": {"name": report.settings.node_name or "camctl"},
+            "status": report.health.model_dump(mode="json", by_alias=True, exclude_none=True),
+        }
+        try:
+            self.write(report.statuses)
+            self.publish_controller(health)
+        except OSError as exc:
+            raise SinkError(f"cannot write the status files: {exc}") from exc
+
+    def write(self, statuses: Mapping[Ref, Status]) -> int:
         """Write the statuses that changed, remove those of resources that are gone."""
         written = 0
         if self._on_disk is None:

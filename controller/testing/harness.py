@@ -1,7 +1,7 @@
 """A controller on the MediaMTX emulator with simulated cameras, and its view.
 
-For the view's tests and benchmark, and to try the dashboard without MediaMTX or
-cameras: `python -m controller.view.harness DOCS DEVICES` serves examples on :9990.
+For the tests and benchmarks, and to try the dashboard without MediaMTX or cameras:
+`python -m controller.testing.harness DOCS DEVICES` serves examples on :9990.
 """
 
 from __future__ import annotations
@@ -11,21 +11,19 @@ import contextlib
 import itertools
 import tempfile
 import time
-from collections.abc import AsyncIterator, Callable, Mapping
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
 import click
 
-from controller.api.kinds import Ref, Status
+from controller import wiring
 from controller.api.settings import Settings
-from controller.observe.devices import SimulatedDevices
 from controller.observe.mediamtx import MediaMTXClient
-from controller.reconcile.inventory import Inventory
 from controller.reconcile.loop import Controller, Timing
-from controller.reconcile.statusfiles import StatusStore
-from controller.sources.files import FileSource
+from controller.reconcile.metrics import Metrics
+from controller.reconcile.report import Report
 from controller.testing.mediamtx import MediaMTXEmulator
 from controller.view import DEFAULT_ADDRESS
 from controller.view.server import Limits, View, parse_address
@@ -37,14 +35,13 @@ QUICK = Timing(resync=60, poll=0.05, drift=0.2, backoff_min=0.05, backoff_max=0.
 
 
 class Reasons:
-    """A status sink that remembers why each pass ran, so callers can wait for theirs."""
+    """A sink that remembers why each pass ran, so callers can wait for theirs."""
 
-    def __init__(self, controller: Controller) -> None:
-        self.controller = controller
+    def __init__(self) -> None:
         self.seen: set[str] = set()
 
-    async def publish(self, statuses: Mapping[Ref, Status]) -> None:
-        self.seen.update(self.controller.health.last_reasons)
+    async def publish(self, report: Report) -> None:
+        self.seen.update(report.health.last_reasons)
 
 
 @dataclass
@@ -56,13 +53,14 @@ class Running:
     reasons: Reasons
 
     async def settle(self, timeout: float = 10) -> None:
-        """Wait for a whole pass that starts after now (its statuses then published)."""
+        """Wait for a whole pass that starts after now (its report then published)."""
         reason = f"harness {next(_unique)}"
         self.controller.trigger(reason)
         await until(lambda: reason in self.reasons.seen, timeout)
 
 
 async def until(predicate: Callable[[], bool], timeout: float = 10) -> None:
+    """Poll `predicate` every 5 ms until it holds; TimeoutError after `timeout` seconds."""
     deadline = time.monotonic() + timeout
     while not predicate():
         if time.monotonic() > deadline:
@@ -88,18 +86,17 @@ async def running(
     stop = asyncio.Event()
     try:
         async with MediaMTXClient(mediamtx) as client:
-            controller = Controller(
-                FileSource([docs]),
-                SimulatedDevices(devices),
-                client,
-                Inventory(state_dir),
-                StatusStore(state_dir),
+            reasons, state, metrics = Reasons(), wiring.view(settings, state_dir), Metrics()
+            parts = wiring.Parts(
+                wiring.files([docs]),
+                wiring.devices(devices),
+                state_dir,
                 settings,
                 timing,
+                sinks=[state, reasons],
             )
-            reasons = Reasons(controller)
-            controller.sinks.append(reasons)
-            view = View(controller, token_file, limits)
+            controller = wiring.controller(parts, client, metrics)
+            view = View(state, metrics.registry, token_file, limits)
             url = await view.start(*parse_address(address))
             task = asyncio.create_task(controller.run(stop))
             try:

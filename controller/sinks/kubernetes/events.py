@@ -17,8 +17,8 @@ from controller.api.conditions import Condition, find
 from controller.api.kinds import API_VERSION, GROUP, Ref, Stream
 from controller.kit.redact import redact
 from controller.reconcile.apply import Result
+from controller.sinks.kubernetes.status import conditions
 from controller.sources.kubernetes.api import COMPONENT, KubeAPI, KubeError
-from controller.sources.kubernetes.status import conditions
 from controller.sources.kubernetes.store import Entry, Store
 
 log = logging.getLogger("camctl.kubernetes")

@@ -1,90 +1,92 @@
-"""The status sink: after each pass, this node's writes to the API, in order.
+"""The Kubernetes sink: after each pass, this node's writes to the API, in order.
 
 Finalizers on the Streams it has come to own, the statuses that changed, Events for the
 pass's MediaMTX writes, and last the finalizers of Streams whose path is gone. A pass that
 planned nothing (it ran before kopf listed every kind) writes nothing. A write that
 conflicts (409) is retried once the watch has the newer version; when the API does not
-answer, the whole lot is retried a little later.
+answer, the whole lot is retried a little later, and health says so meanwhile.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable, Mapping
-from typing import Any, Protocol
+from collections.abc import Mapping
+from typing import Any
 
 from controller.api.kinds import Ref, Status
 from controller.reconcile.apply import Outcome
-from controller.reconcile.inventory import Inventory
-from controller.sources.kubernetes import events
+from controller.reconcile.report import Report, SinkError
+from controller.sinks.kubernetes import events
+from controller.sinks.kubernetes.finalizer import finalizer_for, to_add, to_release
+from controller.sinks.kubernetes.status import Targets, target
 from controller.sources.kubernetes.api import (
-    KubeAPI,
     KubeError,
     KubeUnreachable,
     merge_patch,
     object_path,
 )
 from controller.sources.kubernetes.desired import Pass
-from controller.sources.kubernetes.finalizer import finalizer_for, to_add, to_release
-from controller.sources.kubernetes.status import Targets, target
-from controller.sources.kubernetes.store import Entry, Store
+from controller.sources.kubernetes.source import KubernetesSource
+from controller.sources.kubernetes.store import Entry
 
 log = logging.getLogger("camctl.kubernetes")
 
 
-class HasOutcome(Protocol):
-    outcome: Outcome | None
-
-
-class Sink:
+class KubernetesSink:
     """Finalizers, statuses and Events for this node's objects (see the module docstring)."""
 
     def __init__(
         self,
-        api: KubeAPI,
-        store: Store,
-        inventory: Inventory,
-        node_name: str,
-        wake: Callable[[str], None],
+        source: KubernetesSource,
         *,
-        conflict_retry: float,
-        unreachable_retry: float,
+        conflict_retry: float = 0.5,
+        unreachable_retry: float = 5.0,
     ) -> None:
-        self.api, self.store, self.inventory, self.node_name = api, store, inventory, node_name
-        self.finalizer = finalizer_for(node_name)
+        self.source, self.api, self.store = source, source.api, source.store
+        self.node_name = source.node_name
+        self.finalizer = finalizer_for(source.node_name)
         self.conflict_retry, self.unreachable_retry = conflict_retry, unreachable_retry
         self.targets = Targets()
-        self.controller: HasOutcome | None = None  # whose pass's actions get Events
         self.api_error: str | None = None  # the last writes failed
-        self._wake = wake
         self._published: Outcome | None = None
+        source.status_check = self._needs_pass
 
-    async def publish(self, view: Pass, statuses: Mapping[Ref, Status]) -> None:
-        if not view.complete:  # the pass planned nothing: it ran before kopf listed
+    async def publish(self, report: Report) -> None:
+        view = self.source.last_pass
+        if not view.complete or report.outcome is None:  # the pass planned nothing
             return
+        held = {owner.source for owner in report.owned.values()}
         try:
             await self._add_finalizers(view)
-            await self._write_statuses(view, statuses)
-            await self._post_action_events(view)
-            await self._release_finalizers(view)
+            await self._write_statuses(view, report.statuses)
+            await self._post_action_events(view, report.outcome)
+            await self._release_finalizers(view, held)
         except KubeUnreachable as exc:
             if self.api_error is None:
                 log.warning("Kubernetes API unreachable, retrying: %s", exc)
             self.api_error = f"unreachable: {exc}"
             self._retry(self.unreachable_retry, "kubernetes: retry, the API was unreachable")
-            return
+            raise SinkError(f"Kubernetes API {self.api_error}") from exc
         self.api_error = None
 
+    def _needs_pass(self, entry: Entry) -> str | None:
+        """A status-only change the source saw: a pass, if it undid what this sink wrote or
+        the API answers again after a failure."""
+        if self.targets.overwritten(entry):
+            return f"kubernetes: status of {entry.key} changed"
+        if self.api_error is not None:
+            return "kubernetes: the API answers again"
+        return None
+
     def _retry(self, delay: float, reason: str) -> None:
-        asyncio.get_running_loop().call_later(delay, self._wake, reason)
+        asyncio.get_running_loop().call_later(delay, self.source.wake, reason)
 
     async def _add_finalizers(self, view: Pass) -> None:
         for entry, finalizers in to_add(self.store, view.mine, self.finalizer):
             await self._set_finalizers(entry, finalizers)
 
-    async def _release_finalizers(self, view: Pass) -> None:
-        held = {owner.source for owner in self.inventory.load().values()}
+    async def _release_finalizers(self, view: Pass, held: set[str]) -> None:
         for entry, finalizers in to_release(self.store, view.mine, held, self.finalizer):
             await self._set_finalizers(entry, finalizers)
 
@@ -116,9 +118,8 @@ class Sink:
             await events.post(self.api, entry, self.node_name, event)
         entry.refresh(answer)
 
-    async def _post_action_events(self, view: Pass) -> None:
-        outcome = self.controller.outcome if self.controller else None
-        if outcome is None or outcome is self._published:
+    async def _post_action_events(self, view: Pass, outcome: Outcome) -> None:
+        if outcome is self._published:
             return
         self._published = outcome
         for entry, result in events.streams_of(outcome.results, self.store, view.mine):
