@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
-from test_loop import PATHS, TIMING
+from test_loop import PATHS, TIMING, eventually, running
 
 from controller import wiring
 from controller.api.settings import Settings
@@ -168,3 +168,18 @@ def test_version_says_what_this_camctl_reads_and_writes() -> None:
     assert facts["stateFormat"] == 2 and facts["stateFormatsRead"] == [1, 2]
     assert facts["mediamtxTested"] == ["1.20.1"]
     assert facts["camctl"] == CliRunner().invoke(main, ["--version"]).output.split()[-1]
+
+
+async def test_a_mediamtx_of_another_release_is_a_warning_not_a_refusal(tmp_path: Path) -> None:
+    async with running(tmp_path) as h:
+        assert not any(
+            "not a release camctl is tested with" in n for n in h.controller.health.notes
+        )
+        h.emu.version = "v1.21.0"
+        h.emu.restart()  # MediaMTX restarted as a newer release: its paths are gone
+        await eventually(lambda: h.controller.health.mediamtx_version == "v1.21.0")
+        await h.settle()
+        warning = "MediaMTX v1.21.0 is not a release camctl is tested with (v1.20.1)"
+        assert any(n.startswith(warning) for n in h.controller.health.notes)
+        assert h.emu.path_names() == PATHS  # converged all the same
+        assert h.controller.health.errors == []

@@ -300,6 +300,21 @@ async def test_batches_answer_in_order_and_skip_notifications(view: View) -> Non
     assert (status, nothing) == (204, None)
 
 
+async def test_not_ready_while_the_passes_fail(tmp_path: Path) -> None:
+    """/readyz (a rollout's gate) is 503 while passes cannot reach MediaMTX, and says why."""
+    async with serving(tmp_path) as v:
+        v.run.emulator.fail_next(503, times=1000)
+        await v.run.settle()
+        async with v.http.get(v.url + "/readyz") as response:
+            body = await response.json()
+            assert response.status == 503 and body["ready"] is False
+            assert body["reason"].startswith("the last pass did not succeed: ")
+        v.run.emulator.stop_failing()
+        await v.run.settle()
+        async with v.http.get(v.url + "/readyz") as response:
+            assert response.status == 200
+
+
 async def test_health_readiness_and_metrics(view: View) -> None:
     for path, expected in (("/healthz", {"status": "ok"}), ("/readyz", {"ready": True})):
         async with view.http.get(view.url + path) as response:  # no token needed

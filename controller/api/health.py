@@ -18,6 +18,9 @@ class Health(BaseModel):
     passes: int = 0
     last_pass: str | None = None
     last_success: str | None = None
+    last_pass_succeeded: bool | None = Field(
+        default=None, description="The last pass reached MediaMTX and made every write it had to"
+    )
     last_reasons: list[str] = Field(default_factory=list)
     mediamtx_reachable: bool | None = None
     mediamtx_version: str | None = None

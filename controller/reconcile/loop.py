@@ -29,7 +29,12 @@ from controller.api.settings import Settings
 from controller.kit.repeats import Repeats
 from controller.kit.watch import FileWatch, WatchGroup
 from controller.observe.devices import DeviceSource
-from controller.observe.mediamtx import MediaMTXClient, MediaMTXError
+from controller.observe.mediamtx import (
+    TESTED_MEDIAMTX,
+    MediaMTXClient,
+    MediaMTXError,
+    tested_with,
+)
 from controller.observe.recordings import SegmentScanner
 from controller.reconcile.apply import SETTLE, Outcome, reconcile_once
 from controller.reconcile.inventory import Inventory, InventoryError
@@ -174,6 +179,7 @@ class Controller:
         h.passes += 1
         h.last_pass = now().isoformat()
         h.errors = [problem, *self._sink_problems.values()]
+        h.last_pass_succeeded = False
         self.metrics.passes.labels(result="error").inc()
         await self._publish(
             Report(h.passes, self.settings, h.model_copy(deep=True), statuses=self.statuses)
@@ -262,6 +268,20 @@ class Controller:
                     # This report still told of the failure: another one tells it is over.
                     self.trigger(f"{type(sink).__name__}: works again")
 
+    def _warnings(self) -> list[str]:
+        """What works, but not as it should: said in health, never a refusal."""
+        warnings = []
+        version = self.health.mediamtx_version
+        if tested_with(version) is False:
+            tested = ", ".join(f"v{v}" for v in TESTED_MEDIAMTX)
+            warnings.append(
+                f"MediaMTX {version} is not a release camctl is tested with ({tested}); "
+                "it may work: check the first passes"
+            )
+        if self.file_watch is not None and (reason := self.file_watch.fallback_reason):
+            warnings.append(f"file watch: {reason}")
+        return warnings
+
     def _settled(self, fingerprint: object) -> bool:
         """Whether the desired state has read the same for the settle time."""
         moment = time.monotonic()
@@ -299,7 +319,8 @@ class Controller:
         withheld = [
             f"withheld: {w.action.op} {w.action.path}: {w.message}" for w in outcome.plan.withheld
         ]
-        h.notes = [*outcome.plan.notes, *withheld]
+        h.notes = [*outcome.plan.notes, *withheld, *self._warnings()]
+        h.last_pass_succeeded = not failed
         if not failed:
             h.last_success = h.last_pass
 

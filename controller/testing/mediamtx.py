@@ -445,6 +445,7 @@ class MediaMTXEmulator:
         self.auth_delay = auth_delay  # MediaMTX waits up to 4 s before a 401 for bad credentials
         self.delay = 0.0
         self.requests: list[tuple[str, str, Any]] = []
+        self.version = VERSION  # what /v3/info says
         self.runtime: dict[str, dict[str, Any]] = {}  # per-path overrides of /v3/paths fields
         # A body for every /v3/recordings/get, as a MediaMTX that misbehaves might answer.
         self.recordings_answer: Any = None
@@ -475,6 +476,10 @@ class MediaMTXEmulator:
 
     def fail_next(self, status: int = 500, times: int = 1) -> None:
         self._failures.extend([status] * times)
+
+    def stop_failing(self) -> None:
+        """Forget the failures `fail_next` asked for and has not answered yet."""
+        self._failures.clear()
 
     def set_path(self, name: str, conf: dict[str, Any]) -> None:
         """Seed a path as if configured outside camctl (not logged, not counted)."""
@@ -603,7 +608,7 @@ class MediaMTXEmulator:
 
     # --- configuration ------------------------------------------------------------------------
     async def _info(self, request: web.Request) -> web.Response:
-        return web.json_response({"version": VERSION, "started": self._started})
+        return web.json_response({"version": self.version, "started": self._started})
 
     async def _config_list(self, request: web.Request) -> web.Response:
         return web.json_response(_paginate(request, self.path_names(), self.resolved))

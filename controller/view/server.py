@@ -279,9 +279,17 @@ class View:
         return web.json_response({"status": "ok"}, headers=JSON_HEADERS)
 
     async def readyz(self, request: web.Request) -> web.Response:
-        ready = self.state.snapshot.ready
-        body = {"ready": ready, "version": self.state.snapshot.version}
-        return web.json_response(body, status=200 if ready else 503, headers=JSON_HEADERS)
+        """Ready once a pass has planned and the last one reached MediaMTX and wrote what
+        it had to: a rollout (minReadySeconds) stops at a camctl that cannot converge."""
+        snapshot = self.state.snapshot
+        health = snapshot.controller
+        why = ""
+        if not snapshot.ready:
+            why = "no pass has finished yet"
+        elif not health.get("lastPassSucceeded"):
+            why = "the last pass did not succeed: " + "; ".join(health.get("errors") or [])[:500]
+        body = {"ready": not why, "version": snapshot.version, **({"reason": why} if why else {})}
+        return web.json_response(body, status=503 if why else 200, headers=JSON_HEADERS)
 
     async def prometheus(self, request: web.Request) -> web.Response:
         if not self._host_allowed(request):
