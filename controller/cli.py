@@ -249,7 +249,7 @@ def schema(output: str) -> None:
 def crds(directory: Path | None, output: str) -> None:
     """Print the CustomResourceDefinitions of Camera, Stream and Recording, for kubectl."""
     from controller.api.crd import crds as definitions
-    from controller.api.crd import render_all, write_dir
+    from controller.api.crd import files, render_all
 
     if directory is not None and output == "json":
         raise click.UsageError("-d writes YAML files; -o json prints one JSON List instead")
@@ -258,8 +258,10 @@ def crds(directory: Path | None, output: str) -> None:
     elif directory is None:
         click.echo(render_all(), nl=False)
     else:
-        for path in write_dir(directory):
-            click.echo(f"wrote {path}", err=True)
+        directory.mkdir(parents=True, exist_ok=True)
+        for name, text in files().items():
+            (directory / name).write_text(text, encoding="utf-8")
+            click.echo(f"wrote {directory / name}", err=True)
 
 
 @main.command()

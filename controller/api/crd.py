@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import io
 from collections.abc import Mapping
-from pathlib import Path
 from typing import Any
 
 from ruamel.yaml import YAML
@@ -253,12 +252,6 @@ def render_all() -> str:
     return HEADER + "---\n".join(dump(d) for d in crds())
 
 
-def write_dir(directory: Path) -> list[Path]:
-    """One file per CRD (`cameras.camctl.dev.yaml`, …); returns the files written."""
-    directory.mkdir(parents=True, exist_ok=True)
-    written = []
-    for document in crds():
-        path = directory / f"{document['metadata']['name']}.yaml"
-        path.write_text(HEADER + dump(document), encoding="utf-8")
-        written.append(path)
-    return written
+def files() -> dict[str, str]:
+    """One file per CRD, by name (`cameras.camctl.dev.yaml`, …): the text of each."""
+    return {f"{d['metadata']['name']}.yaml": HEADER + dump(d) for d in crds()}
