@@ -12,7 +12,11 @@ from controller.api.conditions import now
 
 
 class Health(BaseModel):
-    model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True)
+    model_config = ConfigDict(
+        alias_generator=to_camel,
+        populate_by_name=True,
+        json_schema_serialization_defaults_required=True,  # an answer always has every field
+    )
 
     started: str = Field(default_factory=lambda: now().isoformat())
     passes: int = 0

@@ -1,4 +1,142 @@
 // Types of client.js, the camctl view's JavaScript client (served at /client.d.ts).
+// Made by `python -m controller.view.typescript` from the OpenRPC document: do not edit;
+// the client's own API is in client_api.d.ts.
+
+export interface AnyParams {
+}
+
+export interface AuthenticateParams {
+  auth_token?: string | null;
+  token?: string | null;
+  auth_type?: "jwt" | "api_key" | "auto";
+}
+
+/** Who the connection is; on /ws a refused token answers only `authenticated` false and `error`, as the old service did. */
+export interface Authenticated {
+  authenticated: boolean;
+  role?: "viewer" | "admin" | null;
+  permissions?: string[] | null;
+  /** RFC 3339: when the session ends (/ws) */
+  expires_at?: string | null;
+  session_id?: string | null;
+  error?: string | null;
+}
+
+export interface Camera {
+  apiVersion: "camctl.dev/v1alpha1";
+  kind: "Camera";
+  metadata: ObjectMeta;
+  spec: CameraSpec;
+  status?: CameraStatus | null;
+}
+
+export interface CameraCapabilities {
+  device: string;
+  formats: string[];
+  resolutions: string[];
+  fps_options: number[];
+  validation_status: "none" | "disconnected" | "confirmed";
+}
+
+export interface CameraList {
+  items: Camera[];
+  /** Items matching the filters, on every page */
+  total: number;
+  /** Pass as `continue` for the next page; null at the end */
+  continue?: string | null;
+  /** Snapshot version the page was read from */
+  version: number;
+}
+
+export interface CameraListResult {
+  cameras: CameraObject[];
+  total: number;
+  connected: number;
+}
+
+/** Every field given must match the udev device; prefer stable facts over `device`. */
+export interface CameraMatch {
+  /** ID_SERIAL_SHORT */
+  serial?: string | null;
+  /** ID_VENDOR_ID */
+  vendorId?: string | null;
+  /** ID_MODEL_ID */
+  productId?: string | null;
+  /** ID_PATH */
+  usbPath?: string | null;
+  /** Last resort: /dev/videoN numbers move on replug */
+  device?: string | null;
+}
+
+export interface CameraMetrics {
+  bytes_sent: number;
+  readers: number;
+  uptime: number;
+}
+
+export interface CameraObject {
+  device: string;
+  status: "CONNECTED" | "DISCONNECTED";
+  name: string;
+  resolution: string;
+  fps: number;
+  streams: StreamUrlsOut;
+  recording: boolean;
+  /** While writing: Recording@since */
+  recording_session: string | null;
+  /** While writing: the newest segment */
+  current_file: string | null;
+  /** While writing: seconds since it began */
+  elapsed_time: number | null;
+}
+
+export interface CameraSpec {
+  /** Which machine's controller owns the camera */
+  node?: string | null;
+  match: CameraMatch;
+}
+
+export interface CameraStatus {
+  observedGeneration?: number | null;
+  conditions?: Condition[];
+  device?: Device | null;
+  /** While absent: the device it had, as long as its spec has not changed */
+  lastDevice?: Device | null;
+}
+
+export interface CameraStatusResult {
+  device: string;
+  status: "CONNECTED" | "DISCONNECTED";
+  name: string;
+  resolution: string;
+  fps: number;
+  streams: StreamUrlsOut;
+  recording: boolean;
+  /** While writing: Recording@since */
+  recording_session: string | null;
+  /** While writing: the newest segment */
+  current_file: string | null;
+  /** While writing: seconds since it began */
+  elapsed_time: number | null;
+  metrics: CameraMetrics;
+  capabilities: Capabilities;
+}
+
+export interface Capabilities {
+  formats: string[];
+  resolutions: string[];
+}
+
+export interface Change {
+  from?: unknown;
+  to?: unknown;
+}
+
+export interface ComponentStates {
+  websocket_server: string;
+  camera_monitor: string;
+  mediamtx_controller: string;
+}
 
 export interface Condition {
   type: string;
@@ -8,182 +146,502 @@ export interface Condition {
   lastTransitionTime: string;
 }
 
-export interface ObjectMeta {
-  name: string;
-  namespace: string;
-  labels: Record<string, string>;
-  annotations: Record<string, string>;
+export interface ControllerStatus {
+  started: string;
+  passes: number;
+  lastPass: string | null;
+  lastSuccess: string | null;
+  /** The last pass reached MediaMTX and made every write it had to */
+  lastPassSucceeded: boolean | null;
+  lastReasons: string[];
+  mediamtxReachable: boolean | null;
+  mediamtxVersion: string | null;
+  /** Documents that do not load, MediaMTX unreachable, failed writes, a damaged state directory: each until it is mended */
+  errors: string[];
+  /** What camctl keeps or holds back, and why */
+  notes: string[];
+  node: string | null;
+  /** A pass has finished since the view started */
+  ready: boolean;
+  /** Declared resources by kind */
+  resources: Record<string, number>;
+  /** Resources whose Ready condition is not True */
+  notReady: number;
+  version: number;
+  /** WebSocket connections to the view */
+  connections: number;
 }
 
-export interface Resource<Spec, Status> {
-  apiVersion: "camctl.dev/v1alpha1";
-  kind: "Camera" | "Stream" | "Recording";
-  metadata: ObjectMeta;
-  spec: Spec;
-  status?: Status;
-}
-
+/** The facts udev knows about one V4L2 capture node, and the modes it offers. */
 export interface Device {
+  /** Device node, e.g. /dev/video0 (moves on replug) */
   node: string;
-  serial?: string;
-  vendorId?: string;
-  productId?: string;
-  usbPath?: string;
-  product?: string;
-  driver?: string;
-  byId?: string;
-  byPath?: string;
-  formats: string[];
+  /** ID_SERIAL_SHORT */
+  serial?: string | null;
+  /** ID_VENDOR_ID */
+  vendorId?: string | null;
+  /** ID_MODEL_ID */
+  productId?: string | null;
+  /** ID_PATH */
+  usbPath?: string | null;
+  /** ID_V4L_PRODUCT or ID_MODEL */
+  product?: string | null;
+  /** ID_USB_DRIVER, e.g. uvcvideo */
+  driver?: string | null;
+  /** /dev/v4l/by-id/… link */
+  byId?: string | null;
+  /** /dev/v4l/by-path/… link */
+  byPath?: string | null;
+  /** Pixel formats (FourCC); by default those of modes, in order */
+  formats?: string[];
+  /** What the camera can capture: one entry per pixel format and frame size */
+  modes?: Mode[];
+  /** Why modes is empty: the node could not be opened or did not answer */
+  modesError?: string | null;
+}
+
+export interface DeviceItem {
+  /** Device node, e.g. /dev/video0 (moves on replug) */
+  node: string;
+  /** ID_SERIAL_SHORT */
+  serial?: string | null;
+  /** ID_VENDOR_ID */
+  vendorId?: string | null;
+  /** ID_MODEL_ID */
+  productId?: string | null;
+  /** ID_PATH */
+  usbPath?: string | null;
+  /** ID_V4L_PRODUCT or ID_MODEL */
+  product?: string | null;
+  /** ID_USB_DRIVER, e.g. uvcvideo */
+  driver?: string | null;
+  /** /dev/v4l/by-id/… link */
+  byId?: string | null;
+  /** /dev/v4l/by-path/… link */
+  byPath?: string | null;
+  /** Pixel formats (FourCC); by default those of modes, in order */
+  formats?: string[];
+  /** What the camera can capture: one entry per pixel format and frame size */
+  modes?: Mode[];
+  /** Why modes is empty: the node could not be opened or did not answer */
+  modesError?: string | null;
+  /** e.g. Camera/front-door */
   claimedBy?: string | null;
 }
 
-export interface CameraSpec {
-  node?: string;
-  match: { serial?: string; vendorId?: string; productId?: string; usbPath?: string; device?: string };
-}
-export interface CameraStatus {
-  observedGeneration?: number;
-  conditions: Condition[];
-  device?: Device;
-}
-export interface StreamSpec {
-  camera: string;
-  path?: string;
-  mode: "always" | "onDemand";
-  adopt: boolean;
-  deviceLink?: "byId" | "byPath" | "node";
-  video: {
-    input: string; width: number; height: number; fps: number; codec: string;
-    encoder: string; bitrate: string; keyframeInterval?: number;
-  };
-}
-export interface StreamStatus {
-  observedGeneration?: number;
-  conditions: Condition[];
-  path?: string;
-  urls?: { rtsp: string; hls: string; webrtc: string };
-  device?: string;
-  deviceLink?: "byId" | "byPath" | "node";
-  readers?: number;
-  bytesReceived?: number;
-}
-export interface RecordingSpec {
-  stream: string;
-  enabled: boolean;
-  format: "fmp4" | "mpegts";
-  segmentDuration: string;
-  partDuration: string;
-  retention: string;
-  root?: string;
-}
-export interface RecordingStatus {
-  observedGeneration?: number;
-  conditions: Condition[];
-  path?: string;
-  directory?: string;
-  segments?: { count: number; bytes?: number; oldest?: string; newest?: string };
-  retentionHorizon?: string;
-  disk?: { freeBytes: number; totalBytes: number };
+export interface DeviceList {
+  items: DeviceItem[];
+  /** Items matching the filters, on every page */
+  total: number;
+  /** Pass as `continue` for the next page; null at the end */
+  continue?: string | null;
+  /** Snapshot version the page was read from */
+  version: number;
 }
 
-export type Camera = Resource<CameraSpec, CameraStatus>;
-export type Stream = Resource<StreamSpec, StreamStatus>;
-export type Recording = Resource<RecordingSpec, RecordingStatus>;
-
-/** One recorded segment; `url` is MediaMTX's playback server (fMP4). */
-export interface Segment {
-  start: string;
-  duration: number;
-  /** null when camctl cannot read the files and shows MediaMTX's own listing */
-  size: number | null;
-  file: string | null;
-  url: string;
+export interface DeviceParams {
+  /** /dev/video0, a by-id link or the name */
+  device: string;
 }
 
-export interface SegmentPage {
-  items: Segment[];
+export interface DiskSpace {
+  freeBytes: number;
+  totalBytes: number;
+}
+
+export interface Event {
+  seq: number;
+  time: string;
+  type: "ADDED" | "MODIFIED" | "DELETED";
+  kind: "Camera" | "Stream" | "Recording" | "Device" | "Controller";
+  namespace?: string | null;
+  name: string;
+  /** The resource, device or controller status after the change */
+  object?: Record<string, unknown> | null;
+}
+
+export interface EventList {
+  events: Event[];
+  /** Sequence number of the newest event (0: none yet) */
+  latest: number;
+  /** Oldest sequence number still kept */
+  oldest: number;
+}
+
+/** Params of the `events.event` notification sent on a subscribed WebSocket. */
+export interface EventNotification {
+  subscription: string;
+  event: Event;
+}
+
+export interface EventsListParams {
+  /** Events after this sequence number */
+  since?: number;
+  limit?: number;
+}
+
+export interface FileList {
+  files: FileObject[];
   total: number;
   limit: number;
   offset: number;
-  directory: string | null;
 }
 
-export interface SegmentFilters {
-  namespace?: string;
-  /** RFC 3339: only segments that end after this. */
-  since?: string;
-  /** RFC 3339: only segments that start before this. */
-  until?: string;
-  /** 1–1000, default 100. */
+export interface FileObject {
+  filename: string;
+  file_size: number;
+  modified_time: string;
+  /** RFC 3339: the segment's start */
+  created_time: string;
+  /** Whole seconds (to the next segment, or so far) */
+  duration: number;
+  download_url: string;
+}
+
+export interface FileParams {
+  filename: string;
+}
+
+export interface FilesParams {
   limit?: number;
-  /** Counted from the newest. */
   offset?: number;
 }
 
-export interface Path {
+export interface GetParams {
   name: string;
+  namespace?: string;
+}
+
+export interface ListParams {
+  /** Items per page */
+  limit?: number;
+  /** From the previous page's answer */
+  continue?: string | null;
+  namespace?: string | null;
+  labelSelector?: string | null;
+  /** Only resources whose Camera has this spec.node (Streams and Recordings through their Camera) */
+  node?: string | null;
+}
+
+export interface Metrics {
+  active_connections: number;
+  total_requests: number;
+  average_response_time: number | null;
+  error_rate: number;
+  memory_usage: number;
+  cpu_usage: number;
+}
+
+/** One pixel format at one frame size, and the frame rates the camera offers for it. */
+export interface Mode {
+  /** Pixel format (FourCC): MJPG, YUYV, H264, NV12, … */
+  format: string;
+  width: number;
+  height: number;
+  /** Frame rates, highest first; empty when the driver does not list them */
+  fps?: number[];
+}
+
+export interface NoParams {
+}
+
+export interface ObjectMeta {
+  name: string;
+  namespace?: string;
+  labels?: Record<string, string>;
+  annotations?: Record<string, string>;
+  /** Set by Kubernetes only */
+  generation?: number | null;
+}
+
+export interface PageParams {
+  /** Items per page */
+  limit?: number;
+  /** From the previous page's answer */
+  continue?: string | null;
+}
+
+/** Parameters by name; unknown names and loose types are refused (-32602). */
+export interface Params {
+}
+
+export interface PathItem {
+  name: string;
+  /** camctl created it (it is in the inventory) */
   owned: boolean;
-  stream: string | null;
-  source: string | null;
-  record: boolean | null;
-  ready: boolean | null;
-  readers: number | null;
-  bytesReceived: number | null;
-  config: Record<string, unknown> | null;
+  /** The Stream an owned path serves */
+  stream?: string | null;
+  source?: string | null;
+  record?: boolean | null;
+  /** MediaMTX has a source publishing */
+  ready?: boolean | null;
+  readers?: number | null;
+  bytesReceived?: number | null;
+  /** Owned paths only: the fields camctl manages, as MediaMTX holds them */
+  config?: Record<string, unknown> | null;
+}
+
+export interface PathList {
+  items: PathItem[];
+  /** Items matching the filters, on every page */
+  total: number;
+  /** Pass as `continue` for the next page; null at the end */
+  continue?: string | null;
+  /** Snapshot version the page was read from */
+  version: number;
+}
+
+export interface PathListParams {
+  /** Items per page */
+  limit?: number;
+  /** From the previous page's answer */
+  continue?: string | null;
+  /** Only paths camctl owns (true) or not (false) */
+  owned?: boolean | null;
 }
 
 export interface PlanResult {
   converged: boolean;
-  actions: { op: "add" | "patch" | "delete"; path: string; stream: string | null;
-             diff: Record<string, { from: unknown; to: unknown }> }[];
+  actions: PlannedAction[];
+  /** Removals held back until the documents load cleanly and settle */
+  withheld?: WithheldAction[];
   notes: string[];
   mediamtxReachable: boolean;
   version: number;
-  basedOn: string | null;
+  /** When the pass whose snapshots it used ended */
+  basedOn?: string | null;
 }
 
-export interface ControllerStatus {
-  node: string | null;
-  ready: boolean;
-  started: string;
-  passes: number;
-  lastPass?: string | null;
-  lastSuccess?: string | null;
-  lastReasons: string[];
-  mediamtxReachable?: boolean | null;
-  mediamtxVersion?: string | null;
-  errors: string[];
-  notes: string[];
-  resources: Record<string, number>;
-  notReady: number;
+export interface PlannedAction {
+  op: "add" | "patch" | "delete";
+  path: string;
+  stream?: string | null;
+  diff: Record<string, Change>;
+}
+
+export interface Recording {
+  apiVersion: "camctl.dev/v1alpha1";
+  kind: "Recording";
+  metadata: ObjectMeta;
+  spec: RecordingSpec;
+  status?: RecordingStatus | null;
+}
+
+export interface RecordingList {
+  items: Recording[];
+  /** Items matching the filters, on every page */
+  total: number;
+  /** Pass as `continue` for the next page; null at the end */
+  continue?: string | null;
+  /** Snapshot version the page was read from */
   version: number;
-  connections: number;
 }
 
-export type EventKind = "Camera" | "Stream" | "Recording" | "Device" | "Controller";
+export interface RecordingSpec {
+  stream: string;
+  /** false stops recording (record: false) and keeps the files */
+  enabled?: boolean;
+  format?: "fmp4" | "mpegts";
+  segmentDuration?: string;
+  partDuration?: string;
+  /** recordDeleteAfter; 0s keeps all */
+  retention?: string;
+  /** Directory the segments go to, as <root>/<path>/<start time>.mp4|.ts; default: the controller's first --recordings-root. It must be under one of them. */
+  root?: string | null;
+}
 
-export interface ViewEvent {
-  seq: number;
-  time: string;
-  type: "ADDED" | "MODIFIED" | "DELETED";
-  kind: EventKind;
-  namespace: string | null;
+export interface RecordingStatus {
+  observedGeneration?: number | null;
+  conditions?: Condition[];
+  path?: string | null;
+  /** Where the segments are */
+  directory?: string | null;
+  segments?: SegmentSummary | null;
+  /** Segments that started before this are MediaMTX's to delete */
+  retentionHorizon?: string | null;
+  disk?: DiskSpace | null;
+}
+
+export interface SegmentItem {
+  /** RFC 3339, UTC */
+  start: string;
+  /** Seconds, to the next segment's start (the newest: to its last write) */
+  duration: number;
+  /** Bytes; null when camctl cannot read the files */
+  size: number | null;
+  /** <path>/<name> under the Recording's root; null when camctl cannot read the files and lists what MediaMTX lists (/v3/recordings/get) */
+  file: string | null;
+  /** MediaMTX's playback server: this segment as fMP4 */
+  url: string;
+}
+
+export interface SegmentPage {
+  /** Newest first */
+  items: SegmentItem[];
+  /** Segments in the window, on every page */
+  total: number;
+  limit: number;
+  offset: number;
+  /** Where the segments are on this node */
+  directory?: string | null;
+}
+
+export interface SegmentSummary {
+  count?: number;
+  bytes?: number | null;
+  /** Start of the oldest segment */
+  oldest?: string | null;
+  /** Start of the newest segment */
+  newest?: string | null;
+}
+
+export interface SegmentsParams {
   name: string;
-  object: Record<string, any> | null;
-}
-
-export interface ListFilters {
   namespace?: string;
-  labelSelector?: string;
-  node?: string;
+  /** Only segments that end after this */
+  since?: string | null;
+  /** Only segments that start before this */
+  until?: string | null;
+  /** Segments per page */
   limit?: number;
+  /** Segments to skip, counted from the newest */
+  offset?: number;
 }
 
-export interface SubscribeFilters {
-  kinds?: EventKind[];
-  namespace?: string;
-  labelSelector?: string;
+export interface ServerInfo {
+  name: string;
+  version: string;
+  capabilities: string[];
+  supported_formats: string[];
+  max_cameras: number | null;
 }
+
+export interface ServiceStatus {
+  status: "healthy" | "degraded" | "unhealthy";
+  uptime: number;
+  version: string;
+  components: ComponentStates;
+}
+
+export interface StorageInfo {
+  total_space: number | null;
+  used_space: number | null;
+  available_space: number | null;
+  usage_percentage: number | null;
+  recordings_size: number;
+  snapshots_size: number;
+  low_space_warning: boolean;
+}
+
+export interface Stream {
+  apiVersion: "camctl.dev/v1alpha1";
+  kind: "Stream";
+  metadata: ObjectMeta;
+  spec: StreamSpec;
+  status?: StreamStatus | null;
+}
+
+export interface StreamInfo {
+  name: string;
+  source: string;
+  ready: boolean;
+  readers: number;
+  bytes_sent: number;
+}
+
+export interface StreamList {
+  items: Stream[];
+  /** Items matching the filters, on every page */
+  total: number;
+  /** Pass as `continue` for the next page; null at the end */
+  continue?: string | null;
+  /** Snapshot version the page was read from */
+  version: number;
+}
+
+export interface StreamSpec {
+  camera: string;
+  /** MediaMTX path; default the name */
+  path?: string | null;
+  mode?: "always" | "onDemand";
+  /** Take over a path camctl did not create */
+  adopt?: boolean;
+  /** Which name of the device ffmpeg opens (default: the setting) */
+  deviceLink?: "byId" | "byPath" | "node" | null;
+  video?: VideoSpec;
+}
+
+export interface StreamStatus {
+  observedGeneration?: number | null;
+  conditions?: Condition[];
+  path?: string | null;
+  urls?: StreamUrls | null;
+  /** The device name ffmpeg opens */
+  device?: string | null;
+  deviceLink?: "byId" | "byPath" | "node" | null;
+  /** The node whose camctl owns the path: with `path`, the ownership a node that lost its state directory reads back */
+  node?: string | null;
+  readers?: number | null;
+  bytesReceived?: number | null;
+}
+
+export interface StreamUrls {
+  rtsp: string;
+  hls: string;
+  webrtc: string;
+}
+
+export interface StreamUrlsOut {
+  rtsp?: string | null;
+  webrtc?: string | null;
+  hls?: string | null;
+}
+
+export interface SubscribeParams {
+  /** Default: all */
+  kinds?: ("Camera" | "Stream" | "Recording" | "Device" | "Controller")[] | null;
+  namespace?: string | null;
+  labelSelector?: string | null;
+}
+
+export interface Subscribed {
+  subscription: string;
+}
+
+export interface UnsubscribeParams {
+  subscription: string;
+}
+
+export interface VideoSpec {
+  /** Pixel format read from the camera (ffmpeg -input_format) */
+  input?: "mjpeg" | "yuyv422" | "h264" | "nv12";
+  width?: number;
+  height?: number;
+  fps?: number;
+  /** h264 encodes; copy passes an H.264 camera's stream through */
+  codec?: "h264" | "copy";
+  encoder?: "libx264" | "h264_v4l2m2m";
+  bitrate?: string;
+  /** Frames between keyframes (default: 2 s) */
+  keyframeInterval?: number | null;
+}
+
+export interface WithheldAction {
+  op: "add" | "patch" | "delete";
+  path: string;
+  stream?: string | null;
+  diff: Record<string, Change>;
+  reason: "unclean" | "unsettled";
+  message: string;
+}
+
+// --- The client's own API (client.js), written by hand ------------------------------------
+
+export type ViewEvent = Event;
+export type EventKind = ViewEvent["kind"];
+export type ListFilters = Omit<ListParams, "continue">;
+export type SegmentFilters = Omit<SegmentsParams, "name">;
+export type SubscribeFilters = SubscribeParams;
 
 export interface ClientOptions {
   token?: string | null;
@@ -214,11 +672,11 @@ export declare class ViewClient {
   stream(name: string, namespace?: string): Promise<Stream>;
   recording(name: string, namespace?: string): Promise<Recording>;
   segments(name: string, filters?: SegmentFilters): Promise<SegmentPage>;
-  devices(): Promise<Device[]>;
-  paths(owned?: boolean | null): Promise<Path[]>;
+  devices(): Promise<DeviceItem[]>;
+  paths(owned?: boolean | null): Promise<PathItem[]>;
   plan(): Promise<PlanResult>;
   controller(): Promise<ControllerStatus>;
-  events(since?: number, limit?: number): Promise<{ events: ViewEvent[]; latest: number; oldest: number }>;
+  events(since?: number, limit?: number): Promise<EventList>;
   discover(): Promise<Record<string, any>>;
   subscribe(filters?: SubscribeFilters, onOpen?: (subscription: string) => void): Subscription;
 }
