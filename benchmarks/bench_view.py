@@ -43,7 +43,7 @@ from aiohttp import web
 from benchmarks.targets import run, verdict
 from benchmarks.world import write_world
 from controller.reconcile.loop import Timing
-from controller.testing.harness import Running, running, until
+from controller.testing.harness import Running, eventually, running
 from controller.view.methods import methods
 from controller.view.models import ListParams
 from controller.view.rpc import Context
@@ -173,7 +173,7 @@ def rss_kib() -> int:
 
 
 async def settled_rss(run: Running, connections: int) -> int:
-    await until(lambda: len(run.view.state.listeners) == connections, 30)
+    await eventually(lambda: len(run.view.state.listeners) == connections, 30)
     await asyncio.sleep(0.5)
     gc.collect()
     return rss_kib()
@@ -272,7 +272,7 @@ async def slow_header_memory(run: Running) -> tuple[int, int, int, float]:
     listener, limits = run.view.listener, run.view.limits
     assert listener is not None
     count, headers, size = listener.capacity, limits.max_headers - 1, limits.max_field_size - 16
-    await until(lambda: listener.open == 0, 30)
+    await eventually(lambda: listener.open == 0, 30)
     gc.collect()
     before = rss_kib()
     host, port = run.url.removeprefix("http://").rsplit(":", 1)
@@ -283,7 +283,7 @@ async def slow_header_memory(run: Running) -> tuple[int, int, int, float]:
     assert child.stdout and child.stdin
     try:
         await asyncio.wait_for(child.stdout.readline(), 60)
-        await until(lambda: listener.open == count, 30)
+        await eventually(lambda: listener.open == count, 30)
         await asyncio.sleep(0.5)  # well inside the header timeout
         gc.collect()
         after = rss_kib()

@@ -14,7 +14,6 @@ from __future__ import annotations
 import asyncio
 import errno
 import os
-import time
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, replace
@@ -33,6 +32,7 @@ from controller.observe.mediamtx import MediaMTXClient
 from controller.reconcile.apply import Outcome
 from controller.reconcile.inventory import Inventory
 from controller.reconcile.loop import Controller, Timing
+from controller.testing.harness import eventually
 from controller.testing.mediamtx import MediaMTXEmulator
 from controller.view.state import ViewState
 
@@ -192,6 +192,7 @@ class Running:
             lambda: (
                 len(seen) > mark.passes and self.controller.health.passes >= len(seen) and check()
             ),
+            WAIT,
             what,
         )
         if by_udev:
@@ -276,15 +277,6 @@ async def running(
             await asyncio.wait_for(task, WAIT)
             await emu.stop()
     assert task.exception() is None
-
-
-async def eventually(check: Callable[[], Any], what: str, timeout: float = WAIT) -> None:
-    """Poll `check` until it is truthy; fail naming `what` after `timeout` seconds."""
-    deadline = time.monotonic() + timeout
-    while not check():
-        if time.monotonic() > deadline:
-            pytest.fail(f"not within {timeout:.0f}s: {what}", pytrace=False)
-        await asyncio.sleep(0.01)
 
 
 # ---------------------------------------------------------------------------------------------

@@ -52,6 +52,7 @@ from controller.sources.kubernetes import (
     merge_patch,
     ssl_context,
 )
+from controller.testing.harness import eventually
 from controller.testing.mediamtx import MediaMTXEmulator
 
 pytestmark = pytest.mark.anyio
@@ -243,17 +244,6 @@ def documents(*names: str, node: str | None = NODE) -> list[dict[str, Any]]:
                     doc["spec"]["node"] = node
                 docs.append(doc)
     return docs
-
-
-async def eventually(check: Callable[[], Any], timeout: float = 8.0) -> Any:
-    deadline = time.monotonic() + timeout
-    while True:
-        result = check()
-        if result:
-            return result
-        if time.monotonic() > deadline:
-            raise AssertionError(f"not true within {timeout}s: {check.__doc__ or check}")
-        await asyncio.sleep(0.02)
 
 
 async def passes(h: Harness) -> None:

@@ -11,7 +11,6 @@ poll), not the resync covering for a broken one.
 from __future__ import annotations
 
 import asyncio
-import inspect
 import itertools
 import json
 import os
@@ -39,6 +38,7 @@ from controller.observe.mediamtx import MediaMTXClient
 from controller.reconcile.inventory import Inventory
 from controller.reconcile.loop import Controller, Timing
 from controller.reconcile.report import Report
+from controller.testing.harness import eventually
 from controller.testing.mediamtx import MediaMTXEmulator
 
 pytestmark = pytest.mark.anyio
@@ -135,19 +135,6 @@ class Harness:
 
 def ready_of(conditions: list[Condition]) -> str:
     return next(c.status for c in conditions if c.type == "Ready")
-
-
-async def eventually(predicate: Callable[[], bool], timeout: float = 10) -> None:
-    """Poll `predicate` every 10 ms until it holds; fail after `timeout` seconds."""
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        if time.monotonic() > deadline:
-            try:
-                what = inspect.getsource(predicate).strip()
-            except (OSError, TypeError):
-                what = repr(predicate)
-            raise AssertionError(f"not within {timeout} s: {what}")
-        await asyncio.sleep(0.01)
 
 
 def copy_docs(dest: Path) -> Path:

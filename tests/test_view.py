@@ -21,7 +21,7 @@ import jsonschema
 import pytest
 
 from controller.observe.mediamtx import MediaMTXError
-from controller.testing.harness import Running, running, until
+from controller.testing.harness import Running, eventually, running
 from controller.view.server import served_methods
 
 pytestmark = pytest.mark.anyio
@@ -112,7 +112,7 @@ async def serving(
         aiohttp.ClientSession() as http,
     ):
         view = View(run, http, docs, devices)
-        await until(lambda: bool(run.controller.health.last_success))
+        await eventually(lambda: bool(run.controller.health.last_success))
         await run.settle()  # the second pass reads readers and bytes of the new paths
         yield view
 
@@ -376,10 +376,10 @@ async def test_unplugged_camera_is_an_event_and_shows_in_lists(tmp_path: Path) -
         v.devices.write_text(text[: text.index("  - node: /dev/video2")])
         event = await next_event(ws)
         assert (event["type"], event["name"]) == ("DELETED", "/dev/video2")
-        await until(
+        await eventually(
             lambda: v.run.view.state.snapshot.by_ref and _reason(v, "garage") == "DeviceAbsent"
         )
-        await until(lambda: "cams/garage" not in v.run.emulator.path_names())
+        await eventually(lambda: "cams/garage" not in v.run.emulator.path_names())
         plan = await v.result("plan.get")
         assert plan["converged"] is True
 
@@ -400,7 +400,7 @@ async def test_plan_shows_what_a_failed_pass_left_to_do(tmp_path: Path) -> None:
         v.run.controller.client.patch_path_config = refuse  # type: ignore[method-assign]
         recordings = v.docs / "recordings.yaml"
         recordings.write_text(recordings.read_text().replace("retention: 7d", "retention: 3d"))
-        await until(lambda: any("patch" in e for e in v.run.controller.health.errors))
+        await eventually(lambda: any("patch" in e for e in v.run.controller.health.errors))
         plan = await v.result("plan.get")
         assert [(a["op"], a["path"]) for a in plan["actions"]] == [("patch", "cams/front-door")]
         assert plan["actions"][0]["diff"]["recordDeleteAfter"]["to"] == "3d"

@@ -13,7 +13,7 @@ from click.testing import CliRunner
 from test_view import TOKEN, View, serving
 
 from controller.api.kinds import Stream
-from controller.testing.harness import until
+from controller.testing.harness import eventually
 from controller.view.client import AsyncViewClient, RPCError, TransportError, ViewClient
 from controller.view.commands import get, status_from_server
 
@@ -87,12 +87,12 @@ async def test_sync_client_and_its_subscription(view: View) -> None:
     thread = threading.Thread(target=watch)
     thread.start()
     try:
-        await until(
+        await eventually(
             lambda: any(getattr(s, "subscriptions", None) for s in view.run.view.state.listeners)
         )
         recordings = view.docs / "recordings.yaml"
         recordings.write_text(recordings.read_text().replace("retention: 2d", "retention: 3d"))
-        await until(lambda: bool(received))
+        await eventually(lambda: bool(received))
     finally:
         await asyncio.to_thread(thread.join, 10)
     assert received == ["MODIFIED Recording/garage"]

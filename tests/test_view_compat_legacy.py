@@ -34,7 +34,7 @@ from legacy_client import OldClient
 from test_view import TOKEN, View, serving, world
 from test_view_recordings import TRAVERSALS, front_root, recorded_world
 
-from controller.testing.harness import running, until
+from controller.testing.harness import eventually, running
 from controller.view.server import Limits
 from controller.view.ws import WsLimits
 
@@ -367,7 +367,7 @@ async def test_the_view_serves_the_old_paths_only_for_loopback_hosts_without_tok
         running(docs, devices, tmp_path / "state") as run,
         aiohttp.ClientSession() as http,
     ):
-        await until(lambda: run.view.state.snapshot.ready)
+        await eventually(lambda: run.view.state.snapshot.ready)
         for path in ("/health/system", "/api/cameras", "/files/recordings/x.mp4"):
             headers = {"Host": "camctl.example"}
             async with http.get(run.url + path, headers=headers) as response:

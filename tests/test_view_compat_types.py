@@ -43,7 +43,7 @@ from legacy_client import OldClient
 from test_view import world
 from test_view_recordings import recorded_world
 
-from controller.testing.harness import Running, running, until
+from controller.testing.harness import Running, eventually, running
 from controller.view import compat
 
 pytestmark = pytest.mark.anyio
@@ -70,7 +70,7 @@ async def view(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Open]:
         running(docs, devices, base / "state", **options) as run,
         aiohttp.ClientSession() as http,
     ):
-        await until(lambda: bool(run.controller.health.last_success))
+        await eventually(lambda: bool(run.controller.health.last_success))
         run.emulator.record("cams/front-door", datetime.now(UTC) - timedelta(seconds=2), 2.0)
         await run.settle()
         yield Open(run, http)

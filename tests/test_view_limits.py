@@ -20,7 +20,7 @@ import pytest
 from test_view import TOKEN, serving
 from test_view import View as Client
 
-from controller.testing.harness import until
+from controller.testing.harness import eventually
 from controller.view import state as view_state
 from controller.view.server import Limits
 
@@ -82,7 +82,7 @@ async def test_slow_headers_are_cut_after_the_header_timeout(view: Client) -> No
     times = sorted(took for took, _ in results)
     assert times[0] >= LIMITS.header_timeout * 0.9, times[:5]  # cut by the timer, not refused
     assert all(answer == b"" for _, answer in results)  # no request, no answer
-    await until(lambda: listener.open == 0, MARGIN)
+    await eventually(lambda: listener.open == 0, MARGIN)
     assert (await view.result("ping")) == "pong"
 
 
@@ -124,7 +124,7 @@ async def test_a_client_that_does_not_read_its_answer_is_dropped(view: Client) -
     reads nothing; the send deadline then drops the connection and frees its slot."""
     listener = view.run.view.listener
     assert listener is not None
-    await until(lambda: listener.open == 0, MARGIN)
+    await eventually(lambda: listener.open == 0, MARGIN)
     batch = json.dumps([{"jsonrpc": "2.0", "id": i, "method": "rpc.discover"} for i in range(100)])
     request = (
         f"POST /rpc HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer {TOKEN}\r\n"
@@ -135,8 +135,8 @@ async def test_a_client_that_does_not_read_its_answer_is_dropped(view: Client) -
     client.connect(address(view))
     try:
         client.sendall(request * 2)
-        await until(lambda: listener.open == 1, MARGIN)
-        await until(lambda: listener.open == 0, LIMITS.send_timeout + MARGIN)  # before: held
+        await eventually(lambda: listener.open == 1, MARGIN)
+        await eventually(lambda: listener.open == 0, LIMITS.send_timeout + MARGIN)  # before: held
     finally:
         client.close()
     assert (await view.result("ping")) == "pong"
@@ -152,7 +152,7 @@ async def test_connections_beyond_the_cap_wait_unaccepted(tmp_path: Path) -> Non
         assert listener is not None and listener.capacity == 20
         idle = [socket.create_connection(address(v)) for _ in range(60)]
         try:
-            await until(lambda: listener.open == 20, MARGIN)
+            await eventually(lambda: listener.open == 20, MARGIN)
             for _ in range(50):  # and never more
                 await asyncio.sleep(0.01)
                 assert listener.open == 20
@@ -179,7 +179,7 @@ async def test_a_failed_accept_is_logged_once_then_counted(
     async with serving(tmp_path) as v:
         listener = v.run.view.listener
         assert listener is not None
-        await until(lambda: listener.open == 0, MARGIN)
+        await eventually(lambda: listener.open == 0, MARGIN)
         clients = [socket.create_connection(address(v)) for _ in range(5)]  # no await: queued
         soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
         lowest_free = os.dup(0)
@@ -190,7 +190,7 @@ async def test_a_failed_accept_is_logged_once_then_counted(
         finally:
             resource.setrlimit(resource.RLIMIT_NOFILE, (soft, hard))
         try:
-            await until(lambda: listener.open == 5, MARGIN)
+            await eventually(lambda: listener.open == 5, MARGIN)
         finally:
             for sock in clients:
                 sock.close()

@@ -23,7 +23,7 @@ from test_view import TOKEN, View, serving
 
 from controller.api.settings import Settings
 from controller.cli import main as camctl
-from controller.testing.harness import until
+from controller.testing.harness import eventually
 from controller.testing.recordings import write_segments
 from controller.view.client import AsyncViewClient, RPCError, ViewClient
 
@@ -357,7 +357,7 @@ async def test_recording_status_update_follows_the_recording_condition(tmp_path:
         recordings.write_text(text)
         stopped = await recording_update(ws)
         assert stopped == started | {"status": "STOPPED"}
-        await until(lambda: writing(v) == "0.0")
+        await eventually(lambda: writing(v) == "0.0")
 
 
 def writing(v: View) -> str:

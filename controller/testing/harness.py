@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import inspect
 import itertools
 import tempfile
 import time
@@ -15,6 +16,7 @@ from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TypeVar
 
 import click
 
@@ -28,6 +30,7 @@ from controller.testing.mediamtx import MediaMTXEmulator
 from controller.view import DEFAULT_ADDRESS
 from controller.view.server import Limits, View, parse_address
 
+T = TypeVar("T")
 _unique = itertools.count()
 SETTINGS = Settings(node_name="edge-01")
 LIMITS = Limits()
@@ -56,16 +59,23 @@ class Running:
         """Wait for a whole pass that starts after now (its report then published)."""
         reason = f"harness {next(_unique)}"
         self.controller.trigger(reason)
-        await until(lambda: reason in self.reasons.seen, timeout)
+        await eventually(lambda: reason in self.reasons.seen, timeout)
 
 
-async def until(predicate: Callable[[], bool], timeout: float = 10) -> None:
-    """Poll `predicate` every 5 ms until it holds; TimeoutError after `timeout` seconds."""
+async def eventually(check: Callable[[], T], timeout: float = 10, what: str = "") -> T:
+    """Poll `check` every 5 ms until it returns something true, and return that; fail
+    after `timeout` seconds naming `what`, or the check's own source."""
     deadline = time.monotonic() + timeout
-    while not predicate():
+    while not (result := check()):
         if time.monotonic() > deadline:
-            raise TimeoutError(f"not within {timeout} s")
+            if not what:
+                try:
+                    what = inspect.getsource(check).strip()
+                except (OSError, TypeError):
+                    what = repr(check)
+            raise AssertionError(f"not within {timeout} s: {what}")
         await asyncio.sleep(0.005)
+    return result
 
 
 @asynccontextmanager
@@ -100,7 +110,7 @@ async def running(
             url = await view.start(*parse_address(address))
             task = asyncio.create_task(controller.run(stop))
             try:
-                await until(lambda: view.state.snapshot.ready or task.done())
+                await eventually(lambda: view.state.snapshot.ready or task.done())
                 yield Running(emulator, controller, view, url, reasons)
             finally:
                 stop.set()
