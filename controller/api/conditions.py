@@ -36,8 +36,7 @@ def condition(
 ) -> Condition:
     """Build a condition from a tri-state: True, False or None for Unknown."""
     text: ConditionStatus = "Unknown" if status is None else ("True" if status else "False")
-    # Validating is cheap (pydantic-core) and, in pydantic 2, about twice as fast as
-    # model_construct, which runs in Python; it also checks the reason's spelling.
+    # Validated, not model_construct'ed: it checks the reason's spelling, and costs less.
     return Condition(
         type=type_, status=text, reason=reason, message=message, last_transition_time=now
     )

@@ -120,8 +120,8 @@ class MediaMTXClient:
     """MediaMTX's Control API, the calls camctl makes. Use as `async with` or call aclose().
 
     Lists are read-only to callers: a page that MediaMTX answers byte for byte as last time
-    is not decoded again, and its items are the very objects returned last time (decoding
-    1,000 path configs was a third of a resync pass with nothing to do).
+    is not decoded again, and its items are the very objects returned last time, so that a
+    pass with nothing to do decodes nothing.
     """
 
     page_size = 1000  # fewer round trips; MediaMTX sets no upper bound
