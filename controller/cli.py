@@ -8,7 +8,6 @@ reconcile package and print what came back. Exit codes: 0 done or converged, 1 a
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import functools
 import json
 import logging
@@ -17,7 +16,6 @@ import signal
 import socket
 import sys
 from collections.abc import Callable, Sequence
-from contextlib import AbstractAsyncContextManager
 from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
@@ -50,14 +48,14 @@ from controller.reconcile.inventory import (
     InventoryInUse,
     default_state_dir,
 )
-from controller.sources.files import FileSource, load
+from controller.sources.files import load
 from controller.sources.suggest import documents as suggested_documents
 from controller.view import DEFAULT_ADDRESS as DEFAULT_VIEW_ADDRESS
 from controller.view.commands import get as get_command
 from controller.view.commands import recordings as recordings_command
 
 if TYPE_CHECKING:
-    from controller.reconcile.loop import Timing
+    pass
 
 F = TypeVar("F", bound=Callable[..., Any])
 # plan: 0 nothing to write and nothing blocked; 1 an error (a document, MediaMTX); 2 changes
@@ -420,7 +418,7 @@ def apply(**options: Any) -> None:
 )
 def run(resync: float, log_format: str, **options: Any) -> None:
     """Keep MediaMTX converged: react to edits, hotplug and MediaMTX restarts until stopped."""
-    from controller import logs
+    from controller import logs, wiring
     from controller.reconcile.loop import Timing
     from controller.view.errors import ViewError
 
@@ -428,10 +426,49 @@ def run(resync: float, log_format: str, **options: Any) -> None:
         raise click.UsageError("give PATHS, or --kubernetes (not both)")
     _check_start(options)
     logs.setup(log_format)
+    what = wiring.Run(
+        settings=replace(_settings(options), playback_port=options["playback_port"]),
+        state_dir=options["state_dir"] or default_state_dir(),
+        mediamtx=options["mediamtx"],
+        timing=Timing(resync=resync),
+        paths=options["paths"],
+        follow_links=options["follow_links"],
+        kubernetes=options["kubernetes"],
+        namespace=options["namespace"],
+        claim_unassigned=options["claim_unassigned"],
+        simulated_devices=options["simulate_devices"],
+        view_address=options["view_address"],
+        view_token_file=options["view_token_file"],
+    )
     try:
-        asyncio.run(_run_controller(options, Timing(resync=resync)))
+        _refuse_if_in_use(what.state_dir)
+        asyncio.run(_until_signalled(what))
     except (InventoryError, ViewError) as exc:
         raise click.ClickException(str(exc)) from exc
+
+
+def _refuse_if_in_use(state_dir: Path) -> None:
+    """Another camctl writing this state directory: refuse at once. A damaged directory is
+    not refused: the controller stays up, says so in health and carries on once mended."""
+    inventory = Inventory(state_dir)
+    try:
+        inventory.acquire()
+    except InventoryInUse:
+        raise
+    except InventoryError as exc:
+        logging.getLogger("camctl").error("%s", exc)
+    finally:
+        inventory.release()
+
+
+async def _until_signalled(what: Any) -> None:
+    from controller import wiring
+
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
+    await wiring.run(what, stop)
 
 
 @main.command()
@@ -560,53 +597,6 @@ def _settings(options: dict[str, Any]) -> Settings:
     )
 
 
-async def _run_controller(options: dict[str, Any], timing: Timing) -> None:
-    from controller import wiring
-    from controller.observe.mediamtx import MediaMTXClient
-    from controller.reconcile.loop import tune_collector
-    from controller.reconcile.metrics import Metrics
-
-    tune_collector()
-    state_dir = options["state_dir"] or default_state_dir()
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGTERM, signal.SIGINT):
-        loop.add_signal_handler(sig, stop.set)
-    settings = replace(_settings(options), playback_port=options["playback_port"])
-    source, sinks, watching = _desired_source(options, stop)
-    view = wiring.view(settings, state_dir) if options.get("view_address") else None
-    parts = wiring.Parts(
-        source,
-        wiring.devices(options["simulate_devices"]),
-        state_dir,
-        settings,
-        timing,
-        sinks=[*sinks, *([view] if view is not None else [])],
-    )
-    inventory = Inventory(state_dir)
-    try:
-        inventory.acquire()  # here, to refuse at once when another camctl holds it
-    except InventoryInUse:
-        raise
-    except InventoryError as exc:  # a damaged state directory: stay up, report, retry
-        logging.getLogger("camctl").error("%s", exc)
-    finally:
-        inventory.release()
-    metrics = Metrics()
-    async with MediaMTXClient.from_env(options["mediamtx"]) as client:
-        controller = wiring.controller(parts, client, metrics)
-        logging.getLogger("camctl").info(
-            "camctl %s watching %s, MediaMTX at %s, state in %s",
-            __version__,
-            watching,
-            client.url,
-            state_dir,
-        )
-        async with _serving(view, metrics, options):
-            await controller.run(stop)
-        logging.getLogger("camctl").info("stopped after %d passes", controller.health.passes)
-
-
 def _check_start(options: dict[str, Any]) -> None:
     """What would otherwise fail on every pass, forever: the MediaMTX URL and, with
     --kubernetes, the credentials. One line and exit 1 instead."""
@@ -627,74 +617,25 @@ def _check_start(options: dict[str, Any]) -> None:
             raise click.ClickException(f"camctl run --kubernetes: {exc}") from exc
 
 
-def _serving(view: Any, metrics: Any, options: dict[str, Any]) -> AbstractAsyncContextManager[Any]:
-    """The read-only view, while the controller runs, when --view is given."""
-    if view is None:
-        return contextlib.nullcontext()
-    from controller.view.server import serving
-
-    address, tokens = options["view_address"], options.get("view_token_file")
-    return serving(view, metrics.registry, address, tokens)
-
-
-def _desired_source(options: dict[str, Any], stop: asyncio.Event) -> tuple[Any, list[Any], str]:
-    """Files, or with --kubernetes the custom resources (and their sink)."""
-    from controller import wiring
-
-    if not options.get("kubernetes"):
-        files = wiring.files(options["paths"], follow_links=options["follow_links"])
-        return files, [], ", ".join(map(str, options["paths"]))
-    source, sink = wiring.kubernetes(
-        options["node_name"],
-        options["namespace"],
-        claim_unassigned=options["claim_unassigned"],
-        stop=stop.set,
-    )
-    scope = f"namespace {options['namespace']}" if options["namespace"] else "all namespaces"
-    where = f"Kubernetes ({scope}) as node {options['node_name']}"
-    return source, [sink], where
-
-
 def _reconcile(options: dict[str, Any], *, dry_run: bool) -> tuple[Any, LoadResult]:
-    """One pass. `plan` reads the inventory without the lock (it is replaced atomically), so
-    it runs beside a `camctl run`. `apply` reads the documents twice, SETTLE seconds apart,
-    before it removes anything: a file caught half-saved removes nothing."""
+    """One pass for `plan` (without the state directory's lock) or `apply` (with it)."""
+    from controller import wiring
     from controller.observe.mediamtx import MediaMTXClient
-    from controller.reconcile.apply import SETTLE, reconcile_once
 
-    source = FileSource(options["paths"], follow_links=options["follow_links"])
-    result = source.load()
+    source = wiring.files(options["paths"], follow_links=options["follow_links"])
     found = _devices(options["simulate_devices"])
-    url = options["mediamtx"]
-    settings = _settings(options)
     inventory = Inventory(options["state_dir"] or default_state_dir())
 
-    async def once() -> Any:
-        nonlocal result
-        async with MediaMTXClient.from_env(url) as client:
-            if dry_run:  # what apply would do once the documents have settled
-                return await reconcile_once(
-                    result.desired, found, client, inventory, settings, settled=True, dry_run=True
-                )
-            first = await reconcile_once(
-                result.desired, found, client, inventory, settings, settled=False
-            )
-            if not any(w.reason == "unsettled" for w in first.plan.withheld):
-                return first
-            before = source.fingerprint
-            await asyncio.sleep(SETTLE)
-            result = source.load()
-            settled = source.fingerprint == before
-            then = await reconcile_once(
-                result.desired, found, client, inventory, settings, settled=settled
-            )
-            return replace(then, results=first.results + then.results)
+    async def once() -> tuple[Any, LoadResult]:
+        async with MediaMTXClient.from_env(options["mediamtx"]) as client:
+            settings = _settings(options)
+            return await wiring.once(source, found, client, inventory, settings, dry_run=dry_run)
 
     try:
         if dry_run:
-            return asyncio.run(once()), result
+            return asyncio.run(once())
         with inventory.locked():
-            return asyncio.run(once()), result
+            return asyncio.run(once())
     except (InventoryError, ValueError) as exc:
         raise click.ClickException(str(exc)) from exc
 

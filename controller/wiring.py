@@ -1,6 +1,7 @@
 """Where a controller is put together: its source of desired state, its device observer,
 MediaMTX, the state directory and its sinks. The command line, the demo, the tests and the
-benchmarks all build it here, so there is one way it is made.
+benchmarks all build it here, so there is one way it is made; `run` and `once` are what
+`camctl run` and `camctl plan`/`apply` do with it.
 
     source  ─┐                        ┌─> status files (always)
     devices ─┼─> Controller ─ report ─┼─> the view (with --view)
@@ -9,14 +10,21 @@ benchmarks all build it here, so there is one way it is made.
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import logging
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from controller import __version__
+from controller.api.device import Device
+from controller.api.loading import LoadResult
 from controller.api.settings import Settings
 from controller.observe.devices import DeviceSource, SimulatedDevices, UdevDevices
 from controller.observe.mediamtx import MediaMTXClient
+from controller.reconcile.apply import SETTLE, Outcome, reconcile_once
 from controller.reconcile.inventory import Inventory
 from controller.reconcile.loop import Controller, DesiredSource, Timing
 from controller.reconcile.metrics import Metrics
@@ -26,6 +34,8 @@ from controller.sources.files import FileSource
 
 if TYPE_CHECKING:
     from controller.view.state import ViewState
+
+log = logging.getLogger("camctl")
 
 
 @dataclass
@@ -91,3 +101,104 @@ def view(settings: Settings, state_dir: Path) -> ViewState:
     from controller.view.state import ViewState
 
     return ViewState(settings, StatusStore(state_dir).read()[1])
+
+
+# --- camctl run, plan and apply ------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Run:
+    """What `camctl run` was asked for."""
+
+    settings: Settings
+    state_dir: Path
+    mediamtx: str  # the Control API's URL
+    timing: Timing = field(default_factory=Timing)
+    paths: Sequence[Path] = ()  # documents; none with kubernetes
+    follow_links: bool = False
+    kubernetes: bool = False
+    namespace: str | None = None
+    claim_unassigned: bool = False
+    simulated_devices: Path | None = None
+    view_address: str | None = None
+    view_token_file: Path | None = None
+
+
+async def run(what: Run, stop: asyncio.Event) -> Controller:
+    """Build the controller `what` describes and run it, with its view, until `stop`."""
+    from controller.reconcile.loop import tune_collector
+
+    tune_collector()
+    if what.kubernetes:
+        node = what.settings.node_name or ""
+        source, sink = kubernetes(
+            node, what.namespace, claim_unassigned=what.claim_unassigned, stop=stop.set
+        )
+        sinks, scope = [sink], f"namespace {what.namespace}" if what.namespace else "all namespaces"
+        watching = f"Kubernetes ({scope}) as node {node}"
+    else:
+        source, sinks = files(what.paths, follow_links=what.follow_links), []
+        watching = ", ".join(map(str, what.paths))
+    state = view(what.settings, what.state_dir) if what.view_address else None
+    parts = Parts(
+        source,
+        devices(what.simulated_devices),
+        what.state_dir,
+        what.settings,
+        what.timing,
+        sinks=[*sinks, *([state] if state is not None else [])],
+    )
+    metrics = Metrics()
+    async with MediaMTXClient.from_env(what.mediamtx) as client:
+        built = controller(parts, client, metrics)
+        log.info(
+            "camctl %s watching %s, MediaMTX at %s, state in %s",
+            __version__,
+            watching,
+            client.url,
+            what.state_dir,
+        )
+        async with _serving(state, metrics, what):
+            await built.run(stop)
+        log.info("stopped after %d passes", built.health.passes)
+        return built
+
+
+def _serving(
+    state: ViewState | None, metrics: Metrics, what: Run
+) -> contextlib.AbstractAsyncContextManager[Any]:
+    if state is None or what.view_address is None:
+        return contextlib.nullcontext()
+    from controller.view.server import serving
+
+    return serving(state, metrics.registry, what.view_address, what.view_token_file)
+
+
+async def once(
+    source: FileSource,
+    found: Sequence[Device],
+    client: MediaMTXClient,
+    inventory: Inventory,
+    settings: Settings,
+    *,
+    dry_run: bool,
+) -> tuple[Outcome, LoadResult]:
+    """One pass of `camctl plan` or `apply` over files. `plan` reads the inventory without
+    its lock (it is replaced atomically), so it runs beside a `camctl run`; `apply` reads the
+    documents again, SETTLE seconds later, before it removes anything: a file caught
+    half-saved removes nothing."""
+    result = source.load()
+    if dry_run:  # what apply would do once the documents have settled
+        outcome = await reconcile_once(
+            result.desired, found, client, inventory, settings, settled=True, dry_run=True
+        )
+        return outcome, result
+    first = await reconcile_once(result.desired, found, client, inventory, settings, settled=False)
+    if not any(w.reason == "unsettled" for w in first.plan.withheld):
+        return first, result
+    before = source.fingerprint
+    await asyncio.sleep(SETTLE)
+    result = source.load()
+    settled = source.fingerprint == before
+    then = await reconcile_once(result.desired, found, client, inventory, settings, settled=settled)
+    return replace(then, results=first.results + then.results), result
