@@ -30,7 +30,11 @@ from controller.api.device import Device
 from controller.api.kinds import API_VERSION, Ref
 from controller.api.loading import LoadResult
 from controller.api.schema import document_schema
-from controller.api.settings import DEFAULT_RECORDINGS_ROOT, Settings
+from controller.api.settings import (
+    DEFAULT_CREDENTIALS_ROOT,
+    DEFAULT_RECORDINGS_ROOT,
+    Settings,
+)
 from controller.output import (
     action_json,
     blocked,
@@ -146,6 +150,17 @@ def controller_options(func: F, *, paths_required: bool = True) -> F:
             show_default=True,
             envvar="CAMCTL_DISK_LOW",
             help="DiskLow on a Recording when less than this percentage of its disk is free.",
+        ),
+        click.option(
+            "--credentials-root",
+            "credentials_roots",
+            multiple=True,
+            envvar="CAMCTL_CREDENTIALS_ROOT",
+            type=click.Path(file_okay=False, path_type=str),
+            callback=_absolute_roots,
+            help="A directory network cameras' credential files (spec.credentials.file) may "
+            "be in; repeat for several. A relative file name is taken from the first "
+            f"[default: {DEFAULT_CREDENTIALS_ROOT}, and systemd's $CREDENTIALS_DIRECTORY].",
         ),
         click.option(
             "--follow-links",
@@ -543,7 +558,8 @@ def _devices(simulate: Path | None) -> list[Device]:
 def _claims(result: LoadResult, found: Sequence[Device]) -> dict[str, Ref]:
     claims: dict[str, Ref] = {}
     for key, cam in result.desired.cameras.items():
-        hits = [d for d in found if cam.spec.match.matches(d)]
+        match = cam.spec.match
+        hits = [d for d in found if match is not None and match.matches(d)]
         if len(hits) == 1:
             claims.setdefault(hits[0].node, key)
     return claims
@@ -557,7 +573,14 @@ def _settings(options: dict[str, Any]) -> Settings:
         allow_empty=options["allow_empty"],
         recordings_roots=options["recordings_roots"] or (DEFAULT_RECORDINGS_ROOT,),
         disk_low_percent=options["disk_low_percent"],
+        credentials_roots=options["credentials_roots"] or _default_credentials_roots(),
     )
+
+
+def _default_credentials_roots() -> tuple[str, ...]:
+    """/etc/camctl/credentials, and the folder systemd's LoadCredential= fills, if any."""
+    systemd = os.environ.get("CREDENTIALS_DIRECTORY")
+    return (DEFAULT_CREDENTIALS_ROOT, *([systemd] if systemd else []))
 
 
 async def _run_controller(options: dict[str, Any], timing: Timing) -> None:
@@ -659,6 +682,7 @@ def _reconcile(options: dict[str, Any], *, dry_run: bool) -> tuple[Any, LoadResu
     """One pass. `plan` reads the inventory without the lock (it is replaced atomically), so
     it runs beside a `camctl run`. `apply` reads the documents twice, SETTLE seconds apart,
     before it removes anything: a file caught half-saved removes nothing."""
+    from controller.observe.credentials import CredentialFiles
     from controller.observe.mediamtx import MediaMTXClient
     from controller.reconcile.apply import SETTLE, reconcile_once
 
@@ -669,15 +693,31 @@ def _reconcile(options: dict[str, Any], *, dry_run: bool) -> tuple[Any, LoadResu
     settings = _settings(options)
     inventory = Inventory(options["state_dir"] or default_state_dir())
 
+    credential_files = CredentialFiles(settings.credentials_roots)
+
     async def once() -> Any:
         nonlocal result
+        credentials = credential_files.read(result.desired.cameras)
         async with MediaMTXClient.from_env(url) as client:
             if dry_run:  # what apply would do once the documents have settled
                 return await reconcile_once(
-                    result.desired, found, client, inventory, settings, settled=True, dry_run=True
+                    result.desired,
+                    found,
+                    client,
+                    inventory,
+                    settings,
+                    settled=True,
+                    dry_run=True,
+                    credentials=credentials,
                 )
             first = await reconcile_once(
-                result.desired, found, client, inventory, settings, settled=False
+                result.desired,
+                found,
+                client,
+                inventory,
+                settings,
+                settled=False,
+                credentials=credentials,
             )
             if not any(w.reason == "unsettled" for w in first.plan.withheld):
                 return first
@@ -686,7 +726,13 @@ def _reconcile(options: dict[str, Any], *, dry_run: bool) -> tuple[Any, LoadResu
             result = source.load()
             settled = source.fingerprint == before
             then = await reconcile_once(
-                result.desired, found, client, inventory, settings, settled=settled
+                result.desired,
+                found,
+                client,
+                inventory,
+                settings,
+                settled=settled,
+                credentials=credential_files.read(result.desired.cameras),
             )
             return replace(then, results=first.results + then.results)
 

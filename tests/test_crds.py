@@ -198,6 +198,10 @@ SCHEMA_REFUSES = [
     ("Recording", "spec.retention", 7),
     ("Recording", "spec.path", "/recordings/%Y-%m-%d"),
     ("Recording", "spec.stream", None),
+    ("Camera", "spec.url", "rtsp://admin:s3cr3t@192.0.2.10/x"),
+    ("Camera", "spec.url", "ftp://192.0.2.10/x"),
+    ("Camera", "spec.transport", "quic"),
+    ("Camera", "spec.credentials.secretRef.name", "Gate_Camera"),
 ]
 # Rules across fields, or beyond what OpenAPI says: the loader refuses these, the API server
 # accepts them, and camctl reports them in the resource's status (InvalidSpec).
@@ -209,6 +213,10 @@ SCHEMA_ACCEPTS = [
     ("Recording", "spec.retention", "30m"),
     ("Recording", "spec.segmentDuration", "2d"),
     ("Recording", "spec.partDuration", "2h"),
+    ("Camera", "spec.match", None),  # neither match nor url
+    ("Camera", "spec.url", "rtsp://192.0.2.10/x"),  # both match and url
+    ("Camera", "spec.transport", "tcp"),  # for a network camera only
+    ("Camera", "spec.credentials", {"file": "a.yaml", "secretRef": {"name": "a"}}),
 ]
 
 
