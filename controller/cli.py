@@ -413,6 +413,13 @@ def apply(**options: Any) -> None:
     help="With --kubernetes: also own Cameras without spec.node (one camctl per cluster only).",
 )
 @click.option(
+    "--read-secrets",
+    is_flag=True,
+    envvar="CAMCTL_READ_SECRETS",
+    help="With --kubernetes: read the Secrets network Cameras name (spec.credentials.secretRef); "
+    "needs get/list/watch on Secrets (manifests/components/camera-secrets).",
+)
+@click.option(
     "--view",
     "view_address",
     metavar="HOST:PORT",
@@ -441,6 +448,8 @@ def run(resync: float, log_format: str, **options: Any) -> None:
 
     if options["kubernetes"] == bool(options["paths"]):
         raise click.UsageError("give PATHS, or --kubernetes (not both)")
+    if options["read_secrets"] and not options["kubernetes"]:
+        raise click.UsageError("--read-secrets goes with --kubernetes")
     _check_start(options)
     logs.setup(log_format)
     try:
@@ -605,6 +614,7 @@ async def _run_controller(options: dict[str, Any], timing: Timing) -> None:
         settings,
         timing,
         sinks=[*sinks, *([view] if view is not None else [])],
+        credentials=[source] if options.get("read_secrets") else [],
     )
     inventory = Inventory(state_dir)
     try:
@@ -672,6 +682,7 @@ def _desired_source(options: dict[str, Any], stop: asyncio.Event) -> tuple[Any, 
         options["namespace"],
         claim_unassigned=options["claim_unassigned"],
         stop=stop.set,
+        read_secrets=options["read_secrets"],
     )
     scope = f"namespace {options['namespace']}" if options["namespace"] else "all namespaces"
     where = f"Kubernetes ({scope}) as node {options['node_name']}"

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from controller.api.credentials import CredentialSource
 from controller.api.settings import Settings
 from controller.observe.devices import DeviceSource, SimulatedDevices, UdevDevices
 from controller.observe.mediamtx import MediaMTXClient
@@ -38,6 +39,8 @@ class Parts:
     settings: Settings
     timing: Timing = field(default_factory=Timing)
     sinks: Sequence[Sink] = ()  # after the status files, which every controller writes
+    # Readers of network cameras' credentials besides their files: Kubernetes Secrets.
+    credentials: Sequence[CredentialSource] = ()
 
 
 def controller(parts: Parts, client: MediaMTXClient, metrics: Metrics | None = None) -> Controller:
@@ -52,6 +55,7 @@ def controller(parts: Parts, client: MediaMTXClient, metrics: Metrics | None = N
         parts.timing,
         metrics,
         sinks=(StatusStore(parts.state_dir), *parts.sinks),
+        credentials=parts.credentials,
     )
 
 

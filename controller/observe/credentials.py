@@ -21,6 +21,9 @@ from controller.kit import yamlfile
 from controller.kit.yamlfile import Refused
 
 MAX_BYTES = 4096
+SECRETS_ELSEWHERE = Unavailable(
+    "a secretRef is read only by `camctl run --kubernetes --read-secrets` (see docs/kubernetes.md)"
+)
 
 StatKey = tuple[int, int, int, int, int]
 
@@ -41,6 +44,8 @@ class CredentialFiles:
         wanted: set[str] = set()
         for key, camera in cameras.items():
             credentials = camera.spec.credentials
+            if credentials is not None and credentials.secret_ref is not None:
+                found[key] = SECRETS_ELSEWHERE  # unless a Secret reader answers instead
             if credentials is None or credentials.file is None:
                 continue
             path = self.where(credentials.file)

@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from typing import Any, Protocol, runtime_checkable
 
 from controller.api.conditions import now
-from controller.api.credentials import CredentialSource
+from controller.api.credentials import CredentialSource, Resolved
 from controller.api.health import Health
 from controller.api.kinds import Ref, Status
 from controller.api.loading import LoadResult
@@ -98,11 +98,11 @@ class Controller:
         timing: Timing = Timing(),
         metrics: Metrics | None = None,
         sinks: Sequence[Sink] = (),
-        credentials: CredentialSource | None = None,
+        credentials: Sequence[CredentialSource] = (),
     ) -> None:
         self.source, self.devices, self.client = source, devices, client
-        # Network cameras' credentials: files by default; under Kubernetes, Secrets too.
-        self.credentials = credentials or CredentialFiles(settings.credentials_roots)
+        # Network cameras' credentials: files, and what else reads some (Kubernetes Secrets).
+        self.credentials = [CredentialFiles(settings.credentials_roots), *credentials]
         self.inventory, self.settings, self.timing = inventory, settings, timing
         self.metrics = metrics or Metrics()
         self.sinks = tuple(sinks)
@@ -218,7 +218,9 @@ class Controller:
         loaded = self.source.load()
         devices = self.devices.current()
         settled = self._settled(self.source.fingerprint)
-        credentials = await self.credentials.resolve(loaded.desired)
+        credentials: dict[Ref, Resolved] = {}
+        for source in self.credentials:  # each answers for the Cameras it reads
+            credentials |= await source.resolve(loaded.desired)
         inputs = _fingerprint((self.source.fingerprint, frozenset(credentials.items())), devices)
         self.inventory.acquire()
         outcome = await reconcile_once(
