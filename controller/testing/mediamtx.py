@@ -474,7 +474,7 @@ class MediaMTXEmulator:
         self.recordings_answer: Any = None
         self._paths: dict[str, dict[str, Any]] = {}
         self._since: dict[str, str] = {}
-        self._failures: list[int] = []
+        self._failures: list[tuple[int, str, str | None]] = []
         self._writes = 0
         self._started = _now()
         self._runner: web.AppRunner | None = None
@@ -498,8 +498,16 @@ class MediaMTXEmulator:
         self.runtime.clear()
         self._started = _now()
 
-    def fail_next(self, status: int = 500, times: int = 1) -> None:
-        self._failures.extend([status] * times)
+    def fail_next(
+        self,
+        status: int = 500,
+        times: int = 1,
+        error: str = "injected failure",
+        method: str | None = None,
+    ) -> None:
+        """Answer the next `times` requests (of `method`, if given) with `status` and
+        MediaMTX's error body `error`."""
+        self._failures.extend([(status, error, method)] * times)
 
     def stop_failing(self) -> None:
         """Forget the failures `fail_next` asked for and has not answered yet."""
@@ -608,8 +616,9 @@ class MediaMTXEmulator:
         self.requests.append((request.method, request.raw_path, body))
         await asyncio.sleep(self.delay)
         try:
-            if self._failures:
-                raise _APIError(self._failures.pop(0), "injected failure")
+            if self._failures and self._failures[0][2] in (None, request.method):
+                status, error, _ = self._failures.pop(0)
+                raise _APIError(status, error)
             await self._authenticate(request)
             return await handler(request)
         except _APIError as exc:
