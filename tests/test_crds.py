@@ -160,7 +160,14 @@ def test_defaults_are_described_not_applied_by_the_api_server() -> None:
 # --- As strict as the file loader ----------------------------------------------------
 
 
-@pytest.mark.parametrize("path", sorted(EXAMPLES.glob("*.yaml")), ids=lambda p: p.name)
+NETWORK_EXAMPLES = ROOT / "examples" / "network"
+
+
+@pytest.mark.parametrize(
+    "path",
+    sorted([*EXAMPLES.glob("*.yaml"), *NETWORK_EXAMPLES.glob("*.yaml")]),
+    ids=lambda p: p.name,
+)
 def test_every_example_document_is_valid(path: Path) -> None:
     for document in documents(path):
         errors = list(validator(document["kind"]).iter_errors(document))
