@@ -208,6 +208,9 @@ async def test_a_secret_gives_the_path_its_credentials_and_rotation_converges_it
         assert h.emu.stored("cams/gate") == before
         assert "cams/gate" in h.emu.path_names()
         assert "CredentialsUnavailable" in h.reasons("gate")
+        types = {(e["reason"], e["type"]) for e in h.events("gate")}
+        assert ("CredentialsUnavailable", "Warning") in types and ("Connected", "Normal") in types
+        assert ("Connecting", "Normal") in types  # a path being connected is no warning
 
         # Created again: back in service, without writing to MediaMTX.
         writes = h.emu.write_count

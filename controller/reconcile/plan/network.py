@@ -52,14 +52,15 @@ def camera_statuses(
     state: Pass, cameras: Mapping[Ref, Camera], runtime: Mapping[str, Mapping[str, Any]]
 ) -> None:
     """Each network Camera's status, once its Streams are planned."""
-    streams: dict[Ref, list[Stream]] = {key: [] for key in cameras}
+    if not state.pulls:  # no network Camera: nothing to look at
+        return
+    streams: dict[Ref, list[Stream]] = {key: [] for key in state.pulls}
     for stream in state.desired.streams.values():
         camera = state.desired.camera_of(stream)
         if camera is not None and ref(camera) in streams:
             streams[ref(camera)].append(stream)
-    for key, camera in cameras.items():
-        if camera.spec.url is not None:
-            _status(state, key, camera, sorted(streams[key], key=lambda s: s.path), runtime)
+    for key in state.pulls:
+        _status(state, key, cameras[key], sorted(streams[key], key=lambda s: s.path), runtime)
 
 
 def _status(
