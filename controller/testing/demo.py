@@ -84,7 +84,7 @@ def run_demo(
 def _emulator() -> MediaMTXEmulator:
     """An emulator that reaches the example network camera, and records when ffmpeg can make
     the segments (it says so once when not)."""
-    cameras = {NETWORK_CAMERA: NETWORK_CREDENTIALS}
+    cameras: dict[str, tuple[str, str] | None] = {NETWORK_CAMERA: NETWORK_CREDENTIALS}
     if shutil.which("ffmpeg") is None:
         click.secho(NO_FFMPEG, fg="yellow", err=True)
         return MediaMTXEmulator(cameras=cameras)
