@@ -35,11 +35,9 @@ from test_kubernetes import (
     used,
 )
 
+from controller import wiring
 from controller.api.settings import Settings
 from controller.observe.mediamtx import MediaMTXClient
-from controller.reconcile.inventory import Inventory
-from controller.reconcile.loop import Controller
-from controller.reconcile.statusfiles import StatusStore
 from controller.sources.kubernetes import KubernetesSource
 from controller.testing.mediamtx import MediaMTXEmulator
 
@@ -122,10 +120,7 @@ async def operator(tmp_path: Path, *, read_secrets: bool = True) -> AsyncIterato
         try:
             async with MediaMTXClient(emu.url or "") as client:
                 url = str(server.url).rstrip("/")
-                state = tmp_path / "state"
-                inventory = Inventory(state)
-                source = KubernetesSource(
-                    inventory,
+                source, sink = wiring.kubernetes(
                     NODE,
                     login=lambda **_: kopf.ConnectionInfo(server=url),
                     relist_interval=0.3,
@@ -134,20 +129,19 @@ async def operator(tmp_path: Path, *, read_secrets: bool = True) -> AsyncIterato
                     unreachable_retry=0.1,
                     read_secrets=read_secrets,
                 )
-                settings = Settings(node_name=NODE, public_host="edge-01.example")
+                assert isinstance(source, KubernetesSource)
                 devices = Devices()
-                controller = Controller(
+                settings = Settings(node_name=NODE, public_host="edge-01.example")
+                parts = wiring.Parts(
                     source,
                     devices,
-                    client,
-                    inventory,
-                    StatusStore(state),
+                    tmp_path / "state",
                     settings,
                     TIMING,
-                    sinks=[source],
+                    sinks=[sink],
                     credentials=[source] if read_secrets else [],
                 )
-                source.attach(controller)
+                controller = wiring.controller(parts, client)
                 h = Harness(cluster, server, emu, source, controller, devices)
                 task = asyncio.create_task(controller.run(h.stop))
                 await eventually(lambda: source.synced)

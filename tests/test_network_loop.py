@@ -21,14 +21,11 @@ from typing import Any
 import pytest
 from openapi_contract import assert_requests_match_spec
 
+from controller import wiring
 from controller.api.kinds import Ref
 from controller.api.settings import Settings
-from controller.observe.devices import SimulatedDevices
 from controller.observe.mediamtx import MediaMTXClient
-from controller.reconcile.inventory import Inventory
 from controller.reconcile.loop import Controller, Timing
-from controller.reconcile.statusfiles import StatusStore
-from controller.sources.files import FileSource
 from controller.testing.mediamtx import MediaMTXEmulator
 
 pytestmark = pytest.mark.anyio
@@ -104,15 +101,10 @@ async def running(tmp_path: Path, documents: str = DOCUMENTS) -> AsyncIterator[H
     settings = Settings(node_name="edge-01", credentials_roots=(str(credentials),))
     try:
         async with MediaMTXClient(url) as client:
-            controller = Controller(
-                FileSource([docs]),
-                SimulatedDevices(devices),
-                client,
-                Inventory(state),
-                StatusStore(state),
-                settings,
-                TIMING,
+            parts = wiring.Parts(
+                wiring.files([docs]), wiring.devices(devices), state, settings, TIMING
             )
+            controller = wiring.controller(parts, client)
             h = Harness(emu, controller, docs, credentials, state)
             h.rotate(PASSWORD)
             task = asyncio.create_task(controller.run(stop))
