@@ -28,7 +28,11 @@ from controller.api.device import Device
 from controller.api.kinds import API_VERSION, Ref
 from controller.api.loading import LoadResult
 from controller.api.schema import document_schema
-from controller.api.settings import DEFAULT_RECORDINGS_ROOT, Settings
+from controller.api.settings import (
+    DEFAULT_CREDENTIALS_ROOT,
+    DEFAULT_RECORDINGS_ROOT,
+    Settings,
+)
 from controller.output import (
     action_json,
     blocked,
@@ -144,6 +148,17 @@ def controller_options(func: F, *, paths_required: bool = True) -> F:
             show_default=True,
             envvar="CAMCTL_DISK_LOW",
             help="DiskLow on a Recording when less than this percentage of its disk is free.",
+        ),
+        click.option(
+            "--credentials-root",
+            "credentials_roots",
+            multiple=True,
+            envvar="CAMCTL_CREDENTIALS_ROOT",
+            type=click.Path(file_okay=False, path_type=str),
+            callback=_absolute_roots,
+            help="A directory network cameras' credential files (spec.credentials.file) may "
+            "be in; repeat for several. A relative file name is taken from the first "
+            f"[default: {DEFAULT_CREDENTIALS_ROOT}, and systemd's $CREDENTIALS_DIRECTORY].",
         ),
         click.option(
             "--follow-links",
@@ -396,6 +411,13 @@ def apply(**options: Any) -> None:
     help="With --kubernetes: also own Cameras without spec.node (one camctl per cluster only).",
 )
 @click.option(
+    "--read-secrets",
+    is_flag=True,
+    envvar="CAMCTL_READ_SECRETS",
+    help="With --kubernetes: read the Secrets network Cameras name (spec.credentials.secretRef); "
+    "needs get/list/watch on Secrets (manifests/components/camera-secrets).",
+)
+@click.option(
     "--view",
     "view_address",
     metavar="HOST:PORT",
@@ -424,6 +446,8 @@ def run(resync: float, log_format: str, **options: Any) -> None:
 
     if options["kubernetes"] == bool(options["paths"]):
         raise click.UsageError("give PATHS, or --kubernetes (not both)")
+    if options["read_secrets"] and not options["kubernetes"]:
+        raise click.UsageError("--read-secrets goes with --kubernetes")
     _check_start(options)
     logs.setup(log_format)
     what = wiring.Run(
@@ -439,6 +463,7 @@ def run(resync: float, log_format: str, **options: Any) -> None:
         simulated_devices=options["simulate_devices"],
         view_address=options["view_address"],
         view_token_file=options["view_token_file"],
+        read_secrets=options["read_secrets"],
     )
     try:
         _refuse_if_in_use(what.state_dir)
@@ -580,7 +605,8 @@ def _devices(simulate: Path | None) -> list[Device]:
 def _claims(result: LoadResult, found: Sequence[Device]) -> dict[str, Ref]:
     claims: dict[str, Ref] = {}
     for key, cam in result.desired.cameras.items():
-        hits = [d for d in found if cam.spec.match.matches(d)]
+        match = cam.spec.match
+        hits = [d for d in found if match is not None and match.matches(d)]
         if len(hits) == 1:
             claims.setdefault(hits[0].node, key)
     return claims
@@ -594,7 +620,14 @@ def _settings(options: dict[str, Any]) -> Settings:
         allow_empty=options["allow_empty"],
         recordings_roots=options["recordings_roots"] or (DEFAULT_RECORDINGS_ROOT,),
         disk_low_percent=options["disk_low_percent"],
+        credentials_roots=options["credentials_roots"] or _default_credentials_roots(),
     )
+
+
+def _default_credentials_roots() -> tuple[str, ...]:
+    """/etc/camctl/credentials, and the folder systemd's LoadCredential= fills, if any."""
+    systemd = os.environ.get("CREDENTIALS_DIRECTORY")
+    return (DEFAULT_CREDENTIALS_ROOT, *([systemd] if systemd else []))
 
 
 def _check_start(options: dict[str, Any]) -> None:

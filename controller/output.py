@@ -33,9 +33,13 @@ FIXES = {
     "InvalidSpec": "fix the document where the message says",
     "InvalidReference": "fix the document where the message says",
     "ApplyFailed": "see why MediaMTX refused it; camctl retries",
+    "CredentialsUnavailable": "make its credentials file or Secret readable, with a password",
+    "Unreachable": "check the camera is on, reachable from MediaMTX's host, at spec.url, and "
+    "takes its credentials",
 }
-# Not blocked: on its way (an action is planned or held back until the documents allow).
-UNDER_WAY = frozenset({"Reconciling", "Withheld"})
+# Not blocked: on its way (an action is planned or held back until the documents allow, a
+# network camera being connected), or nothing asks for it (pulled on demand, or unused).
+UNDER_WAY = frozenset({"Reconciling", "Withheld", "Connecting", "OnDemand", "Unused"})
 
 
 def blocked(statuses: Mapping[Ref, Status]) -> list[dict[str, Any]]:

@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from controller import __version__
+from controller.api.credentials import CredentialSource
 from controller.api.device import Device
 from controller.api.loading import LoadResult
 from controller.api.settings import Settings
@@ -48,6 +49,8 @@ class Parts:
     settings: Settings
     timing: Timing = field(default_factory=Timing)
     sinks: Sequence[Sink] = ()  # after the status files, which every controller writes
+    # Readers of network cameras' credentials besides their files: Kubernetes Secrets.
+    credentials: Sequence[CredentialSource] = ()
 
 
 def controller(parts: Parts, client: MediaMTXClient, metrics: Metrics | None = None) -> Controller:
@@ -62,6 +65,7 @@ def controller(parts: Parts, client: MediaMTXClient, metrics: Metrics | None = N
         parts.timing,
         metrics,
         sinks=(StatusStore(parts.state_dir), *parts.sinks),
+        credentials=parts.credentials,
     )
 
 
@@ -122,6 +126,7 @@ class Run:
     simulated_devices: Path | None = None
     view_address: str | None = None
     view_token_file: Path | None = None
+    read_secrets: bool = False  # network cameras' credentials from Kubernetes Secrets
 
 
 async def run(what: Run, stop: asyncio.Event) -> Controller:
@@ -132,7 +137,11 @@ async def run(what: Run, stop: asyncio.Event) -> Controller:
     if what.kubernetes:
         node = what.settings.node_name or ""
         source, sink = kubernetes(
-            node, what.namespace, claim_unassigned=what.claim_unassigned, stop=stop.set
+            node,
+            what.namespace,
+            claim_unassigned=what.claim_unassigned,
+            stop=stop.set,
+            read_secrets=what.read_secrets,
         )
         sinks, scope = [sink], f"namespace {what.namespace}" if what.namespace else "all namespaces"
         watching = f"Kubernetes ({scope}) as node {node}"
@@ -147,6 +156,7 @@ async def run(what: Run, stop: asyncio.Event) -> Controller:
         what.settings,
         what.timing,
         sinks=[*sinks, *([state] if state is not None else [])],
+        credentials=[source] if what.read_secrets else [],  # type: ignore[list-item]
     )
     metrics = Metrics()
     async with MediaMTXClient.from_env(what.mediamtx) as client:
@@ -187,18 +197,24 @@ async def once(
     its lock (it is replaced atomically), so it runs beside a `camctl run`; `apply` reads the
     documents again, SETTLE seconds later, before it removes anything: a file caught
     half-saved removes nothing."""
+    from controller.observe.credentials import CredentialFiles
+
+    files = CredentialFiles(settings.credentials_roots)
+
+    async def attempt(result: LoadResult, **kw: Any) -> Outcome:
+        credentials = files.read(result.desired.cameras)
+        return await reconcile_once(
+            result.desired, found, client, inventory, settings, credentials=credentials, **kw
+        )
+
     result = source.load()
     if dry_run:  # what apply would do once the documents have settled
-        outcome = await reconcile_once(
-            result.desired, found, client, inventory, settings, settled=True, dry_run=True
-        )
-        return outcome, result
-    first = await reconcile_once(result.desired, found, client, inventory, settings, settled=False)
+        return await attempt(result, settled=True, dry_run=True), result
+    first = await attempt(result, settled=False)
     if not any(w.reason == "unsettled" for w in first.plan.withheld):
         return first, result
     before = source.fingerprint
     await asyncio.sleep(SETTLE)
     result = source.load()
-    settled = source.fingerprint == before
-    then = await reconcile_once(result.desired, found, client, inventory, settings, settled=settled)
+    then = await attempt(result, settled=source.fingerprint == before)
     return replace(then, results=first.results + then.results), result

@@ -160,7 +160,14 @@ def test_defaults_are_described_not_applied_by_the_api_server() -> None:
 # --- As strict as the file loader ----------------------------------------------------
 
 
-@pytest.mark.parametrize("path", sorted(EXAMPLES.glob("*.yaml")), ids=lambda p: p.name)
+NETWORK_EXAMPLES = ROOT / "examples" / "network"
+
+
+@pytest.mark.parametrize(
+    "path",
+    sorted([*EXAMPLES.glob("*.yaml"), *NETWORK_EXAMPLES.glob("*.yaml")]),
+    ids=lambda p: p.name,
+)
 def test_every_example_document_is_valid(path: Path) -> None:
     for document in documents(path):
         errors = list(validator(document["kind"]).iter_errors(document))
@@ -198,6 +205,10 @@ SCHEMA_REFUSES = [
     ("Recording", "spec.retention", 7),
     ("Recording", "spec.path", "/recordings/%Y-%m-%d"),
     ("Recording", "spec.stream", None),
+    ("Camera", "spec.url", "rtsp://admin:s3cr3t@192.0.2.10/x"),
+    ("Camera", "spec.url", "ftp://192.0.2.10/x"),
+    ("Camera", "spec.transport", "quic"),
+    ("Camera", "spec.credentials.secretRef.name", "Gate_Camera"),
 ]
 # Rules across fields, or beyond what OpenAPI says: the loader refuses these, the API server
 # accepts them, and camctl reports them in the resource's status (InvalidSpec).
@@ -209,6 +220,10 @@ SCHEMA_ACCEPTS = [
     ("Recording", "spec.retention", "30m"),
     ("Recording", "spec.segmentDuration", "2d"),
     ("Recording", "spec.partDuration", "2h"),
+    ("Camera", "spec.match", None),  # neither match nor url
+    ("Camera", "spec.url", "rtsp://192.0.2.10/x"),  # both match and url
+    ("Camera", "spec.transport", "tcp"),  # for a network camera only
+    ("Camera", "spec.credentials", {"file": "a.yaml", "secretRef": {"name": "a"}}),
 ]
 
 

@@ -1,7 +1,8 @@
 """`make demo` (`camctl demo`) end to end: a real process, from the repository root, offline.
 
 It must apply and converge the examples against the emulator, go live, count the segments
-the emulator writes for the Recordings, and stop on Ctrl-C with exit 0.
+the emulator writes for the Recordings, see the network camera connected, and stop on Ctrl-C
+with exit 0.
 """
 
 from __future__ import annotations
@@ -32,8 +33,8 @@ def read_until(out: IO[str], pattern: str, seen: list[str], timeout: float = 60)
     raise AssertionError(f"no {pattern!r} in:\n{''.join(seen)[-3000:]}")
 
 
-def recording_status(state: Path, name: str) -> dict[str, object]:
-    path = state / "status" / "Recording" / "default" / f"{name}.json"
+def recording_status(state: Path, name: str, kind: str = "Recording") -> dict[str, object]:
+    path = state / "status" / kind / "default" / f"{name}.json"
     try:
         status: dict[str, object] = json.loads(path.read_text())["status"]
     except (OSError, ValueError):
@@ -55,7 +56,8 @@ def test_demo_converges_goes_live_records_and_stops_on_ctrl_c() -> None:
     try:
         assert demo.stdout is not None
         state = Path(read_until(demo.stdout, r"state in (\S+)", seen)[1])
-        read_until(demo.stdout, r"API writes: 3 \(one per path", seen)
+        read_until(demo.stdout, r"add cams/gate: ok", seen)  # the network camera
+        read_until(demo.stdout, r"API writes: 4 \(one per path", seen)
         read_until(demo.stdout, r"Now live", seen)
         deadline = time.monotonic() + 30
         while time.monotonic() < deadline:  # a segment every 2 s, seen at the next pass
@@ -67,6 +69,9 @@ def test_demo_converges_goes_live_records_and_stops_on_ctrl_c() -> None:
             raise AssertionError(f"no segments counted:\n{''.join(seen)[-3000:]}")
         files = list((state / "recordings" / "cams" / "front-door").glob("*.mp4"))
         assert files and files[0].stat().st_size > 1000
+        gate = recording_status(state, "gate", "Camera")
+        ready = next(c for c in gate["conditions"] if c["type"] == "Ready")
+        assert (ready["status"], ready["reason"]) == ("True", "Connected"), gate
         demo.send_signal(signal.SIGINT)
         assert demo.wait(10) == 0
     finally:

@@ -85,8 +85,8 @@ def test_unknown_kind_and_non_mapping_documents(tmp_path: Path) -> None:
 
 
 def test_missing_required_field_points_at_the_parent(tmp_path: Path) -> None:
-    path = write(tmp_path, "c.yaml", CAMERA.replace('  match: {serial: "S1"}\n', "  node: x\n"))
-    assert errors_of(path) == [f"{path}:4:1: Camera/cam: spec.match: Field required"]
+    path = write(tmp_path, "s.yaml", STREAM.replace("  camera: cam\n", "  mode: always\n"))
+    assert errors_of(path) == [f"{path}:4:1: Stream/cam: spec.camera: Field required"]
 
 
 def test_duplicate_names_across_files(tmp_path: Path) -> None:

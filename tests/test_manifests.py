@@ -29,6 +29,8 @@ from controller.view.snapshot import Snapshot
 ROOT = Path(__file__).resolve().parents[1]
 BASE = ROOT / "manifests" / "base"
 PROMETHEUS = ROOT / "manifests" / "prometheus"
+NETWORK_CAMERAS = ROOT / "manifests" / "network-cameras"
+CAMERA_SECRETS = ROOT / "manifests" / "components" / "camera-secrets"
 SYSTEMD = ROOT / "manifests" / "systemd"
 MEDIAMTX_IMAGE = "bluenviron/mediamtx:1.20.1-ffmpeg"
 LOCALHOST = {"127.0.0.1", "::1"}
@@ -136,6 +138,49 @@ def test_the_service_account_is_the_one_bound_to_the_role(base: list[dict[str, A
     (subject,) = binding["subjects"]
     assert subject["name"] == pod(base)["serviceAccountName"] == "camctl"
     assert one(base, "ServiceAccount", "camctl")
+
+
+def secret_rules(docs: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    return [
+        rule
+        for d in docs
+        if d["kind"] == "ClusterRole"
+        for rule in d["rules"]
+        if "secrets" in rule["resources"]
+    ]
+
+
+def test_secrets_are_readable_only_with_the_camera_secrets_component(
+    base: list[dict[str, Any]],
+) -> None:
+    assert secret_rules(base) == []
+    assert "CAMCTL_READ_SECRETS" not in env(container(base, "camctl"))
+    component = load_all((CAMERA_SECRETS / "rbac.yaml").read_text())
+    assert secret_rules(component) == [
+        {"apiGroups": [""], "resources": ["secrets"], "verbs": ["get", "list", "watch"]}
+    ]
+    binding = one(component, "ClusterRoleBinding")
+    assert binding["roleRef"]["name"] == one(component, "ClusterRole")["metadata"]["name"]
+    assert binding["subjects"] == [
+        {"kind": "ServiceAccount", "name": "camctl", "namespace": "camctl"}
+    ]
+    patch = load_all((CAMERA_SECRETS / "read-secrets.yaml").read_text())
+    (camctl,) = one(patch, "DaemonSet")["spec"]["template"]["spec"]["containers"]
+    assert env(camctl) == {"CAMCTL_READ_SECRETS": "true"}
+    known = {p.envvar for p in main.commands["run"].params if isinstance(p.envvar, str)}
+    assert "CAMCTL_READ_SECRETS" in known
+
+
+def test_kustomize_renders_the_network_cameras_overlay() -> None:
+    docs = kubectl_kustomize(NETWORK_CAMERAS)
+    assert secret_rules(docs) == [
+        {"apiGroups": [""], "resources": ["secrets"], "verbs": ["get", "list", "watch"]}
+    ]
+    assert env(container(docs, "camctl"))["CAMCTL_READ_SECRETS"] == "true"
+    assert (
+        one(docs, "ClusterRoleBinding", "camctl-camera-secrets")["subjects"][0]["name"]
+        == (pod(docs)["serviceAccountName"])
+    )
 
 
 # --- The pod -------------------------------------------------------------------------

@@ -446,3 +446,30 @@ def test_durations_marshal_like_mediamtx(text: str, marshalled: str) -> None:
 @given(st.integers(min_value=-(10**18), max_value=10**18))
 def test_durations_round_trip(ns: int) -> None:
     assert _parse_duration(_format_duration(ns)) == ns
+
+
+async def test_pulled_sources_are_ready_only_when_the_camera_answers(
+    http: httpx.AsyncClient, emu: MediaMTXEmulator
+) -> None:
+    """The registry of network cameras: an address, and the credentials it demands."""
+    emu.cameras = {"192.0.2.10:554": ("admin", "p@ss"), "192.0.2.11:9000": ("", "passphrase-1")}
+    emu.cameras["192.0.2.12:80"] = None  # an open MJPEG camera
+    emu.set_path("right", {"source": "rtsp://admin:p%40ss@192.0.2.10/x"})
+    emu.set_path("wrong", {"source": "rtsp://admin:guess@192.0.2.10/x"})
+    emu.set_path("anonymous", {"source": "rtsp://192.0.2.10:554/x"})
+    emu.set_path("unknown", {"source": "rtsp://192.0.2.99/x"})
+    emu.set_path("srt", {"source": "srt://192.0.2.11:9000?streamid=x&passphrase=passphrase-1"})
+    emu.set_path("open", {"source": "http://192.0.2.12/mjpeg"})
+    pulls = "ffmpeg -i rtsp://admin:p%40ss@192.0.2.10/x -f rtsp rtsp://localhost:$RTSP_PORT/x"
+    emu.set_path("transcoded", {"runOnInit": pulls})
+    emu.set_path("transcoded-wrong", {"runOnInit": pulls.replace("p%40ss", "guess")})
+    status, listed = await call(http, "GET", "/v3/paths/list")
+    assert status == 200 and not validation_errors(listed, schema("PathList"))
+    paths = {p["name"]: p for p in listed["items"]}
+    ready = {name for name, p in paths.items() if p["ready"]}
+    assert ready == {"right", "srt", "open", "transcoded"}
+    assert paths["wrong"]["source"] == {"type": "rtspSource", "id": ""}  # pulled, in vain
+    assert paths["wrong"]["readyTime"] is None and paths["right"]["readyTime"]
+    emu.cameras.pop("192.0.2.10:554")  # the camera goes away
+    _, listed = await call(http, "GET", "/v3/paths/list")
+    assert {p["name"] for p in listed["items"] if p["ready"]} == {"srt", "open"}

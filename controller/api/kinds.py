@@ -11,6 +11,7 @@ import hashlib
 from datetime import datetime
 from functools import cached_property
 from typing import TYPE_CHECKING, Annotated, Any, Literal, NamedTuple
+from urllib.parse import parse_qsl, urlsplit
 
 from pydantic import (
     AfterValidator,
@@ -19,7 +20,9 @@ from pydantic import (
     Field,
     NonNegativeInt,
     TypeAdapter,
+    ValidationInfo,
     WithJsonSchema,
+    field_validator,
     model_validator,
 )
 from pydantic.alias_generators import to_camel
@@ -148,11 +151,144 @@ class CameraMatch(_Model):
         return self.device is None or self.device in (device.node, device.by_id, device.by_path)
 
 
+# Network sources MediaMTX pulls, by URL scheme (`spec.url`), and the RTSP transports.
+NETWORK_SCHEMES = ("rtsp", "rtsps", "rtmp", "rtmps", "srt", "http", "https")
+RTSP_SCHEMES = ("rtsp", "rtsps")
+Transport = Literal["automatic", "tcp", "udp", "multicast"]
+# Query keys that carry secrets (redact() hides them too): they belong in spec.credentials.
+SECRET_KEYS = frozenset({"passphrase", "password", "passwd", "pass", "pwd", "token", "secret"})
+
+
+def _network_url(url: str) -> str:
+    """A URL MediaMTX can pull, without credentials (they are never in a document).
+
+    Messages never repeat the URL: a mistaken password in it must not be echoed."""
+    if any(c.isspace() or not c.isprintable() for c in url):
+        raise ValueError("must not contain blanks or control characters")
+    if "$" in url:
+        raise ValueError("must not contain $ (MediaMTX expands $VARIABLES in it)")
+    try:
+        parts = urlsplit(url)
+        parts.port  # noqa: B018 - raises ValueError for a port that is not a number
+    except ValueError:
+        raise ValueError("is not a URL") from None
+    if parts.scheme.lower() not in NETWORK_SCHEMES:
+        raise ValueError(f"the scheme must be one of {', '.join(NETWORK_SCHEMES)}")
+    if "@" in parts.netloc:
+        raise ValueError("credentials do not belong in the URL: use spec.credentials")
+    if not parts.hostname:
+        raise ValueError("names no host")
+    if any(key.lower() in SECRET_KEYS for key, _ in parse_qsl(parts.query)):
+        raise ValueError("secrets do not belong in the URL: use spec.credentials")
+    return url
+
+
+NetworkURL = Annotated[
+    str,
+    AfterValidator(_network_url),
+    Field(max_length=2048, examples=["rtsp://192.0.2.10:554/h264/ch1/main"]),
+    WithJsonSchema(
+        {
+            "type": "string",
+            "pattern": r"^(rtsps?|rtmps?|srt|https?)://[^@/?#\s$]+([/?#][^\s$]*)?$",
+            "maxLength": 2048,
+        }
+    ),
+]
+
+
+class SecretRef(_Model):
+    name: ResourceName = Field(description="A Secret in the Camera's namespace")
+
+
+class CameraCredentials(_Model):
+    """Where a network camera's user name and password are: never in the document itself."""
+
+    file: str | None = Field(
+        default=None,
+        min_length=1,
+        max_length=4096,
+        description="A YAML file {username, password}, under one of camctl's "
+        "--credentials-root folders (a relative path is taken from the first)",
+        examples=["/etc/camctl/credentials/gate.yaml"],
+    )
+    secret_ref: SecretRef | None = Field(
+        default=None,
+        description="Kubernetes: a Secret with the keys username and password "
+        "(camctl run --kubernetes --read-secrets)",
+    )
+
+    @model_validator(mode="after")
+    def _one_place(self) -> CameraCredentials:
+        if (self.file is None) == (self.secret_ref is None):
+            raise ValueError("give one of file or secretRef")
+        return self
+
+
 class CameraSpec(_Model):
     node: str | None = Field(
         default=None, max_length=253, description="Which machine's controller owns the camera"
     )
-    match: CameraMatch
+    match: CameraMatch | None = Field(
+        default=None, description="A V4L2 camera: every field given must match the udev device"
+    )
+    url: NetworkURL | None = Field(
+        default=None,
+        description="A network camera MediaMTX pulls: rtsp, rtsps, rtmp, rtmps, srt, http(s)",
+    )
+    credentials: CameraCredentials | None = Field(
+        default=None, description="The network camera's user name and password"
+    )
+    transport: Transport = Field(
+        default="automatic", description="RTSP transport MediaMTX (or ffmpeg) pulls with"
+    )
+
+    @field_validator("url")
+    @classmethod
+    def _not_both(cls, url: str | None, info: ValidationInfo) -> str | None:
+        if url is not None and info.data.get("match") is not None:
+            raise ValueError(
+                "give spec.match (a V4L2 camera) or spec.url (a network one), not both"
+            )
+        return url
+
+    @field_validator("credentials")
+    @classmethod
+    def _of_a_network_camera(
+        cls, credentials: CameraCredentials | None, info: ValidationInfo
+    ) -> CameraCredentials | None:
+        if credentials is not None and info.data.get("match") is not None:
+            raise ValueError("credentials are for a network camera (spec.url)")
+        return credentials
+
+    @field_validator("transport")
+    @classmethod
+    def _rtsp_only(cls, transport: Transport, info: ValidationInfo) -> Transport:
+        url = info.data.get("url")
+        if transport != "automatic" and url and urlsplit(url).scheme.lower() not in RTSP_SCHEMES:
+            raise ValueError("a transport other than automatic is for rtsp:// and rtsps:// only")
+        if transport != "automatic" and info.data.get("match") is not None:
+            raise ValueError("transport is for a network camera (spec.url)")
+        return transport
+
+    @model_validator(mode="after")
+    def _a_source(self) -> CameraSpec:
+        if self.match is None and self.url is None:
+            raise ValueError("give spec.match (a V4L2 camera) or spec.url (a network camera)")
+        return self
+
+    @property
+    def network(self) -> bool:
+        return self.url is not None
+
+
+class SourceStatus(_Model):
+    """A network camera as MediaMTX sees it: is it receiving from the camera, since when."""
+
+    url: str = Field(description="spec.url; credentials are never shown")
+    path: str | None = Field(default=None, description="The MediaMTX path that pulls it")
+    connected: bool | None = Field(default=None, description="None: not known (onDemand)")
+    since: str | None = Field(default=None, description="MediaMTX's readyTime (RFC 3339)")
 
 
 class CameraStatus(_Model):
@@ -162,6 +298,9 @@ class CameraStatus(_Model):
     last_device: Device | None = Field(
         default=None,
         description="While absent: the device it had, as long as its spec has not changed",
+    )
+    source: SourceStatus | None = Field(
+        default=None, description="A network camera: whether MediaMTX receives from it"
     )
 
 
@@ -214,7 +353,11 @@ class StreamSpec(_Model):
     device_link: DeviceLink | None = Field(
         default=None, description="Which name of the device ffmpeg opens (default: the setting)"
     )
-    video: VideoSpec = Field(default_factory=VideoSpec)
+    video: VideoSpec | None = Field(
+        default=None,
+        description="How ffmpeg encodes. Without it a network camera is passed through as it "
+        "sends, and a V4L2 camera is encoded with the defaults",
+    )
 
 
 class StreamUrls(_Model):

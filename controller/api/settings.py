@@ -9,6 +9,8 @@ from controller.api.kinds import DeviceLink
 
 # MediaMTX's ./recordings when it runs in /var/lib/mediamtx, as its systemd unit here does.
 DEFAULT_RECORDINGS_ROOT = "/var/lib/mediamtx/recordings"
+# Where network cameras' credential files are; systemd's $CREDENTIALS_DIRECTORY is added.
+DEFAULT_CREDENTIALS_ROOT = "/etc/camctl/credentials"
 
 
 @dataclass(frozen=True)
@@ -24,3 +26,5 @@ class Settings:
     # The only directories Recordings may write to and camctl reads; the first is the default.
     recordings_roots: tuple[str, ...] = (DEFAULT_RECORDINGS_ROOT,)
     disk_low_percent: float = 10.0  # DiskLow when less of the recordings' disk is free
+    # The only directories credential files (Camera spec.credentials.file) are read from.
+    credentials_roots: tuple[str, ...] = (DEFAULT_CREDENTIALS_ROOT,)

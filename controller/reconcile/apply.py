@@ -10,10 +10,11 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from controller.api.conditions import now
+from controller.api.credentials import Resolved
 from controller.api.desired import Desired
 from controller.api.device import Device
 from controller.api.kinds import Ref, Status
@@ -43,6 +44,8 @@ class Observed:
     runtime: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
     error: str | None = None
     recordings: Mapping[Ref, RecordingFiles] = field(default_factory=dict)
+    # Network cameras' credentials, as read before the pass (never shown: see redact()).
+    credentials: Mapping[Ref, Resolved] = field(default_factory=dict, repr=False)
 
 
 @dataclass
@@ -120,14 +123,17 @@ async def reconcile_once(
     dry_run: bool = False,
     previous: Mapping[Ref, Status] | None = None,
     scanner: SegmentScanner | None = None,
+    credentials: Mapping[Ref, Resolved] | None = None,
 ) -> Outcome:
     """Observe, plan and (unless `dry_run`) apply; statuses describe the state reached.
 
     `settled`: the desired state read the same twice, a settle time apart; destructive
     actions wait for it (see the planner). Pass a long-lived `scanner` where passes
-    repeat: it caches what the files were."""
+    repeat: it caches what the files were. `credentials`: the network Cameras', as read
+    before the pass."""
     scanner = scanner or SegmentScanner(settings.recordings_roots)
     observed = await observe(client, scanner, record_targets(desired, settings))
+    observed = replace(observed, credentials=credentials or {})
     owned = inventory.load()
     if not dry_run:
         inventory.migrate()  # an older camctl's file: this format, the old one kept beside
@@ -144,6 +150,7 @@ async def reconcile_once(
             observed.runtime,
             observed.recordings,
             settled=settled,
+            credentials=observed.credentials,
         )
 
     result = plan_against(observed.paths, owned)

@@ -22,12 +22,14 @@ from dataclasses import dataclass
 from typing import Any, Protocol, runtime_checkable
 
 from controller.api.conditions import now
+from controller.api.credentials import CredentialSource, Resolved
 from controller.api.health import Health
 from controller.api.kinds import Ref, Status
 from controller.api.loading import LoadResult
 from controller.api.settings import Settings
 from controller.kit.repeats import Repeats
 from controller.kit.watch import FileWatch, WatchGroup
+from controller.observe.credentials import CredentialFiles
 from controller.observe.devices import DeviceSource
 from controller.observe.mediamtx import (
     TESTED_MEDIAMTX,
@@ -96,8 +98,11 @@ class Controller:
         timing: Timing = Timing(),
         metrics: Metrics | None = None,
         sinks: Sequence[Sink] = (),
+        credentials: Sequence[CredentialSource] = (),
     ) -> None:
         self.source, self.devices, self.client = source, devices, client
+        # Network cameras' credentials: files, and what else reads some (Kubernetes Secrets).
+        self.credentials = [CredentialFiles(settings.credentials_roots), *credentials]
         self.inventory, self.settings, self.timing = inventory, settings, timing
         self.metrics = metrics or Metrics()
         self.sinks = tuple(sinks)
@@ -213,7 +218,10 @@ class Controller:
         loaded = self.source.load()
         devices = self.devices.current()
         settled = self._settled(self.source.fingerprint)
-        inputs = _fingerprint(self.source.fingerprint, devices)
+        credentials: dict[Ref, Resolved] = {}
+        for source in self.credentials:  # each answers for the Cameras it reads
+            credentials |= await source.resolve(loaded.desired)
+        inputs = _fingerprint((self.source.fingerprint, frozenset(credentials.items())), devices)
         self.inventory.acquire()
         outcome = await reconcile_once(
             loaded.desired,
@@ -224,6 +232,7 @@ class Controller:
             settled=settled,
             previous=self.statuses,
             scanner=self.scanner,
+            credentials=credentials,
         )
         if any(w.reason == "unsettled" for w in outcome.plan.withheld):
             self._settle_at = self._stable_since + self.timing.settle

@@ -5,6 +5,10 @@ old value back instead of leaving it. The record fields are the exception: witho
 Recording only `record: false` is managed, because MediaMTX goes on deleting old segments
 by `recordDeleteAfter` while recording is off, and writing its default back would cut the
 retention of files already on disk.
+
+A network Camera's Stream is either passed through (MediaMTX pulls `source`, the camera's
+URL with its credentials inserted) or, with `video`, transcoded by an ffmpeg that pulls the
+URL. Either way the credentials are in the config: whatever shows a config redacts it.
 """
 
 from __future__ import annotations
@@ -14,9 +18,11 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
+from urllib.parse import quote, urlsplit, urlunsplit
 
+from controller.api.credentials import Credentials
 from controller.api.device import Device
-from controller.api.kinds import DeviceLink, Recording, Stream, VideoSpec
+from controller.api.kinds import Camera, DeviceLink, Recording, Stream, Transport, VideoSpec
 from controller.api.recorded import NAME_FORMAT
 from controller.api.units import parse_bitrate, parse_duration
 from controller.kit.redact import REDACTED
@@ -34,6 +40,8 @@ RECORD_FIELDS = (
 # Every path field camctl may write; any other field of a path is left as it is.
 MANAGED_FIELDS = (
     "source",
+    "sourceOnDemand",
+    "rtspTransport",
     "runOnInit",
     "runOnInitRestart",
     "runOnDemand",
@@ -50,6 +58,10 @@ DURATION_FIELDS = frozenset(
     }
 )
 PUBLISH_URL = "rtsp://localhost:$RTSP_PORT/$MTX_PATH"
+DEFAULT_VIDEO = VideoSpec()  # a V4L2 Stream without `video`
+# ffmpeg gives up on a camera silent this long (microseconds), so that MediaMTX restarts it.
+NETWORK_TIMEOUT_US = 10_000_000
+FFMPEG_TRANSPORT = {"tcp": "tcp", "udp": "udp", "multicast": "udp_multicast"}
 
 
 @dataclass(frozen=True)
@@ -127,16 +139,93 @@ def path_config(
     stream: Stream, device_path: str, recording: Recording | None, root: str | None
 ) -> dict[str, Any]:
     """The managed fields of the MediaMTX path that publishes `stream`."""
-    command = ffmpeg_command(stream.spec.video, device_path)
+    command = ffmpeg_command(stream.spec.video or DEFAULT_VIDEO, device_path)
+    return _published_by(command, stream, recording, root)
+
+
+def _published_by(
+    command: str, stream: Stream, recording: Recording | None, root: str | None
+) -> dict[str, Any]:
+    """A path an ffmpeg publishes to: always running, or started when read."""
     always = stream.spec.mode == "always"
     return {
         "source": "publisher",
+        # Managed because a pulled source may have set it, and it is refused with a publisher.
+        "sourceOnDemand": False,
         "runOnInit": command if always else "",
         "runOnInitRestart": always,
         "runOnDemand": "" if always else command,
         "runOnDemandRestart": not always,
         **record_fields(recording, root),
     }
+
+
+# --- network cameras -------------------------------------------------------------------
+
+
+def source_url(url: str, credentials: Credentials | None) -> str:
+    """The URL MediaMTX or ffmpeg pulls: `spec.url` with the credentials inserted, as
+    `user:password@` (percent-encoded), or for SRT as the `passphrase` query parameter."""
+    if credentials is None:
+        return url
+    parts = urlsplit(url)
+    if parts.scheme.lower() == "srt":
+        secret = f"passphrase={quote(credentials.password, safe='')}"
+        return urlunsplit(parts._replace(query=f"{parts.query}&{secret}".lstrip("&")))
+    user = quote(credentials.username, safe="")
+    userinfo = f"{user}:{quote(credentials.password, safe='')}@"
+    return urlunsplit(parts._replace(netloc=userinfo + parts.netloc))
+
+
+def network_path_config(
+    stream: Stream, camera: Camera, source: str, recording: Recording | None, root: str | None
+) -> dict[str, Any]:
+    """The managed fields of the path of a network Camera's `stream`; `source` is
+    `source_url(...)`. Without `video` MediaMTX pulls the camera itself (on demand or not);
+    with it an ffmpeg pulls, transcodes and publishes, as for a V4L2 camera."""
+    video = stream.spec.video
+    if video is not None:
+        command = network_command(video, source, camera.spec.transport)
+        return _published_by(command, stream, recording, root)
+    return {
+        "source": source,
+        "sourceOnDemand": stream.spec.mode == "onDemand",
+        "rtspTransport": camera.spec.transport,
+        "runOnInit": "",
+        "runOnInitRestart": False,
+        "runOnDemand": "",
+        "runOnDemandRestart": False,
+        **record_fields(recording, root),
+    }
+
+
+def network_command(video: VideoSpec, source: str, transport: Transport) -> str:
+    """The command that pulls a network camera, transcodes and publishes to MediaMTX: the
+    size and rate given in `video` (else the camera's own), the encoder rules of V4L2."""
+    args = ["ffmpeg", "-hide_banner", "-loglevel", "warning"]
+    if urlsplit(source).scheme.lower() in ("rtsp", "rtsps"):
+        if transport in FFMPEG_TRANSPORT:
+            args += ["-rtsp_transport", FFMPEG_TRANSPORT[transport]]
+        args += ["-timeout", str(NETWORK_TIMEOUT_US)]
+    else:
+        args += ["-rw_timeout", str(NETWORK_TIMEOUT_US)]
+    args += ["-i", source, *_resized(video), *encoder_args(video)]
+    return f"{shlex.join(args)} -f rtsp {PUBLISH_URL}"
+
+
+def _resized(video: VideoSpec) -> list[str]:
+    """Scaling and frame rate, only for what `video` names: a camera's own size otherwise."""
+    given = video.model_fields_set
+    if video.codec == "copy":
+        return []
+    args = []
+    if given & {"width", "height"}:
+        width = video.width if "width" in given else -2  # -2: keep the aspect, even
+        height = video.height if "height" in given else -2
+        args += ["-vf", f"scale={width}:{height}"]
+    if "fps" in given:
+        args += ["-r", str(video.fps)]
+    return args
 
 
 def normalize(field: str, value: Any) -> Any:

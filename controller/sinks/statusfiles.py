@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from controller.api.kinds import API_VERSION, KINDS, Ref, Status
+from controller.kit.redact import redact
 from controller.reconcile.inventory import write_atomic
 from controller.reconcile.report import Report, SinkError
 
@@ -57,7 +58,7 @@ class StatusStore:
                 "metadata": {"name": key.name, "namespace": key.namespace},
                 "status": status.model_dump(mode="json", by_alias=True, exclude_none=True),
             }
-            write_atomic(self.path_of(key), document)  # on failure, tried again next pass
+            write_atomic(self.path_of(key), redact(document))  # on failure, tried again next pass
             self._published[key] = status  # planned statuses are never changed afterwards
             self._on_disk.add(key)
             written += 1

@@ -1,7 +1,9 @@
 """`make demo` / `camctl demo`: the whole flow offline, against the MediaMTX emulator.
 
-It applies examples/gitops with the simulated cameras of examples/devices.yaml, plans
-again to show that a converged controller has nothing left to do, then (with --live)
+It applies examples/gitops with the simulated cameras of examples/devices.yaml, and the
+network camera of examples/network (its credentials in examples/credentials, a camera the
+emulator reaches), plans again to show that a converged controller has nothing left to do,
+then (with --live)
 runs the controller: edit the examples and watch MediaMTX follow. The emulator writes a
 real segment (made by ffmpeg, when it is installed) every few seconds for each recording
 path, into the state folder, so Recording status counts them; it also serves MediaMTX's
@@ -25,6 +27,9 @@ from aiohttp import web
 from controller.testing.mediamtx import VERSION, MediaMTXEmulator, run_in_thread
 
 SEGMENT_SECONDS = 2.0
+# The network camera of examples/network, as the emulator reaches it.
+NETWORK_CAMERA = "192.0.2.10:554"
+NETWORK_CREDENTIALS = ("viewer", "demo-only-password")
 NO_FFMPEG = (
     "ffmpeg is not installed: the emulator writes no recording segments, so Recordings "
     "count none (Debian/Ubuntu: sudo apt install ffmpeg)"
@@ -42,7 +47,8 @@ def run_demo(
     demo drives the real commands); with `live`, run the controller (and its view on `view`,
     HOST:PORT) until Ctrl-C. The exit code of the last command."""
     documents, devices = examples / "gitops", examples / "devices.yaml"
-    if not documents.is_dir() or not devices.is_file():
+    network, credentials = examples / "network", examples / "credentials"
+    if not all(p.is_dir() for p in (documents, network, credentials)) or not devices.is_file():
         raise click.ClickException(f"run the demo from the repository root ({examples}/ missing)")
     camctl = camctl_command()
     emulator = _emulator()
@@ -51,19 +57,20 @@ def run_demo(
         run_in_thread(emulator) as url,
     ):
         common = (
-            f"{documents} --mediamtx {url} --simulate-devices {devices} --state-dir {state} "
-            f"--recordings-root {state}/recordings"
+            f"{documents} {network} --mediamtx {url} --simulate-devices {devices} "
+            f"--state-dir {state} --recordings-root {state}/recordings "
+            f"--credentials-root {credentials}"
         )
         click.secho(f"MediaMTX emulator at {url}; state in {state}\n", bold=True)
-        for command in (f"validate {documents}", f"apply {common}", f"plan {common}"):
+        for command in (f"validate {documents} {network}", f"apply {common}", f"plan {common}"):
             code = _run(main, camctl, command)
         click.echo(f"MediaMTX paths: {', '.join(emulator.path_names())}")
         click.echo(f"API writes: {emulator.write_count} (one per path; the second plan wrote none)")
         if not live:
             return code
         click.secho(
-            f"Now live: edit {documents}/*.yaml, or unplug a camera by deleting it from "
-            f"{devices}. Ctrl-C stops.",
+            f"Now live: edit {documents}/*.yaml or {network}/*.yaml, or unplug a camera by "
+            f"deleting it from {devices}. Ctrl-C stops.",
             bold=True,
         )
         _print_next_steps(camctl, f"{camctl} status --state-dir {state}", common, view)
@@ -75,11 +82,13 @@ def run_demo(
 
 
 def _emulator() -> MediaMTXEmulator:
-    """An emulator that records when ffmpeg can make the segments, and says so once when not."""
+    """An emulator that reaches the example network camera, and records when ffmpeg can make
+    the segments (it says so once when not)."""
+    cameras: dict[str, tuple[str, str] | None] = {NETWORK_CAMERA: NETWORK_CREDENTIALS}
     if shutil.which("ffmpeg") is None:
         click.secho(NO_FFMPEG, fg="yellow", err=True)
-        return MediaMTXEmulator()
-    return MediaMTXEmulator(record_every=SEGMENT_SECONDS)
+        return MediaMTXEmulator(cameras=cameras)
+    return MediaMTXEmulator(record_every=SEGMENT_SECONDS, cameras=cameras)
 
 
 def camctl_command() -> str:

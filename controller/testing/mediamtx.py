@@ -7,6 +7,11 @@ texts follow MediaMTX's internal/api and internal/conf. Hooks for tests: a reque
 counter, injected failures, a delay, Basic auth, seeding, and restart() which forgets every
 path, as a MediaMTX restart forgets paths made through the API.
 
+Network cameras are a registry (`cameras`: address -> the credentials each demands): a path
+that pulls one (its `source`, or the `-i` URL of the ffmpeg its runOnInit runs) is ready
+only while the registry has that address and the URL carries the right credentials, as
+MediaMTX's runtime state says whether its source is connected.
+
 Recordings are real files: /v3/recordings/get lists what the path's own recordPath and
 recordFormat point at, and record() writes a real segment there, as MediaMTX would. The same app
 serves the playback server's GET /get, simplified: it answers the whole segment file that holds
@@ -24,6 +29,7 @@ import copy
 import json
 import logging
 import re
+import shlex
 import threading
 import uuid
 from collections.abc import Awaitable, Callable, Iterator, Sequence
@@ -31,6 +37,7 @@ from datetime import UTC, datetime, timedelta
 from fractions import Fraction
 from pathlib import Path
 from typing import Any
+from urllib.parse import parse_qsl, unquote, urlsplit
 
 import click
 from aiohttp import web
@@ -121,6 +128,7 @@ _SOURCE_TYPES = {"rtsp": "rtspSource", "rtmp": "rtmpSource", "http": "hlsSource"
                  "udp+rtp": "rtpSource", "udp": "mpegtsSource",
                  "unix+mpegts": "mpegtsSource"}  # fmt: skip
 _SOURCE_PREFIXES = tuple(_SOURCE_TYPES)  # URL schemes MediaMTX pulls from (rtsps, wheps, ...)
+_DEFAULT_PORTS = {"rtsp": 554, "rtsps": 322, "rtmp": 1935, "rtmps": 443, "http": 80, "https": 443}
 _PATH_NAME = re.compile(r"^[0-9a-zA-Z_\-/.~:]+$")
 _NS = {"ns": 1, "us": 10**3, "µs": 10**3, "μs": 10**3, "ms": 10**6, "s": 10**9, "m": 60 * 10**9,
        "h": 3600 * 10**9}  # fmt: skip
@@ -294,6 +302,16 @@ def _name_regexp(name: str) -> re.Pattern[str] | None:
         raise _APIError(400, f"invalid regular expression: {name[1:]}") from None
 
 
+def _pulled_by(command: str) -> str | None:
+    """The network URL an ffmpeg command reads (`-i URL`), if it reads one."""
+    try:
+        args = shlex.split(command)
+    except ValueError:
+        return None
+    inputs = [args[i + 1] for i, arg in enumerate(args[:-1]) if arg == "-i"]
+    return next((url for url in inputs if url.startswith(_SOURCE_PREFIXES)), None)
+
+
 def _check_source(conf: dict[str, Any]) -> None:
     source = conf["source"]
     if source == "redirect" and not conf["sourceRedirect"]:
@@ -437,8 +455,13 @@ class MediaMTXEmulator:
         *,
         auth_delay: float = 0.0,
         record_every: float | None = None,
+        cameras: dict[str, tuple[str, str] | None] | None = None,
     ) -> None:
         self.users = list(users) if users is not None else None
+        # Network cameras it reaches, by "host:port": the (user, password) each demands, or
+        # None for an open one (for SRT the password is the passphrase).
+        self.cameras: dict[str, tuple[str, str] | None] = dict(cameras or {})
+        self._ready_since: dict[str, str] = {}
         # As if every recording path had a publisher: a segment this often (the demo's).
         self.record_every = record_every
         self._recorder: asyncio.Task[None] | None = None
@@ -451,7 +474,7 @@ class MediaMTXEmulator:
         self.recordings_answer: Any = None
         self._paths: dict[str, dict[str, Any]] = {}
         self._since: dict[str, str] = {}
-        self._failures: list[int] = []
+        self._failures: list[tuple[int, str, str | None]] = []
         self._writes = 0
         self._started = _now()
         self._runner: web.AppRunner | None = None
@@ -471,11 +494,20 @@ class MediaMTXEmulator:
                 connection.force_close()
         self._paths.clear()
         self._since.clear()
+        self._ready_since.clear()
         self.runtime.clear()
         self._started = _now()
 
-    def fail_next(self, status: int = 500, times: int = 1) -> None:
-        self._failures.extend([status] * times)
+    def fail_next(
+        self,
+        status: int = 500,
+        times: int = 1,
+        error: str = "injected failure",
+        method: str | None = None,
+    ) -> None:
+        """Answer the next `times` requests (of `method`, if given) with `status` and
+        MediaMTX's error body `error`."""
+        self._failures.extend([(status, error, method)] * times)
 
     def stop_failing(self) -> None:
         """Forget the failures `fail_next` asked for and has not answered yet."""
@@ -584,8 +616,9 @@ class MediaMTXEmulator:
         self.requests.append((request.method, request.raw_path, body))
         await asyncio.sleep(self.delay)
         try:
-            if self._failures:
-                raise _APIError(self._failures.pop(0), "injected failure")
+            if self._failures and self._failures[0][2] in (None, request.method):
+                status, error, _ = self._failures.pop(0)
+                raise _APIError(status, error)
             await self._authenticate(request)
             return await handler(request)
         except _APIError as exc:
@@ -650,33 +683,64 @@ class MediaMTXEmulator:
         return web.json_response({"status": "ok"})
 
     def _store(self, name: str, fields: dict[str, Any]) -> None:
+        if fields != self._paths.get(name):
+            self._ready_since.pop(name, None)  # a changed path reconnects its source
         self._paths[name] = copy.deepcopy(fields)
         self._since.setdefault(name, _now())
 
     # --- runtime ------------------------------------------------------------------------------
     def _runtime_item(self, name: str) -> dict[str, Any]:
         conf = {**PATH_DEFAULTS, **self._paths[name]}
-        source = self._runtime_source(name, conf)
-        since = self._since[name] if source else None
+        source, ready = self._runtime_source(name, conf)
+        online = self._since[name] if source else None
+        if ready:
+            self._ready_since.setdefault(name, _now())
+        else:
+            self._ready_since.pop(name, None)
+        since = self._ready_since.get(name)
         item: dict[str, Any] = {"name": name, "confName": name, "source": source}
-        for state in ("ready", "available", "online"):
-            item |= {state: source is not None, f"{state}Time": since}
+        item |= {"ready": ready, "readyTime": since, "available": ready, "availableTime": since}
+        item |= {"online": source is not None, "onlineTime": online}
         item |= {"tracks": [], "tracks2": [], "inboundBytes": 0, "inboundFramesInError": 0,
                  "outboundBytes": 0, "bytesReceived": 0, "bytesSent": 0, "readers": []}  # fmt: skip
         return item | copy.deepcopy(self.runtime.get(name, {}))
 
-    @staticmethod
-    def _runtime_source(name: str, conf: dict[str, Any]) -> dict[str, str] | None:
-        """runOnInit publishes at once; static sources not on demand are pulled at once."""
+    def _runtime_source(
+        self, name: str, conf: dict[str, Any]
+    ) -> tuple[dict[str, str] | None, bool]:
+        """The source and whether it is ready: runOnInit publishes at once (once its ffmpeg
+        reaches the camera it pulls, if any); a static source not on demand is pulled at once,
+        and ready once it is reached."""
         if conf["runOnInit"]:
-            return {"type": "rtspSession", "id": str(uuid.uuid5(uuid.NAMESPACE_URL, name))}
+            pulled = _pulled_by(conf["runOnInit"])
+            if pulled is not None and not self.reaches(pulled):
+                return None, False
+            return {"type": "rtspSession", "id": str(uuid.uuid5(uuid.NAMESPACE_URL, name))}, True
         source = conf["source"]
         if source in ("publisher", "redirect") or conf["sourceOnDemand"]:
-            return None
+            return None, False
         if source == "rpiCamera":
-            return {"type": "rpiCameraSource", "id": ""}
+            return {"type": "rpiCameraSource", "id": ""}, True
         prefix = max((p for p in _SOURCE_TYPES if source.startswith(p)), key=len)
-        return {"type": _SOURCE_TYPES[prefix], "id": ""}
+        return {"type": _SOURCE_TYPES[prefix], "id": ""}, self.reaches(source)
+
+    def reaches(self, url: str) -> bool:
+        """Whether a network camera of the registry answers `url` (credentials included)."""
+        try:
+            parts = urlsplit(url)
+            port = parts.port or _DEFAULT_PORTS.get(parts.scheme)
+        except ValueError:
+            return False
+        address = f"{parts.hostname}:{port}"
+        if address not in self.cameras:
+            return False
+        wanted = self.cameras[address]
+        if wanted is None:
+            return True
+        if parts.scheme == "srt":
+            return dict(parse_qsl(parts.query)).get("passphrase") == wanted[1]
+        given = (unquote(parts.username or ""), unquote(parts.password or ""))
+        return parts.username is not None and given == wanted
 
     def _runtime_names(self) -> list[str]:
         return [n for n in self.path_names() if _name_regexp(n) is None]

@@ -38,6 +38,14 @@ export interface CameraCapabilities {
   validation_status: "none" | "disconnected" | "confirmed";
 }
 
+/** Where a network camera's user name and password are: never in the document itself. */
+export interface CameraCredentials {
+  /** A YAML file {username, password}, under one of camctl's --credentials-root folders (a relative path is taken from the first) */
+  file?: string | null;
+  /** Kubernetes: a Secret with the keys username and password (camctl run --kubernetes --read-secrets) */
+  secretRef?: SecretRef | null;
+}
+
 export interface CameraList {
   items: Camera[];
   /** Items matching the filters, on every page */
@@ -93,7 +101,14 @@ export interface CameraObject {
 export interface CameraSpec {
   /** Which machine's controller owns the camera */
   node?: string | null;
-  match: CameraMatch;
+  /** A V4L2 camera: every field given must match the udev device */
+  match?: CameraMatch | null;
+  /** A network camera MediaMTX pulls: rtsp, rtsps, rtmp, rtmps, srt, http(s) */
+  url?: string | null;
+  /** The network camera's user name and password */
+  credentials?: CameraCredentials | null;
+  /** RTSP transport MediaMTX (or ffmpeg) pulls with */
+  transport?: "automatic" | "tcp" | "udp" | "multicast";
 }
 
 export interface CameraStatus {
@@ -102,6 +117,8 @@ export interface CameraStatus {
   device?: Device | null;
   /** While absent: the device it had, as long as its spec has not changed */
   lastDevice?: Device | null;
+  /** A network camera: whether MediaMTX receives from it */
+  source?: SourceStatus | null;
 }
 
 export interface CameraStatusResult {
@@ -462,6 +479,11 @@ export interface RecordingStatus {
   disk?: DiskSpace | null;
 }
 
+export interface SecretRef {
+  /** A Secret in the Camera's namespace */
+  name: string;
+}
+
 export interface SegmentItem {
   /** RFC 3339, UTC */
   start: string;
@@ -523,6 +545,18 @@ export interface ServiceStatus {
   components: ComponentStates;
 }
 
+/** A network camera as MediaMTX sees it: is it receiving from the camera, since when. */
+export interface SourceStatus {
+  /** spec.url; credentials are never shown */
+  url: string;
+  /** The MediaMTX path that pulls it */
+  path?: string | null;
+  /** None: not known (onDemand) */
+  connected?: boolean | null;
+  /** MediaMTX's readyTime (RFC 3339) */
+  since?: string | null;
+}
+
 export interface StorageInfo {
   total_space: number | null;
   used_space: number | null;
@@ -568,7 +602,8 @@ export interface StreamSpec {
   adopt?: boolean;
   /** Which name of the device ffmpeg opens (default: the setting) */
   deviceLink?: "byId" | "byPath" | "node" | null;
-  video?: VideoSpec;
+  /** How ffmpeg encodes. Without it a network camera is passed through as it sends, and a V4L2 camera is encoded with the defaults */
+  video?: VideoSpec | null;
 }
 
 export interface StreamStatus {

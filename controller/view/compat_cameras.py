@@ -125,12 +125,26 @@ def camera_object(snapshot: Snapshot, found: Joined, device: str, now: datetime)
         "device": device,
         "status": "CONNECTED" if connected else "DISCONNECTED",
         "name": cam["metadata"]["name"],
-        "resolution": f"{video.get('width', 1280)}x{video.get('height', 720)}",
+        "resolution": _received_size(snapshot, stream)
+        if stream is not None and "width" not in video
+        else f"{video.get('width', 1280)}x{video.get('height', 720)}",
         "fps": int(video.get("fps", 30)),
         "streams": {k: urls.get(k) for k in ("rtsp", "webrtc", "hls")},
         "recording": configured,
         **(_recording_fields(snapshot, recording, now) if recording else NOT_RECORDING),
     }
+
+
+def _received_size(snapshot: Snapshot, stream: Doc) -> str:
+    """A passed-through network camera's size, as MediaMTX reports its video track; the
+    default until it does."""
+    path = stream.get("status", {}).get("path")
+    for track in (snapshot.runtime.get(path) or {}).get("tracks2") or [] if path else []:
+        props = track.get("codecProps") if isinstance(track, dict) else None
+        width, height = (props or {}).get("width"), (props or {}).get("height")
+        if isinstance(width, int) and isinstance(height, int):
+            return f"{width}x{height}"
+    return "1280x720"
 
 
 def _recording_fields(snapshot: Snapshot, recording: Doc, now: datetime) -> Doc:

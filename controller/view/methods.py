@@ -167,6 +167,7 @@ def _plan(ctx: Context, params: NoParams) -> Doc:
         now(),
         inputs.statuses,
         inputs.runtime,
+        credentials=inputs.credentials,
     )
     notes = list(result.notes)
     if inputs.paths is None:

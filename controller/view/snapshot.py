@@ -12,6 +12,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from controller.api.credentials import Resolved
 from controller.api.desired import AnyResource, Desired
 from controller.api.device import Device
 from controller.api.kinds import API_VERSION, KINDS, CameraStatus, Ref, Status
@@ -37,6 +38,7 @@ class PlanInputs:
     settings: Settings
     statuses: Mapping[Ref, Status]
     runtime: Mapping[str, Mapping[str, Any]]
+    credentials: Mapping[Ref, Resolved] = field(default_factory=dict, repr=False)
 
 
 @dataclass(frozen=True)
@@ -174,6 +176,7 @@ def _plan_inputs(report: Report) -> PlanInputs | None:
         settings=report.settings,
         statuses=dict(report.statuses),
         runtime=observed.runtime,
+        credentials=observed.credentials,
     )
 
 

@@ -18,12 +18,14 @@ from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
+from controller.api.credentials import Resolved
 from controller.api.desired import Desired
 from controller.api.device import Device
 from controller.api.kinds import Camera, Ref, Status, ref
 from controller.api.ownership import Owner
 from controller.api.recorded import RecordingFiles
 from controller.api.settings import Settings
+from controller.reconcile.plan import network
 from controller.reconcile.plan.actions import (
     WITHHELD_BECAUSE,
     Action,
@@ -74,13 +76,15 @@ def plan(
     recordings: Mapping[Ref, RecordingFiles] | None = None,
     *,
     settled: bool = True,
+    credentials: Mapping[Ref, Resolved] | None = None,
 ) -> Plan:
     """Actions that converge MediaMTX, and the status every resource will then have.
 
     `paths` is None when MediaMTX could not be read: statuses say so and nothing is done.
     `recordings` are the files found for each Recording (see record_targets); without them
     a Recording's status says nothing of its files. `settled`: the desired state read the
-    same twice, a settle time apart (see the module docstring).
+    same twice, a settle time apart (see the module docstring). `credentials`: those of
+    the network Cameras that name some, as read before the pass (see `api.credentials`).
     """
     inventory = {**desired.recorded, **inventory} if desired.recorded else inventory
     state = Pass(desired, paths, inventory, settings, now, previous or {}, settled)
@@ -89,7 +93,9 @@ def plan(
         for key, cam in sorted(desired.cameras.items())
         if _is_ours(cam, settings.node_name)
     }
-    matched = match_cameras(state, cameras, devices)
+    usb = {key: cam for key, cam in cameras.items() if not cam.spec.network}
+    matched = match_cameras(state, usb, devices)
+    network.pulls(state, cameras, credentials or {})
     for key, stream in sorted(desired.streams.items()):
         camera = desired.camera_of(stream)
         if camera is None or ref(camera) in cameras:
@@ -97,6 +103,7 @@ def plan(
                 plan_stream(state, key, stream, camera, matched, runtime or {})
             except Exception as exc:  # a bug of ours: this Stream waits, the others go on
                 failed_stream(state, key, stream, exc)
+    network.camera_statuses(state, cameras, runtime or {})
     report_rejected(state, in_force=False)  # before the Recordings that hang off such Streams
     for key, recording in sorted(desired.recordings.items()):
         recording_status(state, key, recording, (recordings or {}).get(key))

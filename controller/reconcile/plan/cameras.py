@@ -73,7 +73,9 @@ class DeviceIndex:
             for name in {d.node, d.by_id, d.by_path} - {None}:
                 self.by["name"].setdefault(str(name).lower(), []).append(d)
 
-    def candidates(self, match: CameraMatch) -> list[Device]:
+    def candidates(self, match: CameraMatch | None) -> list[Device]:
+        if match is None:  # a network camera
+            return []
         keys = (("serial", match.serial), ("usb_path", match.usb_path), ("name", match.device))
         pool = next(
             (self.by[index].get(value.lower(), []) for index, value in keys if value),

@@ -8,6 +8,7 @@ from datetime import datetime
 from typing import Any
 
 from controller.api.conditions import Condition, condition, find, merge_conditions
+from controller.api.credentials import Unavailable
 from controller.api.desired import Desired
 from controller.api.kinds import Ref, Status
 from controller.api.ownership import Owner
@@ -36,6 +37,8 @@ class Pass:
     kept: set[str] = field(default_factory=set)
     pending: set[str] = field(default_factory=set)
     notes: list[str] = field(default_factory=list)
+    # Network Cameras: the URL MediaMTX pulls (credentials inserted), or why there is none.
+    pulls: dict[Ref, str | Unavailable] = field(default_factory=dict)
     idle: dict[str, Condition] = field(init=False)
 
     def __post_init__(self) -> None:

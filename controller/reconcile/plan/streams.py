@@ -6,10 +6,12 @@ from collections.abc import Mapping
 from functools import lru_cache
 from typing import Any
 
+from controller.api.credentials import Unavailable
 from controller.api.device import Device
 from controller.api.kinds import Camera, Ref, Stream, StreamStatus, StreamUrls, generation, ref
 from controller.api.ownership import Owner
 from controller.api.settings import Settings
+from controller.reconcile.plan import network
 from controller.reconcile.plan.actions import WITHHELD_BECAUSE, Action, Withheld
 from controller.reconcile.plan.cameras import last_device
 from controller.reconcile.plan.recordings import recording_root
@@ -31,7 +33,13 @@ def plan_stream(
     chosen: dict[str, Any] = {}  # the device name ffmpeg opens, once there is a device
     live: Mapping[str, Any] | None = None  # what MediaMTX says of the path, once configured
     wanted: dict[str, Any] | None = None
-    if device is not None:
+    unavailable: str | None = None  # why a network Camera's path cannot be written now
+    if camera is not None and camera.spec.network:
+        found = network.wanted(state, stream, camera)
+        unavailable, wanted = (
+            (found.message, None) if isinstance(found, Unavailable) else (None, found)
+        )
+    elif device is not None:
         choice = choose_device(device, stream.spec.device_link or state.settings.device_link)
         chosen = {"device": choice.path, "device_link": choice.link}
         recording = state.desired.recording_of(stream)
@@ -52,6 +60,9 @@ def plan_stream(
             "PathConflict",
             f"path {path!r} exists and camctl did not create it (set spec.adopt to take it over)",
         )
+    elif unavailable is not None:
+        state.kept.add(path)  # what cannot be read now is no reason to remove anything
+        ready = state.ready(key, False, "CameraNotReady", unavailable)
     elif wanted is None:
         # Without its camera the path would only restart ffmpeg in a loop: remove it.
         if last_device(state, camera) is not None:

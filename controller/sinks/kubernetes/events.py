@@ -24,6 +24,9 @@ from controller.sources.kubernetes.store import Entry, Store
 log = logging.getLogger("camctl.kubernetes")
 
 EVENT_REASONS = {"add": "PathAdded", "patch": "PathUpdated", "delete": "PathDeleted"}
+# Not Ready, yet nothing wrong: Normal Events. A network camera being connected, or pulled
+# only while read, is as expected as a path being configured.
+QUIET_REASONS = frozenset({"Disabled", "Reconciling", "Connecting", "OnDemand", "Unused"})
 
 Event = tuple[str, str, bool]  # reason, message, warning
 
@@ -67,7 +70,7 @@ def ready_change(live: Mapping[str, Any], target: Mapping[str, Any]) -> Event | 
     old = find(conditions(live), "Ready")
     if new is None or (old and _triple(old) == _triple(new)):
         return None
-    warning = new.status != "True" and new.reason not in ("Disabled", "Reconciling")
+    warning = new.status != "True" and new.reason not in QUIET_REASONS
     return new.reason, new.message or new.reason, warning
 
 

@@ -83,10 +83,22 @@ def operator_settings() -> kopf.OperatorSettings:
     return settings
 
 
-def registry(login: Login, on_body: Handler, on_event: Handler) -> kopf.OperatorRegistry:
+def registry(
+    login: Login,
+    on_body: Handler,
+    on_event: Handler,
+    on_secret: Callable[[Mapping[str, Any]], None] | None = None,
+) -> kopf.OperatorRegistry:
     """The handlers for every kind: `on_body` (an index) runs for every body, even during
-    the initial listing; `on_event` only once kopf has listed every kind."""
+    the initial listing; `on_event` only once kopf has listed every kind. With `on_secret`,
+    Secrets are watched too (network cameras' credentials), and each raw event goes there."""
     handlers = kopf.OperatorRegistry()
+    if on_secret is not None:
+
+        async def secret(event: kopf.RawEvent, **_: Any) -> None:
+            on_secret(event)
+
+        kopf.on.event("v1", "secrets", id="secrets-credentials", registry=handlers)(secret)
 
     async def login_handler(**kwargs: Any) -> kopf.ConnectionInfo | None:
         return login(**kwargs)

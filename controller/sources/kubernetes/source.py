@@ -15,12 +15,14 @@ import time
 from collections.abc import Callable, Hashable, Mapping
 from typing import Any
 
+from controller.api.credentials import Resolved
 from controller.api.desired import Desired
 from controller.api.kinds import KINDS, Ref
 from controller.api.loading import LoadError, LoadResult
 from controller.sources.kubernetes import desired, operator
 from controller.sources.kubernetes.api import KubeAPI, KubeError, KubeUnreachable
 from controller.sources.kubernetes.operator import Login, default_login
+from controller.sources.kubernetes.secrets import Secrets
 from controller.sources.kubernetes.store import Entry, Store, key_of
 
 log = logging.getLogger("camctl.kubernetes")
@@ -39,6 +41,7 @@ class KubernetesSource:
         stop: Callable[[], None] | None = None,
         relist_interval: float = 300.0,
         first_list_after: float = 5.0,
+        read_secrets: bool = False,
     ) -> None:
         self.node_name, self.namespace = node_name, namespace
         self.claim_unassigned = claim_unassigned
@@ -54,6 +57,8 @@ class KubernetesSource:
         self.status_check: Callable[[Entry], str | None] = lambda _: None
         self.last_pass = desired.Pass()  # what the last load decided, for the sink
         self._list_error: str | None = None  # the last list of our own failed
+        # Network cameras' Secrets, only when asked to read them (RBAC must allow it).
+        self.secrets = Secrets(self.api, lambda r: self._notify(r)) if read_secrets else None
 
     def wake(self, reason: str) -> None:
         """Ask the controller for a pass (the sink's retries use it too)."""
@@ -78,12 +83,19 @@ class KubernetesSource:
         error = self._list_error
         return [desired.api_error(error)] if error else []
 
+    # --- CredentialSource -----------------------------------------------------------
+
+    async def resolve(self, state: Desired) -> Mapping[Ref, Resolved]:
+        """The credentials of this node's Cameras that name a Secret (--read-secrets)."""
+        return await self.secrets.resolve(state) if self.secrets is not None else {}
+
     # --- The watch ---------------------------------------------------------------------
 
     async def watch(self, notify: Callable[[str], None]) -> None:
         """Run kopf until cancelled; the controller is woken on every relevant change."""
         self._notify = notify
-        handlers = operator.registry(self._login, self._on_body, self._on_event)
+        on_secret = self.secrets.on_event if self.secrets is not None else None
+        handlers = operator.registry(self._login, self._on_body, self._on_event, on_secret)
         try:
             await operator.run(
                 handlers, self.settings, self.namespace, self._stop, self._relist_forever

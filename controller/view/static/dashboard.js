@@ -88,19 +88,20 @@ function card(doc, body) {
 const render = {
   Camera(doc) {
     const d = doc.status?.device;
+    const source = doc.status?.source;
     return card(doc, fields([
-      ["device", d?.node], ["product", d?.product], ["node", doc.spec.node],
+      ["device", d?.node], ["product", d?.product], ["source", breakable(doc.spec.url)],
+      ["connected", when(source?.since)], ["node", doc.spec.node],
       ["labels", Object.entries(doc.metadata.labels ?? {}).map(([k, v]) => `${k}=${v}`).join(" ")],
     ]));
   },
   Stream(doc) {
     const s = doc.status ?? {};
-    const v = doc.spec.video ?? {};
     const urls = s.urls ? el("span", { class: "urls" },
       Object.entries(s.urls).map(([k, u]) => el("a", { href: u, rel: "noreferrer" }, k))) : null;
     return card(doc, fields([
       ["camera", doc.spec.camera], ["path", breakable(s.path ?? doc.spec.path)],
-      ["video", `${v.width}x${v.height} @ ${v.fps} fps, ${v.codec}`],
+      ["video", video(doc)],
       ["mode", doc.spec.mode], ["readers", s.readers], ["received", s.bytesReceived != null ? bytes(s.bytesReceived) : null],
       ["urls", urls], ["rtsp", breakable(s.urls?.rtsp)],
     ]));
@@ -121,6 +122,18 @@ const render = {
       "data-namespace": namespace, "data-name": name }, "Segments") : null]);
   },
 };
+
+// A Stream's video: as declared; what it leaves out is the camera's own (network) or the
+// default (V4L2); without `video` a network camera is passed through as it sends.
+function video(doc) {
+  const camera = store.Camera.get(`${doc.metadata.namespace}/${doc.spec.camera}`);
+  const network = Boolean(camera?.spec.url);
+  const v = doc.spec.video;
+  if (!v) return network ? "as the camera sends it" : "default";
+  const own = network ? "camera's" : "default";
+  const size = v.width || v.height ? `${v.width ?? "auto"}x${v.height ?? "auto"}` : `${own} size`;
+  return `${size} @ ${v.fps ? `${v.fps} fps` : `${own} rate`}, ${v.codec ?? "h264"}`;
+}
 
 function bytes(n) {
   if (n === null || n === undefined) return "?";  // only MediaMTX's listing was seen
