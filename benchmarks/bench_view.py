@@ -82,7 +82,7 @@ async def naive_server(run: Running) -> tuple[web.AppRunner, str]:
             return web.Response(status=401)
         message = json.loads(await request.read())
         params = ListParams.model_validate(message.get("params") or {})
-        session = HttpSession(authenticated=True)
+        session = HttpSession("viewer")
         context = Context(run.view.state.snapshot, run.view.state, session, run.view.auth)
         result = lister.handler(context, params)
         return web.json_response({"jsonrpc": "2.0", "id": message.get("id"), "result": result})

@@ -28,6 +28,7 @@ pytestmark = pytest.mark.anyio
 
 ROOT = Path(__file__).resolve().parents[1]
 TOKEN = "view-test-token-7f3a9c"
+ADMIN_TOKEN = "view-admin-token-31c0e2"  # its line says admin: the old service's admin calls
 SECRET = "hunter2-secret"
 ELSEWHERE = """\
 ---
@@ -57,7 +58,7 @@ def world(root: Path) -> tuple[Path, Path]:
     devices = root / "dev" / "devices.yaml"
     devices.parent.mkdir()
     shutil.copy(ROOT / "examples" / "devices.yaml", devices)
-    (root / "tokens").write_text(f"# view tokens\n{TOKEN}\n")
+    (root / "tokens").write_text(f"# view tokens\n{TOKEN}\n{ADMIN_TOKEN} admin\n")
     (root / "tokens").chmod(0o600)
     return docs, devices
 

@@ -31,7 +31,7 @@ from legacy_api import (
     problems,
 )
 from legacy_client import OldClient
-from test_view import TOKEN, View, serving, world
+from test_view import ADMIN_TOKEN, TOKEN, View, serving, world
 from test_view_recordings import TRAVERSALS, front_root, recorded_world
 
 from controller.testing.harness import eventually, running
@@ -238,6 +238,15 @@ async def test_capabilities_for_viewers_and_the_admin_calls_by_role(view: View) 
             answer = await old.answer(await old.send(method))
             assert answer["error"]["code"] == -32003, answer  # known, but for admins
             assert answer["error"]["data"] == {"role": "viewer", "required": "admin"}
+    async with old_client(view, ADMIN_TOKEN) as admin:  # a token whose line says admin
+        told = await admin.result("authenticate", {"auth_token": ADMIN_TOKEN})
+        assert (told["role"], told["permissions"]) == ("admin", ["view", "admin"])
+        for method in ("get_metrics", "get_status", "get_server_info", "get_storage_info"):
+            assert isinstance(await admin.result(method), dict), method
+    async with old_client(view, ADMIN_TOKEN) as per_call:  # the token in the call itself
+        assert "total_space" in await per_call.result(
+            "get_storage_info", {"auth_token": ADMIN_TOKEN}
+        )
 
 
 # --- 9. the old HTTP paths ------------------------------------------------------------------------

@@ -18,6 +18,7 @@ from typing import Any, Literal
 from pydantic import ConfigDict, Field
 
 from controller.view import compat_admin, errors
+from controller.view.auth import Role
 from controller.view.compat_cameras import NOT_RECORDING
 from controller.view.errors import RPCError
 from controller.view.models import Out, Params
@@ -27,7 +28,6 @@ from controller.view.snapshot import Doc
 
 FORMAT_NAMES = {"MJPG": "MJPEG"}
 INSUFFICIENT_PERMISSION = errors.READ_ONLY  # -32003, as the old service used it
-Role = Literal["viewer", "admin"]
 
 
 # --- shapes --------------------------------------------------------------------------
@@ -195,21 +195,25 @@ class StorageInfo(Out):
 
 
 def role_of(ctx: Context) -> Role:
-    """A view token is a viewer; without a token file (loopback only) everyone is admin."""
-    return "admin" if not ctx.auth.required else "viewer"
+    """The role of the session's token (see auth.py: a viewer unless its line says admin);
+    without a token file (loopback only) everyone is admin."""
+    return "admin" if not ctx.auth.required else ctx.session.role
 
 
 def _authenticate(ctx: Context, params: AuthenticateParams) -> Doc:
     token = params.auth_token if params.auth_token is not None else params.token
-    accepted = not ctx.auth.required or (
-        ctx.auth.check(token) if token is not None else ctx.session.authenticated
-    )
-    if not accepted:
+    if token is not None:
+        given = ctx.auth.role_of(token)
+    else:
+        given = ctx.session.role if ctx.session.authenticated else None
+    if not ctx.auth.required:
+        given = "admin"
+    if given is None:
         text = "Authentication failed: unknown token" if token else "Missing token"
         if is_legacy(ctx.session):  # its clients read results only
             return {"authenticated": False, "error": text}
         raise RPCError(errors.UNAUTHORIZED, text)
-    session_id = ctx.session.authenticate_compat()
+    session_id = ctx.session.authenticate_compat(given)
     expires = getattr(ctx.session, "expires_at", None)
     role = role_of(ctx)
     return {
@@ -397,9 +401,8 @@ def _for_admins(name: str, answer: Callable[[Context], Doc]) -> Callable[[Contex
         if role_of(ctx) != "admin":
             raise RPCError(
                 INSUFFICIENT_PERMISSION,
-                f"insufficient permission: {name} needs the admin role, and camctl's view "
-                "tokens are viewers (read the same in controller.status, recordings.list and "
-                "/metrics)",
+                f"insufficient permission: {name} needs the admin role: a view token whose "
+                "line in the token file says admin (TOKEN admin)",
                 {"role": role_of(ctx), "required": "admin"},
             )
         return answer(ctx)

@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 from pydantic import ValidationError
 
 from controller.view import errors
+from controller.view.auth import Role
 from controller.view.errors import RPCError
 from controller.view.models import Params
 
@@ -40,17 +41,21 @@ class Auth(Protocol):
 
     def check(self, token: object) -> bool: ...
 
+    def role_of(self, token: object) -> Role | None: ...
+
 
 class Session(Protocol):
-    """One HTTP request or one WebSocket connection, as the methods see it."""
+    """One HTTP request or one WebSocket connection, as the methods see it; `role` is its
+    token's (see auth.py)."""
 
     authenticated: bool
+    role: Role
 
     def subscribe(self, wanted: Filter) -> str: ...
 
     def unsubscribe(self, subscription: str) -> bool: ...
 
-    def authenticate_compat(self) -> str: ...
+    def authenticate_compat(self, role: Role) -> str: ...
 
 
 def is_legacy(session: Session) -> bool:
@@ -159,9 +164,10 @@ class Dispatcher:
             token = (
                 params["auth_token"] if method.name == "authenticate" else params.pop("auth_token")
             )
-            allowed = session.authenticated or self.auth.check(token)
-            if allowed and legacy and not session.authenticated:
-                session.authenticate_compat()  # as the old service did: from now on
+            role = None if session.authenticated else self.auth.role_of(token)
+            allowed = session.authenticated or role is not None
+            if role is not None and legacy:
+                session.authenticate_compat(role)  # as the old service did: from now on
         else:
             allowed = session.authenticated
         if not (allowed or method.public):

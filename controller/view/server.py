@@ -35,7 +35,7 @@ from controller.view import (
     methods,
     openrpc,
 )
-from controller.view.auth import Open, TokenFile, is_loopback, readable_by_others
+from controller.view.auth import Open, Role, TokenFile, is_loopback, readable_by_others
 from controller.view.capacity import Budget, budget
 from controller.view.errors import ViewError
 from controller.view.listener import Listener
@@ -82,8 +82,9 @@ class Limits:
 class HttpSession:
     """One POST /rpc request, as the methods see it: it cannot hold subscriptions."""
 
-    def __init__(self, authenticated: bool) -> None:
-        self.authenticated = authenticated
+    def __init__(self, role: Role | None) -> None:
+        self.authenticated = role is not None
+        self.role: Role = role or "viewer"
 
     def subscribe(self, wanted: Any) -> str:
         raise errors.RPCError(errors.NEEDS_WEBSOCKET, "subscriptions need the WebSocket at /rpc/ws")
@@ -91,7 +92,7 @@ class HttpSession:
     def unsubscribe(self, subscription: str) -> bool:
         raise errors.RPCError(errors.NEEDS_WEBSOCKET, "subscriptions need the WebSocket at /rpc/ws")
 
-    def authenticate_compat(self) -> str:
+    def authenticate_compat(self, role: Role) -> str:
         return ""  # nothing to remember over HTTP: each request brings its token
 
 
@@ -227,7 +228,8 @@ class View:
     async def rpc(self, request: web.Request) -> web.Response:
         if not self._host_allowed(request):
             return _json_error(403, errors.INVALID_REQUEST, "not a loopback Host")
-        authenticated = self.auth.check_header(request.headers.get("Authorization"))
+        role = self.auth.role_of_header(request.headers.get("Authorization"))
+        authenticated = role is not None
         if (request.content_length or 0) > self.limits.max_body:
             return _json_error(413, errors.INVALID_REQUEST, "request body too large")
         try:
@@ -242,7 +244,7 @@ class View:
             response = _json_error(408, errors.INVALID_REQUEST, "request body too slow")
             response.force_close()
             return response
-        answer = self.dispatcher.handle(body, HttpSession(authenticated))
+        answer = self.dispatcher.handle(body, HttpSession(role))
         if answer is None:
             return web.Response(status=204)
         status = 200
@@ -269,7 +271,7 @@ class View:
             self.dispatcher,
             self.state,
             self.limits.ws,
-            authenticated=self.auth.check_header(request.headers.get("Authorization")),
+            role=self.auth.role_of_header(request.headers.get("Authorization")),
             compat_notes=request.path == "/ws",
         )
         await session.run()

@@ -23,6 +23,7 @@ from datetime import UTC, datetime, timedelta
 from aiohttp import WSCloseCode, WSMsgType, web
 
 from controller.view import errors
+from controller.view.auth import Role
 from controller.view.errors import RPCError
 from controller.view.events import Event, Filter
 from controller.view.rpc import Dispatcher, error_bytes
@@ -50,11 +51,12 @@ class WsSession:
         state: ViewState,
         limits: WsLimits,
         *,
-        authenticated: bool,
+        role: Role | None,
         compat_notes: bool,
     ) -> None:
         self.ws, self.dispatcher, self.state, self.limits = ws, dispatcher, state, limits
-        self.authenticated = authenticated
+        self.authenticated = role is not None
+        self.role: Role = role or "viewer"
         self.legacy = compat_notes  # path /ws: the old service's endpoint
         self.expires_at: datetime | None = None  # when a legacy authentication ends
         self.id = secrets.token_hex(8)
@@ -76,8 +78,8 @@ class WsSession:
     def unsubscribe(self, subscription: str) -> bool:
         return self.subscriptions.pop(subscription, None) is not None
 
-    def authenticate_compat(self) -> str:
-        self.authenticated = True
+    def authenticate_compat(self, role: Role) -> str:
+        self.authenticated, self.role = True, role
         self._authenticated_now()
         return self.id
 
