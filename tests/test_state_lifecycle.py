@@ -183,3 +183,47 @@ async def test_a_mediamtx_of_another_release_is_a_warning_not_a_refusal(tmp_path
         assert any(n.startswith(warning) for n in h.controller.health.notes)
         assert h.emu.path_names() == PATHS  # converged all the same
         assert h.controller.health.errors == []
+
+
+def test_plan_with_a_new_version_shows_exactly_what_it_would_change(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Before an upgrade, the new camctl's `plan` against the running box: a version that
+    renders a path differently (here, one more ffmpeg flag) shows exactly those fields, for
+    every path it touches, and nothing else."""
+    from controller.reconcile import render
+    from controller.testing.mediamtx import run_in_thread
+
+    docs = Path(shutil.copytree(EXAMPLES, tmp_path / "docs"))
+    emu = MediaMTXEmulator()
+    with run_in_thread(emu) as url:
+        args = [
+            "--mediamtx",
+            url,
+            "--simulate-devices",
+            str(DEVICES),
+            "--state-dir",
+            str(tmp_path / "s"),
+        ]
+        assert CliRunner().invoke(main, ["apply", str(docs), *args]).exit_code == 0
+        before = {name: emu.stored(name) for name in emu.path_names()}
+        old = render.encoder_args
+        monkeypatch.setattr(render, "encoder_args", lambda video: [*old(video), "-threads", "2"])
+        render._command_around_device.cache_clear()
+        result = CliRunner().invoke(main, ["plan", str(docs), *args, "-o", "json"])
+        render._command_around_device.cache_clear()
+    plan = json.loads(result.output)
+    assert result.exit_code == 2
+    changed = {a["path"]: set(a["diff"]) for a in plan["actions"]}
+    assert all(a["op"] == "patch" for a in plan["actions"])
+    assert changed == {
+        "cams/front-door": {"runOnInit"},
+        "cams/garage": {"runOnDemand"},
+        "cams/workshop": {"runOnInit"},
+    }
+    for action in plan["actions"]:
+        field = next(iter(action["diff"]))
+        was, will = action["diff"][field]["from"], action["diff"][field]["to"]
+        assert was == before[action["path"]][field] and "-threads" not in was
+        assert will == was.replace(" -f rtsp ", " -threads 2 -f rtsp ")
+    assert emu.write_count == len(before)  # plan wrote nothing

@@ -92,8 +92,10 @@ class StatusStore:
 
 
 def _read_json(path: Path) -> dict[str, Any] | None:
+    """A status document this camctl wrote; one of another API version (a newer camctl's,
+    before a rollback) is not misread: it is left out until rewritten."""
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, ValueError):
         return None
-    return data if isinstance(data, dict) else None
+    return data if isinstance(data, dict) and data.get("apiVersion") == API_VERSION else None
