@@ -250,6 +250,7 @@ async def test_invalid_patch_changes_nothing(
 async def test_runtime_paths(http: httpx.AsyncClient, emu: MediaMTXEmulator) -> None:
     emu.set_path("live", {"runOnInit": "ffmpeg", "runOnInitRestart": True})
     emu.set_path("ondemand", {"runOnDemand": "ffmpeg"})
+    emu.set_path("unread", {"runOnDemand": "ffmpeg"})
     emu.set_path("pulled", {"source": "rtsps://h/s"})
     emu.set_path("lazy", {"source": "rtsp://h/s", "sourceOnDemand": True})
     emu.set_path("~^any", {})
@@ -257,15 +258,69 @@ async def test_runtime_paths(http: httpx.AsyncClient, emu: MediaMTXEmulator) -> 
     status, listed = await call(http, "GET", "/v3/paths/list")
     assert status == 200 and not validation_errors(listed, schema("PathList"))
     paths = {p["name"]: p for p in listed["items"]}
-    assert sorted(paths) == ["lazy", "live", "ondemand", "pulled"], "regexp paths are not listed"
+    assert sorted(paths) == ["lazy", "live", "ondemand", "pulled", "unread"], "no regexp paths"
     assert paths["live"]["source"]["type"] == "rtspSession" and paths["live"]["online"] is True
     assert paths["live"]["available"] is True and paths["live"]["onlineTime"]
     assert paths["pulled"]["source"] == {"type": "rtspSource", "id": ""}
     assert paths["lazy"]["source"] is None and paths["lazy"]["ready"] is False
     assert paths["ondemand"]["readers"] == [{"type": "rtspSession", "id": "r1"}]
-    assert paths["ondemand"]["tracks2"] == [] and paths["ondemand"]["inboundBytes"] == 0
+    assert paths["ondemand"]["online"] is True, "a reader starts runOnDemand"
+    assert paths["unread"]["online"] is False and paths["unread"]["inboundBytes"] == 0
     status, one = await call(http, "GET", "/v3/paths/get/live")
-    assert status == 200 and one == paths["live"]
+    moving = ("inboundBytes", "bytesReceived")  # the publisher sends on meanwhile
+    assert status == 200 and one | {k: 0 for k in moving} == paths["live"] | {k: 0 for k in moving}
+    assert one["inboundBytes"] >= paths["live"]["inboundBytes"]
+
+
+async def runtime_of(http: httpx.AsyncClient, name: str) -> dict[str, Any]:
+    status, item = await call(http, "GET", f"/v3/paths/get/{name}")
+    assert status == 200
+    return dict(item)
+
+
+async def test_a_publisher_sends_until_stalled_and_a_recreated_path_sends_again(
+    http: httpx.AsyncClient, emu: MediaMTXEmulator
+) -> None:
+    conf = {"runOnInit": "ffmpeg", "runOnInitRestart": True}
+    await call(http, "POST", "/v3/config/paths/add/cam1", conf)
+    first = await runtime_of(http, "cam1")
+    await asyncio.sleep(0.05)
+    second = await runtime_of(http, "cam1")
+    assert first["online"] and second["inboundBytes"] > first["inboundBytes"], "bytes flow"
+
+    emu.stall("cam1")  # a stuck ffmpeg: connected, sending nothing
+    frozen = await runtime_of(http, "cam1")
+    await asyncio.sleep(0.05)
+    assert await runtime_of(http, "cam1") == frozen and frozen["online"] is True
+    assert emu.stalled("cam1")
+    await call(http, "PATCH", "/v3/config/paths/patch/cam1", {"record": False})
+    assert emu.stalled("cam1"), "a change of the record fields restarts nothing"
+
+    assert (await call(http, "DELETE", "/v3/config/paths/delete/cam1"))[0] == 200
+    await call(http, "POST", "/v3/config/paths/add/cam1", conf)
+    assert not emu.stalled("cam1")
+    fresh = await runtime_of(http, "cam1")
+    await asyncio.sleep(0.05)
+    assert (await runtime_of(http, "cam1"))["inboundBytes"] > fresh["inboundBytes"]
+
+
+async def test_a_stalled_publisher_may_also_be_gone(
+    http: httpx.AsyncClient, emu: MediaMTXEmulator
+) -> None:
+    await call(http, "POST", "/v3/config/paths/add/cam1", {"runOnInit": "ffmpeg"})
+    emu.stall("cam1", online=False)  # ffmpeg hung before publishing: no source at all
+    item = await runtime_of(http, "cam1")
+    assert (item["online"], item["ready"], item["source"], item["onlineTime"]) == (
+        False,
+        False,
+        None,
+        None,
+    )
+    assert not validation_errors(item, schema("Path"))
+    with pytest.raises(KeyError):
+        emu.stall("nope")
+    emu.restart()
+    assert not emu.stalled("cam1")
 
 
 async def test_recordings(http: httpx.AsyncClient, emu: MediaMTXEmulator, record_path: str) -> None:

@@ -12,6 +12,11 @@ that pulls one (its `source`, or the `-i` URL of the ffmpeg its runOnInit runs) 
 only while the registry has that address and the URL carries the right credentials, as
 MediaMTX's runtime state says whether its source is connected.
 
+Publishers: a path whose source is ready (runOnInit, a pulled URL it reaches, runOnDemand
+while it has readers) receives `inboundBytes` growing at `byte_rate`, as with a working ffmpeg. stall() makes
+one hang the way a stuck ffmpeg does (online with bytes frozen, or not online at all) until
+the path is recreated (deleted, then added), as camctl's watchdog does.
+
 Recordings are real files: /v3/recordings/get lists what the path's own recordPath and
 recordFormat point at, and record() writes a real segment there, as MediaMTX would. The same app
 serves the playback server's GET /get, simplified: it answers the whole segment file that holds
@@ -31,6 +36,7 @@ import logging
 import re
 import shlex
 import threading
+import time
 import uuid
 from collections.abc import Awaitable, Callable, Iterator, Sequence
 from datetime import UTC, datetime, timedelta
@@ -456,12 +462,14 @@ class MediaMTXEmulator:
         auth_delay: float = 0.0,
         record_every: float | None = None,
         cameras: dict[str, tuple[str, str] | None] | None = None,
+        byte_rate: int = 250_000,
     ) -> None:
         self.users = list(users) if users is not None else None
         # Network cameras it reaches, by "host:port": the (user, password) each demands, or
         # None for an open one (for SRT the password is the passphrase).
         self.cameras: dict[str, tuple[str, str] | None] = dict(cameras or {})
         self._ready_since: dict[str, str] = {}
+        self.byte_rate = byte_rate  # bytes a second a publishing path receives (2 Mbit/s)
         # As if every recording path had a publisher: a segment this often (the demo's).
         self.record_every = record_every
         self._recorder: asyncio.Task[None] | None = None
@@ -475,6 +483,8 @@ class MediaMTXEmulator:
         self._paths: dict[str, dict[str, Any]] = {}
         self._since: dict[str, str] = {}
         self._failures: list[tuple[int, str, str | None]] = []
+        self._born: dict[str, float] = {}  # time.monotonic() when each path was created
+        self._stalls: dict[str, tuple[bool, int]] = {}  # path -> (online, bytes frozen at)
         self._writes = 0
         self._started = _now()
         self._runner: web.AppRunner | None = None
@@ -495,8 +505,20 @@ class MediaMTXEmulator:
         self._paths.clear()
         self._since.clear()
         self._ready_since.clear()
+        self._born.clear()
+        self._stalls.clear()
         self.runtime.clear()
         self._started = _now()
+
+    def stall(self, name: str, *, online: bool = True) -> None:
+        """Hang the publisher of path `name` as a stuck ffmpeg does: no more bytes, and
+        (online=False) no publisher either, until the path is recreated."""
+        if name not in self._paths:
+            raise KeyError(name)
+        self._stalls[name] = (online, self._inbound_bytes(name))
+
+    def stalled(self, name: str) -> bool:
+        return name in self._stalls
 
     def fail_next(
         self,
@@ -673,6 +695,8 @@ class MediaMTXEmulator:
         if self._paths.pop(name, None) is None:
             raise _APIError(404, "path not found")
         self._since.pop(name, None)
+        self._born.pop(name, None)
+        self._stalls.pop(name, None)  # a new path gets a new publisher
         self._writes += 1
         return web.json_response({"status": "ok"})
 
@@ -687,11 +711,14 @@ class MediaMTXEmulator:
             self._ready_since.pop(name, None)  # a changed path reconnects its source
         self._paths[name] = copy.deepcopy(fields)
         self._since.setdefault(name, _now())
+        self._born.setdefault(name, time.monotonic())
 
     # --- runtime ------------------------------------------------------------------------------
     def _runtime_item(self, name: str) -> dict[str, Any]:
         conf = {**PATH_DEFAULTS, **self._paths[name]}
         source, ready = self._runtime_source(name, conf)
+        if not self._stalls.get(name, (True, 0))[0]:  # hung before publishing: no source
+            source, ready = None, False
         online = self._since[name] if source else None
         if ready:
             self._ready_since.setdefault(name, _now())
@@ -701,18 +728,28 @@ class MediaMTXEmulator:
         item: dict[str, Any] = {"name": name, "confName": name, "source": source}
         item |= {"ready": ready, "readyTime": since, "available": ready, "availableTime": since}
         item |= {"online": source is not None, "onlineTime": online}
-        item |= {"tracks": [], "tracks2": [], "inboundBytes": 0, "inboundFramesInError": 0,
-                 "outboundBytes": 0, "bytesReceived": 0, "bytesSent": 0, "readers": []}  # fmt: skip
+        received = self._inbound_bytes(name) if ready or name in self._stalls else 0
+        item |= {"tracks": [], "tracks2": [], "inboundBytes": received,
+                 "inboundFramesInError": 0, "outboundBytes": 0, "bytesReceived": received,
+                 "bytesSent": 0, "readers": []}  # fmt: skip
         return item | copy.deepcopy(self.runtime.get(name, {}))
+
+    def _inbound_bytes(self, name: str) -> int:
+        """What the path's publisher has sent: growing at byte_rate, or frozen by stall()."""
+        if name in self._stalls:
+            return self._stalls[name][1]
+        return int((time.monotonic() - self._born[name]) * self.byte_rate)
 
     def _runtime_source(
         self, name: str, conf: dict[str, Any]
     ) -> tuple[dict[str, str] | None, bool]:
-        """The source and whether it is ready: runOnInit publishes at once (once its ffmpeg
-        reaches the camera it pulls, if any); a static source not on demand is pulled at once,
-        and ready once it is reached."""
-        if conf["runOnInit"]:
-            pulled = _pulled_by(conf["runOnInit"])
+        """The source and whether it is ready: runOnInit publishes at once, runOnDemand while
+        the path has readers (once its ffmpeg reaches the camera it pulls, if any); a static
+        source not on demand is pulled at once, and ready once it is reached."""
+        readers = self.runtime.get(name, {}).get("readers")
+        command = conf["runOnInit"] or (conf["runOnDemand"] if readers else "")
+        if command:
+            pulled = _pulled_by(command)
             if pulled is not None and not self.reaches(pulled):
                 return None, False
             return {"type": "rtspSession", "id": str(uuid.uuid5(uuid.NAMESPACE_URL, name))}, True
