@@ -19,7 +19,7 @@ from controller.api.modes import summary
 from controller.kit.redact import redact
 from controller.reconcile.plan import Action, Plan, Withheld
 
-SYMBOLS = {"add": "+", "patch": "~", "delete": "-"}
+SYMBOLS = {"add": "+", "patch": "~", "delete": "-", "restart": "-/+"}
 # What a person does about a resource that cannot be served, by its Ready reason.
 FIXES = {
     "DeviceAbsent": "plug the camera in, or correct spec.match (`camctl devices` lists them)",
@@ -36,6 +36,9 @@ FIXES = {
     "CredentialsUnavailable": "make its credentials file or Secret readable, with a password",
     "Unreachable": "check the camera is on, reachable from MediaMTX's host, at spec.url, and "
     "takes its credentials",
+    "ModeUnsupported": "declare a mode the camera offers (the message names the closest), "
+    "or leave spec.video's input, width, height and fps out for its best mode",
+    "Flapping": "check the camera's cable and hub; camctl follows it again once it stays put",
 }
 # Not blocked: on its way (an action is planned or held back until the documents allow, a
 # network camera being connected), or nothing asks for it (pulled on demand, or unused).
@@ -68,7 +71,9 @@ def plan_text(plan: Plan, cannot: Sequence[Mapping[str, Any]] = ()) -> str:
     for action in plan.actions:
         owner = f"  ({action.stream})" if action.stream else ""
         lines.append(f"{SYMBOLS[action.op]} {action.op} {action.path}{owner}")
-        if action.op != "delete":
+        if action.op == "restart":
+            lines.append("    its publisher stalled: the path is deleted and added again")
+        elif action.op != "delete":
             lines += [
                 f"    {f}: {_change(old, new, action.op)}" for f, (old, new) in action.diff.items()
             ]
@@ -99,9 +104,10 @@ def plan_summary(actions: Sequence[Action], withheld: int = 0, cannot: int = 0) 
     served = f"; {cannot} resource(s) cannot be served" if cannot else ""
     if actions:
         count = {op: sum(a.op == op for a in actions) for op in SYMBOLS}
+        restarts = f", {count['restart']} to restart" if count["restart"] else ""
         return (
             f"Plan: {count['add']} to add, {count['patch']} to change, "
-            f"{count['delete']} to delete{held}{served}."
+            f"{count['delete']} to delete{restarts}{held}{served}."
         )
     if withheld or cannot:
         return f"Nothing to write now{held}{served}."

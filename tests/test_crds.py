@@ -110,7 +110,7 @@ def test_names_scope_subresource_and_columns(kind: str) -> None:
     columns = version["additionalPrinterColumns"]
     assert [c["name"].upper() for c in columns if not c.get("priority")] == {
         "Camera": ["READY", "NODE", "DEVICE", "AGE"],
-        "Stream": ["READY", "PATH", "URL", "AGE"],
+        "Stream": ["READY", "PATH", "URL", "HEALTHY", "RESTARTS", "AGE"],
         "Recording": ["READY", "STREAM", "RECORDING", "SEGMENTS", "AGE"],
     }[kind]
 
@@ -152,9 +152,11 @@ def test_optional_fields_are_nullable_not_unions() -> None:
 
 
 def test_defaults_are_described_not_applied_by_the_api_server() -> None:
-    fps = schema_of("Stream")["properties"]["spec"]["properties"]["video"]["properties"]["fps"]
-    assert "default" not in fps
-    assert fps["description"].endswith("(default: 30)")
+    video = schema_of("Stream")["properties"]["spec"]["properties"]["video"]["properties"]
+    assert "default" not in video["bitrate"]
+    assert video["bitrate"]["description"].endswith("(default: 2M)")
+    # Left out, the mode is the camera's best: the API server must not fill in a number.
+    assert "default" not in video["fps"] and "best mode" in video["fps"]["description"]
 
 
 # --- As strict as the file loader ----------------------------------------------------

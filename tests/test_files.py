@@ -143,7 +143,7 @@ def test_recording_rules_of_mediamtx(
     [
         (STREAM + "  path: /cams/x\n", "spec.path: Value error, path name '/cams/x' can't"),
         (STREAM + "  path: all_others\n", "reserved"),
-        (STREAM + "  video: {codec: copy}\n", "codec: copy needs input: h264"),
+        (STREAM + "  video: {codec: copy, input: mjpeg}\n", "codec: copy needs input: h264"),
         (STREAM + "  video: {width: 641}\n", "must be even"),
         (STREAM + "  video: {bitrate: fast}\n", "spec.video.bitrate"),
     ],

@@ -243,7 +243,10 @@ class Running:
 
 @asynccontextmanager
 async def running(
-    tmp_path: Path, device_link: DeviceLink = "byId", timing: Timing = TIMING
+    tmp_path: Path,
+    device_link: DeviceLink = "byId",
+    timing: Timing = TIMING,
+    settings: Settings | None = None,
 ) -> AsyncIterator[Running]:
     """The Controller on this loop, with udev devices and an emulated MediaMTX."""
     emu = MediaMTXEmulator()
@@ -253,7 +256,7 @@ async def running(
     devices = WatchedUdev()
     stop = asyncio.Event()
     async with MediaMTXClient(url, timeout=5.0) as client:
-        settings = Settings(device_link=device_link)
+        settings = settings or Settings(device_link=device_link)
         view = wiring.view(settings, state)
         parts = wiring.Parts(
             wiring.files([documents(tmp_path / "docs")]), devices, state, settings, timing, [view]
@@ -352,7 +355,8 @@ async def test_flapping_ends_in_the_state_of_the_last_event(
     burst that one pass may see the end of), or a few ms apart (spread over many passes).
 
     MediaMTX answers slowly, so events land in the middle of passes, and the drift check is
-    off: nothing but the uevents can bring the controller to the final state."""
+    off: nothing but the uevents (and, where the passes saw the camera flap, the end of its
+    short hold-down) can bring the controller to the final state."""
     yard = Cam(YARD, port=2, minor=20)
     flaps = [Cam(DOOR, port=1, minor=2 * (i % 3)) for i in range(30)]
     final = Cam(DOOR, port=1, minor=8)  # a node used by no earlier cycle
@@ -360,7 +364,8 @@ async def test_flapping_ends_in_the_state_of_the_last_event(
     if last == "unplugged":
         await plug(testbed, final)
     timing = replace(TIMING, drift=600.0)
-    async with running(tmp_path, "node", timing) as run:
+    settings = Settings(device_link="node", flap_hold_down=0.5)
+    async with running(tmp_path, "node", timing, settings) as run:
         run.emu.delay = 0.01
         start = {"yard", "door"} if last == "unplugged" else {"yard"}
         await run.settled(Mark(0, 0), run.converged(start), f"{sorted(start)} at start", False)
@@ -390,6 +395,42 @@ async def test_flapping_ends_in_the_state_of_the_last_event(
         touched = [r for r in run.emu.requests[requests_before:] if "cams/yard" in r[1]]
         assert [r for r in touched if r[0] != "GET"] == []
         assert run.controller.health.errors == []
+
+
+async def test_a_flapping_camera_is_damped_then_converges(testbed: Any, tmp_path: Path) -> None:
+    """A loose cable: the camera comes and goes 25 times, a pass between each change. camctl
+    follows the first few changes, then stops touching the path until the camera has stayed
+    put for the hold-down; then it converges once. MediaMTX sees a bounded number of writes."""
+    yard = Cam(YARD, port=2, minor=20)
+    door = Cam(DOOR, port=1, minor=0)
+    settings = Settings(flap_changes=6, flap_window=120.0, flap_hold_down=1.0)
+    await plug(testbed, yard)
+    async with running(tmp_path, settings=settings) as run:
+        await run.settled(Mark(0, 0), run.converged({"yard"}), "yard at start", False)
+        writes = run.emu.write_count
+        plugged = False
+        for _ in range(25):
+            mark = run.mark()
+            await (unplug if plugged else plug)(testbed, door)
+            plugged = not plugged
+            await run.settled(mark, lambda: True, "a pass after the change")
+        assert plugged, "the loop ends with the camera plugged in"
+        assert run.ready("Camera", "door") == ("False", "Flapping")
+        flaps = run.camera("door").flaps
+        assert flaps is not None and flaps.damped_since is not None
+        assert run.paths() == {"cams/yard"}, "while damped, the path stays removed"
+        assert run.ready("Stream", "door") == ("False", "CameraNotReady")
+
+        # Left alone, it converges when the hold-down ends: no event is needed to notice.
+        mark = run.mark()
+        await run.settled(mark, run.converged({"door", "yard"}), "door back", by_udev=False)
+        assert any(r == "recheck" for r in run.reasons[mark.reasons :])
+        assert run.ready("Camera", "door") == ("True", "DeviceFound")
+        assert run.camera("door").flaps is None, "the history is forgotten once it is stable"
+        # One add and one delete per change followed (six), the delete when damping began,
+        # the add at the end: 25 changes cost at most 8 writes.
+        assert run.emu.write_count - writes <= settings.flap_changes + 2
+        assert (await run.idle_pass()).results == []
 
 
 async def test_overflowed_monitor_still_wakes_the_controller(

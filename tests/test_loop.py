@@ -255,7 +255,7 @@ async def test_git_checkout_of_another_revision_is_applied(tmp_path: Path) -> No
     git(repo, "commit", "-q", "-m", "cameras")
     git(repo, "checkout", "-q", "-b", "next")
     (repo / "streams.yaml").write_text(
-        (repo / "streams.yaml").read_text().replace("fps: 30", "fps: 25")
+        (repo / "streams.yaml").read_text().replace("fps: 30", "fps: 24")  # a rate it offers
     )
     (repo / "recordings.yaml").write_text(
         (repo / "recordings.yaml").read_text().replace("retention: 2d", "retention: 5d")
@@ -268,7 +268,7 @@ async def test_git_checkout_of_another_revision_is_applied(tmp_path: Path) -> No
         git(repo, "checkout", "-q", "next")
         await eventually(
             lambda: (
-                "-framerate 25" in h.emu.resolved("cams/front-door")["runOnInit"]
+                "-framerate 24" in h.emu.resolved("cams/front-door")["runOnInit"]
                 and h.emu.resolved("cams/garage")["recordDeleteAfter"] == "5d"
             )
         )
@@ -306,8 +306,8 @@ async def test_broken_edit_keeps_the_last_good_version_until_fixed(tmp_path: Pat
         assert h.condition("Stream", "front-door").reason == "Withheld"
         assert h.condition("Stream", "garage").status == "True"
 
-        streams.write_text(good.replace("fps: 30", "fps: 25"))
-        await eventually(lambda: "-framerate 25" in h.emu.resolved("cams/front-door")["runOnInit"])
+        streams.write_text(good.replace("fps: 30", "fps: 24"))
+        await eventually(lambda: "-framerate 24" in h.emu.resolved("cams/front-door")["runOnInit"])
         await eventually(lambda: h.emu.resolved("cams/front-door")["recordDeleteAfter"] == "3d")
         await eventually(lambda: h.controller.health.errors == [])
         assert h.controller_file()["status"]["errors"] == []

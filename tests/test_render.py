@@ -213,7 +213,7 @@ VIDEOS = [
 ]
 
 
-@pytest.mark.parametrize("video", VIDEOS, ids=lambda v: f"{v.width}x{v.height}@{v.fps}")
+@pytest.mark.parametrize("video", VIDEOS, ids=lambda v: "{}x{}@{}".format(*v.capture[1:]))
 def test_ffmpeg_publishes_rendered_encoder_settings_over_rtsp(
     ffmpeg: str, video: VideoSpec, tmp_path: Path
 ) -> None:
@@ -222,7 +222,7 @@ def test_ffmpeg_publishes_rendered_encoder_settings_over_rtsp(
         "-f",
         "lavfi",
         "-i",
-        f"testsrc=size={video.width}x{video.height}:rate={video.fps}",
+        f"testsrc=size={video.capture.width}x{video.capture.height}:rate={video.capture.fps}",
         "-t",
         "2",
     ]
@@ -296,7 +296,12 @@ ENCODED = [  # the video, its bitrate in bit/s and its frames between keyframes
 
 def encoded_as_mediamtx_runs_it(ffmpeg: str, video: VideoSpec, out: Path) -> None:
     """The rendered command, reading testsrc2 instead of the camera and writing `out`."""
-    source = ["-f", "lavfi", "-i", f"testsrc2=size={video.width}x{video.height}:rate={video.fps}"]
+    source = [
+        "-f",
+        "lavfi",
+        "-i",
+        f"testsrc2=size={video.capture.width}x{video.capture.height}:rate={video.capture.fps}",
+    ]
     args = as_mediamtx_runs_it(ffmpeg_command(video, "/dev/video0"), 8554, "cams/front", source)
     assert args[-3:-1] == ["-f", "rtsp"], args
     args = [*args[:-3], "-t", str(SECONDS), "-f", "matroska", str(out)]  # a file, not MediaMTX
@@ -318,7 +323,7 @@ def probe(ffprobe: str, file: Path) -> tuple[dict[str, Any], list[dict[str, Any]
 
 
 @pytest.mark.parametrize(
-    ("video", "bits", "gop"), ENCODED, ids=[f"{v.width}x{v.height}@{v.fps}" for v, *_ in ENCODED]
+    ("video", "bits", "gop"), ENCODED, ids=["{}x{}@{}".format(*v.capture[1:]) for v, *_ in ENCODED]
 )
 def test_ffmpeg_encodes_the_declared_keyframe_interval_bitrate_size_and_rate(
     ffmpeg: str, ffprobe: str, video: VideoSpec, bits: int, gop: int, tmp_path: Path
@@ -327,16 +332,16 @@ def test_ffmpeg_encodes_the_declared_keyframe_interval_bitrate_size_and_rate(
     encoded_as_mediamtx_runs_it(ffmpeg, video, out)
     stream_, packets = probe(ffprobe, out)
     assert (stream_["codec_name"], stream_["pix_fmt"]) == ("h264", "yuv420p")
-    assert (stream_["width"], stream_["height"]) == (video.width, video.height)
+    assert (stream_["width"], stream_["height"]) == (video.capture.width, video.capture.height)
 
     frames = len(packets)
-    assert frames == SECONDS * video.fps
+    assert frames == SECONDS * video.capture.fps
     pts = [float(p["pts_time"]) for p in packets]
-    assert abs((pts[-1] - pts[0]) / (frames - 1) - 1 / video.fps) < 0.001, "frame rate"
+    assert abs((pts[-1] - pts[0]) / (frames - 1) - 1 / video.capture.fps) < 0.001, "frame rate"
 
     keyframes = [i for i, p in enumerate(packets) if "K" in p["flags"]]
     assert keyframes == list(range(0, frames, gop))
 
-    spent = sum(int(p["size"]) for p in packets) * 8 / (frames / video.fps)
+    spent = sum(int(p["size"]) for p in packets) * 8 / (frames / video.capture.fps)
     low, high = BITRATE_MARGIN
     assert low * bits <= spent <= high * bits, f"{spent:.0f} bit/s spent for {bits}"

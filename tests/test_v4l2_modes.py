@@ -13,13 +13,17 @@ from __future__ import annotations
 import errno
 import json
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import pytest
 from click.testing import CliRunner
 
+from controller.api.conditions import find
+from controller.api.desired import assemble
 from controller.api.device import Device, Mode
+from controller.api.kinds import Ref, StreamStatus, parse_resource
 from controller.api.modes import (
     ModeChoice,
     best_mode,
@@ -27,11 +31,13 @@ from controller.api.modes import (
     summary,
     supports,
 )
+from controller.api.settings import Settings
 from controller.cli import main
 from controller.observe import v4l2_modes
 from controller.observe.devices import UdevDevices
 from controller.observe.v4l2 import DeviceFileError, enumerate_devices, load_simulated
 from controller.observe.v4l2_modes import ModeCache, ModeRead, read_modes
+from controller.reconcile.plan import Plan, plan
 from controller.sources.files import load
 
 EXAMPLE = Path(__file__).resolve().parent.parent / "examples" / "devices.yaml"
@@ -535,3 +541,122 @@ def test_suggest_from_the_example_file(tmp_path: Path) -> None:
         device = devices[camera.spec.match.serial or camera.spec.match.usb_path]
         video = stream.spec.video
         assert supports(device.modes, video.input, video.width, video.height, video.fps)
+
+
+# ---------------------------------------------------------------------------------------------
+# the planner: the mode a Stream captures in, from the modes the cameras answered
+
+
+def plan_for(devices: list[Device], streams: dict[str, dict[str, Any]]) -> Plan:
+    """A Camera per serial (named after it, lower case) with one Stream `spec`, planned
+    against an empty MediaMTX."""
+    resources = []
+    for serial, video in streams.items():
+        name = serial.lower()
+        camera = {"match": {"serial": serial}}
+        stream = {"camera": name, "path": f"cams/{name}", **video}
+        for kind, spec in (("Camera", camera), ("Stream", stream)):
+            doc = {"apiVersion": "camctl.dev/v1alpha1", "kind": kind, "metadata": {"name": name}}
+            resources.append((parse_resource({**doc, "spec": spec}), "cams.yaml"))
+    world, problems = assemble(resources)
+    assert problems == []
+    return plan(world, devices, {}, {}, Settings(), datetime(2026, 11, 28, tzinfo=UTC))
+
+
+def ready_and_video(result: Plan, name: str) -> tuple[str, str, str, Any]:
+    status = result.statuses[Ref("Stream", "default", name)]
+    assert isinstance(status, StreamStatus)
+    ready = find(status.conditions, "Ready")
+    assert ready is not None
+    video = status.video.model_dump(by_alias=True) if status.video else None
+    return ready.status, ready.reason, ready.message, video
+
+
+def added(result: Plan, name: str) -> str | None:
+    found = [a for a in result.actions if a.path == f"cams/{name}"]
+    return str(found[0].config["runOnInit"]) if found else None
+
+
+@pytest.mark.umockdev
+def test_streams_get_the_modes_their_cameras_answered(emulated: dict[str, Any]) -> None:
+    devices = UdevDevices().current()
+    result = plan_for(
+        devices,
+        {
+            "C920": {},  # no video at all: the camera's best mode
+            "RAW1": {"video": {"input": "mjpeg", "width": 1280, "height": 720, "fps": 30}},
+            # part of a mode, the rest chosen: MJPEG before NV12 at the same size
+            "SOC1": {"video": {"width": 640, "height": 480}},
+            "EIO1": {"video": {"input": "mjpeg", "width": 4000, "height": 3000, "fps": 90}},
+        },
+    )
+    status, reason, _, video = ready_and_video(result, "c920")
+    assert (status, reason) == ("False", "Reconciling")  # being added
+    assert video == {
+        "input": "mjpeg",
+        "width": 1920,
+        "height": 1080,
+        "fps": 30,
+        "chosenBy": "camera",
+    }
+    assert "-input_format mjpeg -video_size 1920x1080 -framerate 30 " in (
+        added(result, "c920") or ""
+    )
+
+    # The raw-only camera offers no MJPEG: refused, the closest named, nothing written.
+    status, reason, message, video = ready_and_video(result, "raw1")
+    assert (status, reason, video) == ("False", "ModeUnsupported", None)
+    assert message == (
+        "the camera does not offer mjpeg 1280x720@30; closest: YUYV 1280x960@7.5, "
+        "YUYV 640x480@30, YUYV 320x240@30 (`camctl devices -o wide` lists them all)"
+    )
+    assert added(result, "raw1") is None
+    stalled = find(result.statuses[Ref("Stream", "default", "raw1")].conditions, "Stalled")
+    assert stalled is not None and stalled.status == "True", "a person must change it"
+
+    assert ready_and_video(result, "soc1")[3] == {
+        "input": "mjpeg", "width": 640, "height": 480, "fps": 30, "chosenBy": "camera"
+    }  # fmt: skip
+    # Modes unknown (the node answered EIO): never refused; the Stream gets what it asks.
+    status, reason, _, video = ready_and_video(result, "eio1")
+    assert reason == "Reconciling" and video is not None and video["chosenBy"] == "spec"
+    assert "-video_size 4000x3000 -framerate 90 " in (added(result, "eio1") or "")
+
+
+def test_a_declared_mode_the_camera_offers_is_kept_as_declared() -> None:
+    c920 = Device(node="/dev/video0", serial="C920", modes=C920_MODES)
+    result = plan_for([c920], {"C920": {"video": {"width": 1280, "height": 720, "fps": 15}}})
+    assert ready_and_video(result, "c920")[3] == {
+        "input": "mjpeg", "width": 1280, "height": 720, "fps": 15, "chosenBy": "camera"
+    }  # fmt: skip
+    exact = {"video": {"input": "yuyv422", "width": 640, "height": 480, "fps": 30}}
+    result = plan_for([c920], {"C920": exact})
+    assert ready_and_video(result, "c920")[3]["chosenBy"] == "spec"
+    too_fast = {"video": {"input": "mjpeg", "width": 1920, "height": 1080, "fps": 60}}
+    status, reason, message, _ = ready_and_video(plan_for([c920], {"C920": too_fast}), "c920")
+    assert (status, reason) == ("False", "ModeUnsupported")
+    assert "closest: MJPG 1920x1080@30, H264 1920x1080@30, YUYV 1920x1080@5 (" in message
+
+
+def test_passthrough_without_a_mode_takes_the_cameras_h264() -> None:
+    c920 = Device(node="/dev/video0", serial="C920", modes=C920_MODES)
+    result = plan_for([c920], {"C920": {"video": {"codec": "copy"}}})
+    assert ready_and_video(result, "c920")[3] == {
+        "input": "h264", "width": 1920, "height": 1080, "fps": 30, "chosenBy": "camera"
+    }  # fmt: skip
+    assert "-input_format h264 -video_size 1920x1080 -framerate 30 " in (
+        added(result, "c920") or ""
+    )
+    raw = Device(node="/dev/video2", serial="RAW1", modes=RAW_MODES)
+    status, reason, message, _ = ready_and_video(
+        plan_for([raw], {"RAW1": {"video": {"codec": "copy"}}}), "raw1"
+    )
+    assert (status, reason) == ("False", "ModeUnsupported") and "no mode fits" in message
+
+
+def test_without_known_modes_the_defaults_stand_in() -> None:
+    unknown = Device(node="/dev/video0", serial="X1", modes_error="cannot open: Permission denied")
+    result = plan_for([unknown], {"X1": {}})
+    assert ready_and_video(result, "x1")[3] == {
+        "input": "mjpeg", "width": 1280, "height": 720, "fps": 30, "chosenBy": "default"
+    }  # fmt: skip

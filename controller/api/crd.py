@@ -46,6 +46,8 @@ COLUMNS: dict[str, list[dict[str, Any]]] = {
         {"name": "Ready", "type": "string", "jsonPath": f"{READY}.status"},
         {"name": "Path", "type": "string", "jsonPath": ".status.path"},
         {"name": "URL", "type": "string", "jsonPath": ".status.urls.rtsp"},
+        {"name": "Healthy", "type": "string", "jsonPath": _condition("Healthy")},
+        {"name": "Restarts", "type": "integer", "jsonPath": ".status.restarts"},
         {"name": "Camera", "type": "string", "jsonPath": ".spec.camera", "priority": 1},
         {"name": "Readers", "type": "integer", "jsonPath": ".status.readers", "priority": 1},
     ],

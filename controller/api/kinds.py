@@ -28,7 +28,7 @@ from pydantic import (
 from pydantic.alias_generators import to_camel
 
 from controller.api.conditions import Condition
-from controller.api.device import Device
+from controller.api.device import Device, FrameRate
 from controller.api.units import (
     DAY_NS,
     check_path_name,
@@ -291,6 +291,19 @@ class SourceStatus(_Model):
     since: str | None = Field(default=None, description="MediaMTX's readyTime (RFC 3339)")
 
 
+class Flaps(_Model):
+    """When the Camera's device came or went lately, and whether camctl is ignoring it."""
+
+    model_config = ConfigDict(frozen=True)
+
+    changes: tuple[datetime, ...] = Field(
+        default=(), max_length=64, description="Times the device came or went, oldest first"
+    )
+    damped_since: datetime | None = Field(
+        default=None, description="Set while the device is ignored for flapping"
+    )
+
+
 class CameraStatus(_Model):
     observed_generation: int | None = None
     conditions: list[Condition] = Field(default_factory=list)
@@ -301,6 +314,9 @@ class CameraStatus(_Model):
     )
     source: SourceStatus | None = Field(
         default=None, description="A network camera: whether MediaMTX receives from it"
+    )
+    flaps: Flaps | None = Field(
+        default=None, description="Recent comings and goings of the device (flap damping)"
     )
 
 
@@ -317,16 +333,38 @@ class Camera(_Resource):
 DeviceLink = Literal["byId", "byPath", "node"]
 
 
+class Capture(NamedTuple):
+    """What ffmpeg asks the camera for: a pixel format (ffmpeg's name), a size, a rate."""
+
+    input: str
+    width: int
+    height: int
+    fps: float
+
+
+# What a Stream that leaves its mode out captures when the camera's modes are unknown.
+DEFAULT_CAPTURE = Capture("mjpeg", 1280, 720, 30)
+VideoInput = Literal["mjpeg", "yuyv422", "h264", "nv12"]
+
+
 class VideoSpec(_Model):
     # Frozen, hence hashable: streams with the same video share one rendered command line.
     model_config = ConfigDict(frozen=True)
 
-    input: Literal["mjpeg", "yuyv422", "h264", "nv12"] = Field(
-        default="mjpeg", description="Pixel format read from the camera (ffmpeg -input_format)"
+    input: VideoInput | None = Field(
+        default=None,
+        description="Pixel format read from the camera (ffmpeg -input_format); "
+        "default: that of the camera's best mode",
     )
-    width: int = Field(default=1280, ge=16, le=7680)
-    height: int = Field(default=720, ge=16, le=4320)
-    fps: int = Field(default=30, ge=1, le=240)
+    width: int | None = Field(
+        default=None, ge=16, le=7680, description="Default: the camera's best mode"
+    )
+    height: int | None = Field(
+        default=None, ge=16, le=4320, description="Default: the camera's best mode"
+    )
+    fps: int | None = Field(
+        default=None, ge=1, le=240, description="Default: the camera's best mode"
+    )
     codec: Literal["h264", "copy"] = Field(
         default="h264", description="h264 encodes; copy passes an H.264 camera's stream through"
     )
@@ -338,11 +376,28 @@ class VideoSpec(_Model):
 
     @model_validator(mode="after")
     def _consistent(self) -> VideoSpec:
-        if self.codec == "copy" and self.input != "h264":
+        if self.codec == "copy" and self.input not in (None, "h264"):
             raise ValueError("codec: copy needs input: h264 (only H.264 passes through as is)")
-        if self.codec == "h264" and (self.width % 2 or self.height % 2):
+        if self.codec == "h264" and ((self.width or 0) % 2 or (self.height or 0) % 2):
             raise ValueError("width and height must be even to encode H.264 (yuv420p)")
         return self
+
+    @property
+    def capture(self) -> Capture:
+        """The mode asked for; what is left out is DEFAULT_CAPTURE's (the planner fills it in
+        from the camera's best mode first, where the camera's modes are known)."""
+        d = DEFAULT_CAPTURE
+        return Capture(
+            self.input or d.input, self.width or d.width, self.height or d.height, self.fps or d.fps
+        )
+
+
+class HealthSpec(_Model):
+    stall_after: Duration = Field(
+        default="15s",
+        description="How long a live Stream may receive no bytes (or have no publisher) "
+        "before camctl restarts its publisher; 0s turns the watchdog off",
+    )
 
 
 class StreamSpec(_Model):
@@ -356,14 +411,45 @@ class StreamSpec(_Model):
     video: VideoSpec | None = Field(
         default=None,
         description="How ffmpeg encodes. Without it a network camera is passed through as it "
-        "sends, and a V4L2 camera is encoded with the defaults",
+        "sends, and a V4L2 camera is encoded in its best mode with the defaults",
     )
+    health: HealthSpec = Field(default_factory=HealthSpec)
 
 
 class StreamUrls(_Model):
     rtsp: str
     hls: str
     webrtc: str
+
+
+class VideoChoice(_Model):
+    """The mode the Stream captures in, and who chose it."""
+
+    model_config = ConfigDict(frozen=True)
+
+    input: str
+    width: int
+    height: int
+    fps: FrameRate
+    chosen_by: Literal["spec", "camera", "default"] = Field(
+        description="spec: as declared; camera: the camera's best mode filled in what the "
+        "spec left out; default: the camera's modes are unknown, camctl's defaults did"
+    )
+
+
+class Watchdog(_Model):
+    """What the watchdog remembers of a live Stream from one pass to the next."""
+
+    model_config = ConfigDict(frozen=True)
+
+    progress_time: datetime = Field(
+        description="When the received bytes last grew, or the watch (re)started"
+    )
+    backoff: NonNegativeInt = Field(
+        default=0,
+        description="Restarts since the Stream was last healthy for an hour: the next one "
+        "waits stallAfter x 2^(backoff-1) after the last, at most 10 minutes",
+    )
 
 
 class StreamStatus(_Model):
@@ -378,8 +464,23 @@ class StreamStatus(_Model):
         description="The node whose camctl owns the path: with `path`, the ownership a node "
         "that lost its state directory reads back",
     )
+    video: VideoChoice | None = Field(default=None, description="The mode captured")
     readers: NonNegativeInt | None = None
     bytes_received: NonNegativeInt | None = None
+    bitrate: NonNegativeInt | None = Field(
+        default=None, description="Inbound bits per second since the sample before"
+    )
+    sample_time: datetime | None = Field(
+        default=None, description="When bytesReceived and bitrate were read from MediaMTX"
+    )
+    ready_since: datetime | None = Field(
+        default=None, description="Since when MediaMTX has had a publisher on the path"
+    )
+    restarts: NonNegativeInt | None = Field(
+        default=None, description="Times camctl restarted the publisher (recreated the path)"
+    )
+    last_restart_time: datetime | None = None
+    watchdog: Watchdog | None = None
 
 
 class Stream(_Resource):

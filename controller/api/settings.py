@@ -28,3 +28,8 @@ class Settings:
     disk_low_percent: float = 10.0  # DiskLow when less of the recordings' disk is free
     # The only directories credential files (Camera spec.credentials.file) are read from.
     credentials_roots: tuple[str, ...] = (DEFAULT_CREDENTIALS_ROOT,)
+    # Flap damping: a camera whose device comes or goes more than `flap_changes` times
+    # within `flap_window` seconds is ignored until it has stayed put for `flap_hold_down`.
+    flap_changes: int = 6
+    flap_window: float = 120.0
+    flap_hold_down: float = 30.0

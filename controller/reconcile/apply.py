@@ -210,10 +210,11 @@ def project(
 
 
 async def _send(client: MediaMTXClient, action: Action) -> None:
-    if action.op == "add":
+    """One action; a restart is a delete and then an add, in that order, of the one path."""
+    if action.op in ("delete", "restart"):
+        with contextlib.suppress(PathNotFound):  # already gone: the goal is reached
+            await client.delete_path_config(action.path)
+    if action.op in ("add", "restart"):
         await client.add_path_config(action.path, action.config)
     elif action.op == "patch":
         await client.patch_path_config(action.path, action.config)
-    else:
-        with contextlib.suppress(PathNotFound):  # already gone: the goal is reached
-            await client.delete_path_config(action.path)

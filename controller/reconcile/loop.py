@@ -19,6 +19,7 @@ import logging
 import time
 from collections.abc import Callable, Coroutine, Hashable, Sequence
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any, Protocol, runtime_checkable
 
 from controller.api.conditions import now
@@ -44,6 +45,7 @@ from controller.reconcile.metrics import Metrics
 from controller.reconcile.report import Report, Sink, SinkError
 
 log = logging.getLogger("camctl")
+RECHECK_MARGIN = 0.05  # seconds
 
 
 def tune_collector() -> None:
@@ -118,6 +120,7 @@ class Controller:
         self._desired_fingerprint: object = None
         self._stable_since = 0.0  # time.monotonic() when the desired state last changed
         self._settle_at: float | None = None  # a pass is due then, to act once settled
+        self._recheck_at: float | None = None  # a pass is due then: the planner asked for it
         self._problems = Repeats(log)
         self.file_watch: FileWatch | None = None  # its fallback_reason is for health
 
@@ -193,8 +196,9 @@ class Controller:
         """Wait for an event, a stop, or the next resync/retry; True unless time ran out."""
         woken = asyncio.create_task(self._wake.wait())
         timeout = self._backoff or self.timing.resync
-        if self._settle_at is not None:
-            timeout = min(timeout, max(0.0, self._settle_at - time.monotonic()))
+        for due in (self._settle_at, self._recheck_at):
+            if due is not None:
+                timeout = min(timeout, max(0.0, due - time.monotonic()))
         done, _ = await asyncio.wait(
             {woken, stopping}, timeout=timeout, return_when=asyncio.FIRST_COMPLETED
         )
@@ -202,6 +206,9 @@ class Controller:
         if not done and self._settle_at is not None and time.monotonic() >= self._settle_at:
             self._settle_at = None
             self.trigger("documents settled")
+            return True
+        if not done and self._recheck_at is not None and time.monotonic() >= self._recheck_at:
+            self.trigger("recheck")  # a stall window or a flapping camera's hold-down ends
             return True
         return bool(done)
 
@@ -236,6 +243,7 @@ class Controller:
         )
         if any(w.reason == "unsettled" for w in outcome.plan.withheld):
             self._settle_at = self._stable_since + self.timing.settle
+        self._recheck_at = _monotonic_at(outcome.plan.recheck)
         elapsed = time.perf_counter() - started
         self.statuses = outcome.statuses
         failed = outcome.observed.error is not None or bool(outcome.failed)
@@ -303,7 +311,8 @@ class Controller:
         m.mediamtx_up.set(0 if outcome.observed.error else 1)
         for result in outcome.results:
             m.actions.labels(op=result.action.op, result="error" if result.error else "ok").inc()
-        applied = sum(r.error is None for r in outcome.results)
+        # A restart is the watchdog's, not a correction of drift.
+        applied = sum(r.error is None and r.action.op != "restart" for r in outcome.results)
         if applied and inputs == self._converged_inputs:
             m.drift_corrections.inc(applied)  # nothing declared changed: MediaMTX had drifted
         if not failed:
@@ -421,6 +430,14 @@ class _ClosingWatch:
     async def _closed(self) -> None:
         with contextlib.suppress(MediaMTXError):
             await self.client.closes()
+
+
+def _monotonic_at(when: datetime | None) -> float | None:
+    """A wall-clock time as time.monotonic() will read it then; a little late rather than
+    early, so that the pass's `now` (to the second) has reached it."""
+    if when is None:
+        return None
+    return time.monotonic() + (when - datetime.now(UTC)).total_seconds() + RECHECK_MARGIN
 
 
 def _fingerprint(files: Hashable, devices: Sequence[Any]) -> tuple[Hashable, tuple[Any, ...]]:

@@ -22,7 +22,16 @@ from urllib.parse import quote, urlsplit, urlunsplit
 
 from controller.api.credentials import Credentials
 from controller.api.device import Device
-from controller.api.kinds import Camera, DeviceLink, Recording, Stream, Transport, VideoSpec
+from controller.api.kinds import (
+    Camera,
+    Capture,
+    DeviceLink,
+    Recording,
+    Stream,
+    Transport,
+    VideoSpec,
+)
+from controller.api.modes import rate_text
 from controller.api.recorded import NAME_FORMAT
 from controller.api.units import parse_bitrate, parse_duration
 from controller.kit.redact import REDACTED
@@ -82,28 +91,31 @@ def choose_device(device: Device, preferred: DeviceLink) -> DeviceChoice:
     raise AssertionError("a device always has a node")  # pragma: no cover
 
 
-def ffmpeg_command(video: VideoSpec, device_path: str) -> str:
-    """The command MediaMTX runs to publish the camera; split shell-style, no shell."""
-    before, after = _command_around_device(video)
+def ffmpeg_command(video: VideoSpec, device_path: str, capture: Capture | None = None) -> str:
+    """The command MediaMTX runs to publish the camera; split shell-style, no shell.
+    `capture`: the mode chosen for it (default: the one `video` asks for)."""
+    before, after = _command_around_device(video, capture or video.capture)
     return f"{before} {shlex.quote(device_path)} {after}"
 
 
 @lru_cache(maxsize=256)
-def _command_around_device(video: VideoSpec) -> tuple[str, str]:
+def _command_around_device(video: VideoSpec, capture: Capture) -> tuple[str, str]:
     """The quoted command line before and after the device: shared by streams alike."""
     args = ["ffmpeg", "-hide_banner", "-loglevel", "warning"]
-    args += ["-f", "v4l2", "-input_format", video.input]
-    args += ["-video_size", f"{video.width}x{video.height}", "-framerate", str(video.fps)]
+    args += ["-f", "v4l2", "-input_format", capture.input]
+    size = f"{capture.width}x{capture.height}"
+    args += ["-video_size", size, "-framerate", rate_text(capture.fps)]
     # MediaMTX expands $RTSP_PORT and $MTX_PATH itself, so they stay unquoted.
-    return f"{shlex.join(args)} -i", f"{shlex.join(encoder_args(video))} -f rtsp {PUBLISH_URL}"
+    output = shlex.join(encoder_args(video, capture.fps))
+    return f"{shlex.join(args)} -i", f"{output} -f rtsp {PUBLISH_URL}"
 
 
-def encoder_args(video: VideoSpec) -> list[str]:
-    """Output-side arguments; tests run these through the real ffmpeg."""
+def encoder_args(video: VideoSpec, fps: float | None = None) -> list[str]:
+    """Output-side arguments (`fps`: the rate captured); tests run them through real ffmpeg."""
     if video.codec == "copy":
         return ["-c:v", "copy"]
     bits = parse_bitrate(video.bitrate)
-    gop = video.keyframe_interval or video.fps * 2
+    gop = video.keyframe_interval or round((fps or video.capture.fps) * 2)
     args = ["-c:v", video.encoder, "-pix_fmt", "yuv420p"]
     if video.encoder == "libx264":
         args += ["-preset", "ultrafast", "-tune", "zerolatency"]
@@ -136,10 +148,15 @@ def record_fields(recording: Recording | None, root: str | None) -> dict[str, An
 
 
 def path_config(
-    stream: Stream, device_path: str, recording: Recording | None, root: str | None
+    stream: Stream,
+    device_path: str,
+    recording: Recording | None,
+    root: str | None,
+    capture: Capture | None = None,
 ) -> dict[str, Any]:
-    """The managed fields of the MediaMTX path that publishes `stream`."""
-    command = ffmpeg_command(stream.spec.video or DEFAULT_VIDEO, device_path)
+    """The managed fields of the MediaMTX path that publishes `stream` (in the mode
+    `capture`, when the planner chose one from the camera's)."""
+    command = ffmpeg_command(stream.spec.video or DEFAULT_VIDEO, device_path, capture)
     return _published_by(command, stream, recording, root)
 
 

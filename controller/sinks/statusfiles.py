@@ -2,12 +2,15 @@
 controller's health, from every pass's report.
 
 Written atomically and only when it changed, read back by `camctl status`. They live in
-the state directory, outside the watched tree, so writing them never wakes the loop.
+the state directory, outside the watched tree, so writing them never wakes the loop. A
+change of the live figures alone (bytes, bitrate, readers: they move at every pass while
+video flows) is written at most every `COUNTER_INTERVAL` seconds; the view shows them live.
 """
 
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -18,12 +21,17 @@ from controller.reconcile.inventory import write_atomic
 from controller.reconcile.report import Report, SinkError
 
 CONTROLLER = "controller.json"
+# Status fields that move with the video, and the least time between two writes of a
+# status in which nothing else changed.
+COUNTERS = frozenset({"readers", "bytes_received", "bitrate", "sample_time", "watchdog"})
+COUNTER_INTERVAL = 60.0
 
 
 class StatusStore:
     def __init__(self, state_dir: Path) -> None:
         self.root = state_dir / "status"
         self._published: dict[Ref, Status] = {}  # the last status written for each resource
+        self._written_at: dict[Ref, float] = {}  # time.monotonic() of that write
         self._on_disk: set[Ref] | None = None  # listed once; then kept up to date here
 
     def path_of(self, key: Ref) -> Path:
@@ -52,6 +60,8 @@ class StatusStore:
             published = self._published.get(key)
             if published is status or published == status:
                 continue  # equal models dump to equal documents: nothing to write
+            if published is not None and self._counters_only(key, published, status):
+                continue
             document = {
                 "apiVersion": API_VERSION,
                 "kind": key.kind,
@@ -60,13 +70,27 @@ class StatusStore:
             }
             write_atomic(self.path_of(key), redact(document))  # on failure, tried again next pass
             self._published[key] = status  # planned statuses are never changed afterwards
+            self._written_at[key] = time.monotonic()
             self._on_disk.add(key)
             written += 1
         for key in self._on_disk - statuses.keys():
             self.path_of(key).unlink(missing_ok=True)
             self._published.pop(key, None)
+            self._written_at.pop(key, None)
             self._on_disk.discard(key)
         return written
+
+    def _counters_only(self, key: Ref, published: Status, status: Status) -> bool:
+        """Whether only live figures changed, and they were written lately."""
+        if time.monotonic() - self._written_at.get(key, 0.0) >= COUNTER_INTERVAL:
+            return False
+        if type(published) is not type(status):
+            return False
+        return all(
+            getattr(published, f) == getattr(status, f)
+            for f in type(status).model_fields
+            if f not in COUNTERS
+        )
 
     def publish_controller(self, health: Mapping[str, Any]) -> None:
         write_atomic(self.root / CONTROLLER, dict(health))

@@ -13,9 +13,9 @@ only while the registry has that address and the URL carries the right credentia
 MediaMTX's runtime state says whether its source is connected.
 
 Publishers: a path whose source is ready (runOnInit, a pulled URL it reaches, runOnDemand
-while it has readers) receives `inboundBytes` growing at `byte_rate`, as with a working ffmpeg. stall() makes
-one hang the way a stuck ffmpeg does (online with bytes frozen, or not online at all) until
-the path is recreated (deleted, then added), as camctl's watchdog does.
+while it has readers) receives `inboundBytes` growing at `byte_rate`, as with a working
+ffmpeg. stall() makes one hang the way a stuck ffmpeg does (online with bytes frozen, or not
+online at all) until the path is recreated (deleted, then added), as camctl's watchdog does.
 
 Recordings are real files: /v3/recordings/get lists what the path's own recordPath and
 recordFormat point at, and record() writes a real segment there, as MediaMTX would. The same app

@@ -119,6 +119,8 @@ export interface CameraStatus {
   lastDevice?: Device | null;
   /** A network camera: whether MediaMTX receives from it */
   source?: SourceStatus | null;
+  /** Recent comings and goings of the device (flap damping) */
+  flaps?: Flaps | null;
 }
 
 export interface CameraStatusResult {
@@ -324,9 +326,22 @@ export interface FilesParams {
   offset?: number;
 }
 
+/** When the Camera's device came or went lately, and whether camctl is ignoring it. */
+export interface Flaps {
+  /** Times the device came or went, oldest first */
+  changes?: string[];
+  /** Set while the device is ignored for flapping */
+  dampedSince?: string | null;
+}
+
 export interface GetParams {
   name: string;
   namespace?: string;
+}
+
+export interface HealthSpec {
+  /** How long a live Stream may receive no bytes (or have no publisher) before camctl restarts its publisher; 0s turns the watchdog off */
+  stallAfter?: string;
 }
 
 export interface ListParams {
@@ -430,7 +445,8 @@ export interface PlanResult {
 }
 
 export interface PlannedAction {
-  op: "add" | "patch" | "delete";
+  /** restart: the watchdog recreates the path (delete, then add) */
+  op: "add" | "patch" | "delete" | "restart";
   path: string;
   stream?: string | null;
   diff: Record<string, Change>;
@@ -602,8 +618,9 @@ export interface StreamSpec {
   adopt?: boolean;
   /** Which name of the device ffmpeg opens (default: the setting) */
   deviceLink?: "byId" | "byPath" | "node" | null;
-  /** How ffmpeg encodes. Without it a network camera is passed through as it sends, and a V4L2 camera is encoded with the defaults */
+  /** How ffmpeg encodes. Without it a network camera is passed through as it sends, and a V4L2 camera is encoded in its best mode with the defaults */
   video?: VideoSpec | null;
+  health?: HealthSpec;
 }
 
 export interface StreamStatus {
@@ -616,8 +633,20 @@ export interface StreamStatus {
   deviceLink?: "byId" | "byPath" | "node" | null;
   /** The node whose camctl owns the path: with `path`, the ownership a node that lost its state directory reads back */
   node?: string | null;
+  /** The mode captured */
+  video?: VideoChoice | null;
   readers?: number | null;
   bytesReceived?: number | null;
+  /** Inbound bits per second since the sample before */
+  bitrate?: number | null;
+  /** When bytesReceived and bitrate were read from MediaMTX */
+  sampleTime?: string | null;
+  /** Since when MediaMTX has had a publisher on the path */
+  readySince?: string | null;
+  /** Times camctl restarted the publisher (recreated the path) */
+  restarts?: number | null;
+  lastRestartTime?: string | null;
+  watchdog?: Watchdog | null;
 }
 
 export interface StreamUrls {
@@ -647,12 +676,25 @@ export interface UnsubscribeParams {
   subscription: string;
 }
 
+/** The mode the Stream captures in, and who chose it. */
+export interface VideoChoice {
+  input: string;
+  width: number;
+  height: number;
+  fps: number;
+  /** spec: as declared; camera: the camera's best mode filled in what the spec left out; default: the camera's modes are unknown, camctl's defaults did */
+  chosenBy: "spec" | "camera" | "default";
+}
+
 export interface VideoSpec {
-  /** Pixel format read from the camera (ffmpeg -input_format) */
-  input?: "mjpeg" | "yuyv422" | "h264" | "nv12";
-  width?: number;
-  height?: number;
-  fps?: number;
+  /** Pixel format read from the camera (ffmpeg -input_format); default: that of the camera's best mode */
+  input?: "mjpeg" | "yuyv422" | "h264" | "nv12" | null;
+  /** Default: the camera's best mode */
+  width?: number | null;
+  /** Default: the camera's best mode */
+  height?: number | null;
+  /** Default: the camera's best mode */
+  fps?: number | null;
   /** h264 encodes; copy passes an H.264 camera's stream through */
   codec?: "h264" | "copy";
   encoder?: "libx264" | "h264_v4l2m2m";
@@ -661,8 +703,17 @@ export interface VideoSpec {
   keyframeInterval?: number | null;
 }
 
+/** What the watchdog remembers of a live Stream from one pass to the next. */
+export interface Watchdog {
+  /** When the received bytes last grew, or the watch (re)started */
+  progressTime: string;
+  /** Restarts since the Stream was last healthy for an hour: the next one waits stallAfter x 2^(backoff-1) after the last, at most 10 minutes */
+  backoff?: number;
+}
+
 export interface WithheldAction {
-  op: "add" | "patch" | "delete";
+  /** restart: the watchdog recreates the path (delete, then add) */
+  op: "add" | "patch" | "delete" | "restart";
   path: string;
   stream?: string | null;
   diff: Record<string, Change>;

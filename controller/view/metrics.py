@@ -11,7 +11,7 @@ from collections.abc import Iterator
 from typing import TYPE_CHECKING
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, generate_latest
-from prometheus_client.core import GaugeMetricFamily
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 from prometheus_client.registry import Collector
 
 from controller.view.snapshot import condition_of, ready_of
@@ -25,7 +25,7 @@ class ResourceCollector(Collector):
     def __init__(self, state: ViewState) -> None:
         self.state = state
 
-    def collect(self) -> Iterator[GaugeMetricFamily]:
+    def collect(self) -> Iterator[GaugeMetricFamily | CounterMetricFamily]:
         snap = self.state.snapshot
         labels = ["kind", "namespace", "name"]
         ready = GaugeMetricFamily(
@@ -47,21 +47,43 @@ class ResourceCollector(Collector):
         yield from self._recordings()
         yield from self._view()
 
-    def _streams(self) -> Iterator[GaugeMetricFamily]:
+    def _streams(self) -> Iterator[GaugeMetricFamily | CounterMetricFamily]:
         labels = ["namespace", "name", "path"]
         readers = GaugeMetricFamily("camctl_stream_readers", "Readers of the path", labels=labels)
         received = GaugeMetricFamily(
             "camctl_stream_received_bytes", "Bytes MediaMTX received on the path", labels=labels
         )
+        bitrate = GaugeMetricFamily(
+            "camctl_stream_inbound_bitrate",
+            "Bits per second MediaMTX received on the path, between the last two passes",
+            labels=labels,
+        )
+        healthy = GaugeMetricFamily(
+            "camctl_stream_healthy",
+            "1 when the watchdog finds the Stream healthy, 0 when stalled or not publishing "
+            "(no sample while it does not watch it: watchdog off, device absent, no readers)",
+            labels=labels,
+        )
+        restarts = CounterMetricFamily(
+            "camctl_stream_restarts",
+            "Times the watchdog restarted the Stream's publisher (since camctl started)",
+            labels=labels,
+        )
         for doc in self.state.snapshot.docs["Stream"]:
-            status = doc.get("status", {})
+            status = doc.get("status")
+            if status is None:  # another node's: nothing observed here
+                continue
             key = [doc["metadata"]["namespace"], doc["metadata"]["name"], status.get("path", "")]
-            if status.get("readers") is not None:
-                readers.add_metric(key, float(status["readers"]))
-            if status.get("bytesReceived") is not None:
-                received.add_metric(key, float(status["bytesReceived"]))
-        yield readers
-        yield received
+            for family, field in ((readers, "readers"), (received, "bytesReceived")):
+                if status.get(field) is not None:
+                    family.add_metric(key, float(status[field]))
+            if status.get("bitrate") is not None:
+                bitrate.add_metric(key, float(status["bitrate"]))
+            watched = (condition_of(doc, "Healthy") or {}).get("status")
+            if watched in ("True", "False"):
+                healthy.add_metric(key, 1.0 if watched == "True" else 0.0)
+            restarts.add_metric(key, float(status.get("restarts") or 0))
+        yield from (readers, received, bitrate, healthy, restarts)
 
     def _recordings(self) -> Iterator[GaugeMetricFamily]:
         """From each Recording's status: its files as the last pass found them."""

@@ -219,7 +219,9 @@ class Change(Out):
 
 
 class PlannedAction(Out):
-    op: Literal["add", "patch", "delete"]
+    op: Literal["add", "patch", "delete", "restart"] = Field(
+        description="restart: the watchdog recreates the path (delete, then add)"
+    )
     path: str
     stream: str | None = None
     diff: dict[str, Change]

@@ -112,7 +112,7 @@ def plan(
     inventory = {**state.claimed, **{p: inventory[p] for p in state.kept if p in inventory}}
     actions = sorted(state.actions, key=_order)
     withheld = sorted(state.withheld, key=lambda w: _order(w.action))
-    return Plan(actions, state.statuses, inventory, state.notes, withheld)
+    return Plan(actions, state.statuses, inventory, state.notes, withheld, state.recheck)
 
 
 def _is_ours(camera: Camera, node_name: str | None) -> bool:
@@ -120,4 +120,4 @@ def _is_ours(camera: Camera, node_name: str | None) -> bool:
 
 
 def _order(action: Action) -> tuple[int, str]:
-    return ({"delete": 0, "patch": 1, "add": 2}[action.op], action.path)
+    return ({"delete": 0, "patch": 1, "add": 2, "restart": 3}[action.op], action.path)

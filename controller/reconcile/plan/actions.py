@@ -12,7 +12,8 @@ from controller.api.kinds import Ref, Status, StreamStatus
 from controller.api.ownership import Owner
 from controller.reconcile.plan.conditions import idle, summary
 
-Op = Literal["add", "patch", "delete"]
+# A restart recreates a path (delete, then add) so that MediaMTX starts its publisher afresh.
+Op = Literal["add", "patch", "delete", "restart"]
 WithheldReason = Literal["unclean", "unsettled"]
 WITHHELD_BECAUSE: dict[WithheldReason, str] = {
     "unclean": "the documents have errors: fix them, and it follows",
@@ -48,6 +49,9 @@ class Plan:
     inventory: dict[str, Owner]
     notes: list[str]
     withheld: list[Withheld] = field(default_factory=list)
+    # When the planner wants to look again though nothing changes meanwhile (a watchdog's
+    # stall window ends, a flapping camera's hold-down is over); None: no need.
+    recheck: datetime | None = None
 
     @property
     def converged(self) -> bool:

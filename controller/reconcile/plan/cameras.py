@@ -6,6 +6,8 @@ from collections.abc import Mapping, Sequence
 
 from controller.api.device import Device
 from controller.api.kinds import Camera, CameraMatch, CameraStatus, Ref, generation, ref
+from controller.reconcile.plan.flapping import damp
+from controller.reconcile.plan.flapping import message as flapping_message
 from controller.reconcile.plan.state import Pass
 
 
@@ -38,14 +40,21 @@ def match_cameras(
             matched[key] = found[0]
             name = found[0].product or found[0].node
             ready = state.ready(key, True, "DeviceFound", f"{found[0].node} ({name})")
+        present = matched.get(key)
+        damping = damp(state, key, present is not None)
+        state.look_again(damping.recheck)
+        if damping.damped:  # its Streams are served as if it were absent
+            matched.pop(key, None)
+            ready = state.ready(key, False, "Flapping", flapping_message(state))
         stalled = ready.reason in ("AmbiguousMatch", "DeviceConflict")
         state.settle(
             key,
             CameraStatus(
                 observed_generation=generation(cam),
                 conditions=state.conditions(key, ready, stalled=stalled),
-                device=matched.get(key),
-                last_device=None if key in matched else last_device(state, cam),
+                device=present,
+                last_device=None if present else last_device(state, cam),
+                flaps=damping.flaps,
             ),
         )
     return matched

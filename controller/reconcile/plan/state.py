@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from controller.api.conditions import Condition, condition, find, merge_conditions
@@ -39,6 +39,7 @@ class Pass:
     notes: list[str] = field(default_factory=list)
     # Network Cameras: the URL MediaMTX pulls (credentials inserted), or why there is none.
     pulls: dict[Ref, str | Unavailable] = field(default_factory=dict)
+    recheck: datetime | None = None  # the earliest time a part of the plan wants a new pass
     idle: dict[str, Condition] = field(init=False)
 
     def __post_init__(self) -> None:
@@ -50,6 +51,12 @@ class Pass:
         if from_documents and not self.desired.clean:
             return "unclean"
         return None if self.settled else "unsettled"
+
+    def look_again(self, when: datetime | None) -> None:
+        """Ask for a pass at `when` (at least a second from now) even if nothing changes."""
+        if when is not None:
+            when = max(when, self.now + timedelta(seconds=1))
+            self.recheck = when if self.recheck is None else min(self.recheck, when)
 
     def ready(self, key: Ref, status: bool | None, reason: str, message: str) -> Condition:
         """The Ready condition: on most passes the previous one itself, not a copy of it."""

@@ -16,6 +16,9 @@ from controller.reconcile.plan.actions import WITHHELD_BECAUSE, Action, Withheld
 from controller.reconcile.plan.cameras import last_device
 from controller.reconcile.plan.recordings import recording_root
 from controller.reconcile.plan.state import Pass
+from controller.reconcile.plan.video import Unsupported
+from controller.reconcile.plan.video import choose as choose_video
+from controller.reconcile.plan.watchdog import watch
 from controller.reconcile.render import choose_device, destructive, differing, path_config
 
 
@@ -34,17 +37,23 @@ def plan_stream(
     live: Mapping[str, Any] | None = None  # what MediaMTX says of the path, once configured
     wanted: dict[str, Any] | None = None
     unavailable: str | None = None  # why a network Camera's path cannot be written now
+    unsupported: str | None = None  # why the camera cannot give the mode asked for
+    unwatched: tuple[str, str] | None = None  # why the watchdog has nothing to watch
     if camera is not None and camera.spec.network:
         found = network.wanted(state, stream, camera)
         unavailable, wanted = (
             (found.message, None) if isinstance(found, Unavailable) else (None, found)
         )
     elif device is not None:
-        choice = choose_device(device, stream.spec.device_link or state.settings.device_link)
-        chosen = {"device": choice.path, "device_link": choice.link}
-        recording = state.desired.recording_of(stream)
-        root = recording_root(recording, state.settings) if recording else None
-        wanted = path_config(stream, choice.path, recording, root)
+        mode = choose_video(stream.spec.video, device)
+        if isinstance(mode, Unsupported):
+            unsupported = mode.message
+        else:
+            choice = choose_device(device, stream.spec.device_link or state.settings.device_link)
+            chosen = {"device": choice.path, "device_link": choice.link, "video": mode.choice}
+            recording = state.desired.recording_of(stream)
+            root = recording_root(recording, state.settings) if recording else None
+            wanted = path_config(stream, choice.path, recording, root, mode.capture)
     foreign = observed is not None and path not in state.inventory and not stream.spec.adopt
     readopted = foreign and wanted is not None and not differing(wanted, observed or {})
     if camera is None:
@@ -53,6 +62,7 @@ def plan_stream(
     elif state.paths is None:
         state.kept.add(path)
         ready = state.ready(key, None, "MediaMTXUnreachable", "MediaMTX could not be read")
+        unwatched = ("NotObserved", "MediaMTX could not be read")
     elif foreign and not readopted:
         ready = state.ready(
             key,
@@ -60,14 +70,19 @@ def plan_stream(
             "PathConflict",
             f"path {path!r} exists and camctl did not create it (set spec.adopt to take it over)",
         )
+        unwatched = ("NotOwned", "camctl does not own the path: it never restarts it")
     elif unavailable is not None:
         state.kept.add(path)  # what cannot be read now is no reason to remove anything
         ready = state.ready(key, False, "CameraNotReady", unavailable)
+    elif unsupported is not None:
+        state.kept.add(path)  # nothing is written for it: what MediaMTX has stays
+        ready = state.ready(key, False, "ModeUnsupported", unsupported)
     elif wanted is None:
         # Without its camera the path would only restart ffmpeg in a loop: remove it.
         if last_device(state, camera) is not None:
             state.unplugged.add(path)
         ready = state.ready(key, False, "CameraNotReady", f"{ref(camera)} has no device")
+        unwatched = ("DeviceAbsent", "its camera has no device: nothing to restart")
     else:
         owner = Owner(str(key), state.desired.origins.get(key, ""))
         if state.inventory.get(path) == owner:
@@ -87,18 +102,22 @@ def plan_stream(
     elif path in state.waiting:
         pending = True
         ready = state.ready(key, False, "Withheld", state.waiting[path])
+    owned, writing = path in state.inventory, path in state.pending
+    watched = watch(state, key, stream, live, unwatched, owned=owned, writing=writing)
+    if watched.restart and wanted is not None:
+        state.actions.append(Action("restart", path, dict(wanted), {}, key))
+    state.look_again(watched.recheck)
+    stalled = ready.reason in ("PathConflict", "ModeUnsupported")
     status = StreamStatus(
         observed_generation=generation(stream),
         path=path,
         urls=_urls(path, state.settings),
         conditions=state.conditions(
-            key, ready, reconciling=pending, stalled=ready.reason == "PathConflict"
+            key, ready, reconciling=pending, stalled=stalled, extra=(watched.healthy,)
         ),
         **chosen,
+        **watched.fields,
     )
-    if live is not None:  # taken as MediaMTX reports them
-        status.readers = len(live.get("readers") or []) if live else None
-        status.bytes_received = live.get("inboundBytes") if live else None
     state.settle(key, status)
 
 

@@ -1,8 +1,9 @@
 """Kubernetes Events, so that `kubectl describe` tells the story of an object.
 
-The sink posts one for every MediaMTX write made for a Stream (added, updated, deleted, or
-failed) and one whenever an object's Ready condition changes. A failed post is logged, not
-retried: Events are for people, and the status says the same.
+The sink posts one for every MediaMTX write made for a Stream (added, updated, deleted,
+its publisher restarted by the watchdog, or failed) and one whenever an object's Ready
+condition changes. A failed post is logged, not retried: Events are for people, and the
+status says the same.
 """
 
 from __future__ import annotations
@@ -23,7 +24,12 @@ from controller.sources.kubernetes.store import Entry, Store
 
 log = logging.getLogger("camctl.kubernetes")
 
-EVENT_REASONS = {"add": "PathAdded", "patch": "PathUpdated", "delete": "PathDeleted"}
+EVENT_REASONS = {
+    "add": "PathAdded",
+    "patch": "PathUpdated",
+    "delete": "PathDeleted",
+    "restart": "PublisherRestarted",
+}
 # Not Ready, yet nothing wrong: Normal Events. A network camera being connected, or pulled
 # only while read, is as expected as a path being configured.
 QUIET_REASONS = frozenset({"Disabled", "Reconciling", "Connecting", "OnDemand", "Unused"})
@@ -83,6 +89,9 @@ def describe(result: Result) -> Event:
     action = result.action
     if result.error is not None:
         return "ApplyFailed", f"{action.op} MediaMTX path {action.path!r}: {result.error}", True
+    if action.op == "restart":  # the watchdog's: a warning, as the publisher had hung
+        text = f"recreated MediaMTX path {action.path!r}: its publisher had stalled"
+        return EVENT_REASONS["restart"], text, True
     fields = f" ({', '.join(sorted(action.diff))})" if action.op == "patch" else ""
     verb = {"add": "added", "patch": "updated", "delete": "deleted"}[action.op]
     return EVENT_REASONS[action.op], f"{verb} MediaMTX path {action.path!r}{fields}", False

@@ -21,7 +21,7 @@ from controller.sources.kubernetes.store import Entry
 
 # Counters that move with the video: written along with any other change, and on their own
 # at most this often, so that live streams do not make the API server churn.
-COUNTERS = frozenset({"readers", "bytesReceived"})
+COUNTERS = frozenset({"readers", "bytesReceived", "bitrate", "sampleTime", "watchdog"})
 COUNTER_INTERVAL = 300.0
 
 

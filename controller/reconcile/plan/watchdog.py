@@ -1,0 +1,220 @@
+"""The watchdog: a live Stream whose path has no publisher, or receives no bytes, for its
+stall window has its path recreated, so that MediaMTX starts the publisher afresh (an
+ffmpeg that hangs without exiting is never restarted by MediaMTX itself).
+
+Pure, like the rest of the planner: it reads only what a pass already has (MediaMTX's
+runtime state of the path, from /v3/paths/list) and remembers from one pass to the next
+only through the Stream's previous status (`watchdog`, `restarts`, `lastRestartTime`, the
+`Healthy` condition). It also fills in the live figures: readers, bytes, inbound bitrate,
+and since when the path has had a publisher.
+
+- Live: `always` with its device present, or `onDemand` while the path has readers.
+- Stalled: not ready (`NotPublishing`), or ready with the bytes received not growing
+  (`Stalled`), for `spec.health.stallAfter` (`0s` turns the watchdog off).
+- Restarted: only a path camctl owns, served from a present device, with nothing else
+  written to it in the pass; once per stall (each restart starts the window again); the
+  restarts of a streak wait stallAfter x 2^(n-1) after the one before, at most 10 minutes,
+  and an hour healthy ends the streak.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from functools import lru_cache
+from typing import Any
+
+from controller.api.conditions import Condition, find
+from controller.api.kinds import Ref, Stream, StreamStatus, Watchdog
+from controller.api.units import parse_duration
+from controller.reconcile.plan.state import Pass
+
+MAX_BACKOFF = 600.0  # seconds: the longest wait between two restarts of a streak
+HEALTHY_RESET = 3600.0  # seconds healthy after which a streak of restarts is forgotten
+
+
+@dataclass(frozen=True)
+class Watch:
+    """What the watchdog found: the Healthy condition, the status fields it keeps, whether
+    to restart the publisher now, and when it wants to look again."""
+
+    healthy: Condition
+    fields: dict[str, Any] = field(default_factory=dict)
+    restart: bool = False
+    recheck: datetime | None = None
+
+
+def watch(
+    state: Pass,
+    key: Ref,
+    stream: Stream,
+    live: Mapping[str, Any] | None,
+    unwatched: tuple[str, str] | None,
+    *,
+    owned: bool,
+    writing: bool,
+) -> Watch:
+    """Watch one Stream. `live`: MediaMTX's runtime state of its path, None when camctl does
+    not serve it; `unwatched`: why there is nothing to watch (reason, message); `owned`:
+    the path is in the inventory; `writing`: the pass adds or changes the path."""
+    before = _before(state, key, stream.path)
+    fields: dict[str, Any] = {} if live is None else _figures(state.now, live, before)
+    if before is not None:
+        fields |= {"restarts": before.restarts, "last_restart_time": before.last_restart_time}
+        fields["watchdog"] = before.watchdog
+    window = _seconds(stream.spec.health.stall_after)
+    if unwatched is not None or live is None:
+        reason, message = unwatched or ("NotServed", "camctl does not serve the path")
+        return Watch(state.shared("Healthy", None, reason, message), fields)
+    if not window:
+        message = "spec.health.stallAfter is 0s: the watchdog is off"
+        return Watch(state.shared("Healthy", None, "WatchdogOff", message), fields)
+    if stream.spec.mode == "onDemand" and not live.get("readers"):
+        message = "an onDemand Stream is watched while it has readers"
+        return Watch(state.shared("Healthy", None, "NoReaders", message), fields)
+    return _judge(state, stream, live, before, fields, window, owned=owned, writing=writing)
+
+
+def _judge(
+    state: Pass,
+    stream: Stream,
+    live: Mapping[str, Any],
+    before: StreamStatus | None,
+    fields: dict[str, Any],
+    window: float,
+    *,
+    owned: bool,
+    writing: bool,
+) -> Watch:
+    now = state.now
+    memory = before.watchdog if before is not None else None
+    was = find(before.conditions, "Healthy") if before is not None else None
+    online = _online(live)
+    if memory is None or before is None or writing or not _watching(was):
+        progress, backoff = now, memory.backoff if memory else 0  # the watch (re)starts
+    else:
+        received = _bytes(live)
+        grew = online and received is not None and received != before.bytes_received
+        progress, backoff = (now if grew else memory.progress_time), memory.backoff
+    quiet = (now - progress).total_seconds()
+    if quiet < window:
+        if online:
+            healthy = state.shared("Healthy", True, "Publishing", "MediaMTX is receiving video")
+            if _healthy_for(was, now, HEALTHY_RESET):
+                backoff = 0
+        elif was is not None and was.status == "True":
+            healthy = was  # a gap shorter than the window is no sickness
+        else:
+            text = f"waiting up to {window:g}s for the publisher"
+            healthy = state.shared("Healthy", None, "Starting", text)
+        fields["watchdog"] = _memory(memory, progress, backoff)
+        return Watch(healthy, fields, recheck=progress + timedelta(seconds=window))
+    return _stalled(state, before, fields, window, online, backoff, owned=owned, memory=memory)
+
+
+def _stalled(
+    state: Pass,
+    before: StreamStatus | None,
+    fields: dict[str, Any],
+    window: float,
+    online: bool,
+    backoff: int,
+    *,
+    owned: bool,
+    memory: Watchdog | None,
+) -> Watch:
+    """Past the window: restart now if allowed, else say when it will be."""
+    now = state.now
+    reason = "Stalled" if online else "NotPublishing"
+    what = "no bytes received" if online else "no publisher"
+    last = before.last_restart_time if before is not None else None
+    due = now
+    if last is not None and backoff:
+        due = last + timedelta(seconds=min(window * 2 ** (backoff - 1), MAX_BACKOFF))
+    if owned and now >= due:
+        restarts = (fields.get("restarts") or 0) + 1
+        fields |= {"restarts": restarts, "last_restart_time": now}
+        fields["watchdog"] = _memory(memory, now, backoff + 1)
+        text = f"{what} for {window:g}s: restarted the publisher (restart {restarts})"
+        healthy = state.shared("Healthy", False, reason, text)
+        return Watch(healthy, fields, restart=True, recheck=now + timedelta(seconds=window))
+    if owned:
+        text = f"{what} for {window:g}s; the next restart no sooner than {due:%H:%M:%S} UTC"
+    else:
+        text = f"{what} for {window:g}s; not restarted: the path is not camctl's yet"
+    fields["watchdog"] = _memory(memory, memory.progress_time if memory else now, backoff)
+    healthy = state.shared("Healthy", False, reason, text)
+    return Watch(healthy, fields, recheck=due if owned else None)
+
+
+def _before(state: Pass, key: Ref, path: str) -> StreamStatus | None:
+    before = state.previous.get(key)
+    if isinstance(before, StreamStatus) and before.path == path:
+        return before
+    return None
+
+
+def _watching(was: Condition | None) -> bool:
+    """Whether the pass before watched the Stream (else the watch starts again now)."""
+    return was is not None and (was.status != "Unknown" or was.reason == "Starting")
+
+
+def _healthy_for(was: Condition | None, now: datetime, seconds: float) -> bool:
+    return (
+        was is not None
+        and was.status == "True"
+        and (now - was.last_transition_time).total_seconds() >= seconds
+    )
+
+
+def _memory(memory: Watchdog | None, progress: datetime, backoff: int) -> Watchdog:
+    if memory is not None and (memory.progress_time, memory.backoff) == (progress, backoff):
+        return memory
+    return Watchdog(progress_time=progress, backoff=backoff)
+
+
+def _figures(now: datetime, live: Mapping[str, Any], before: StreamStatus | None) -> dict[str, Any]:
+    """Readers, bytes, bitrate and uptime; bytes and bitrate are sampled at most once a
+    second (the precision of `now`), the bitrate over the time since the sample before."""
+    fields: dict[str, Any] = {
+        "readers": len(live.get("readers") or []) if live else None,
+        "ready_since": _time(live.get("onlineTime") or live.get("readyTime") or ""),
+    }
+    received = _bytes(live)
+    last = before.sample_time if before is not None else None
+    if before is not None and last is not None and now <= last:
+        fields |= {"bytes_received": before.bytes_received, "bitrate": before.bitrate}
+        return fields | {"sample_time": last}
+    bitrate = None
+    earlier = before.bytes_received if before is not None else None
+    if last is not None and received is not None and earlier is not None and received >= earlier:
+        bitrate = round((received - earlier) * 8 / (now - last).total_seconds())
+    return fields | {"bytes_received": received, "bitrate": bitrate, "sample_time": now}
+
+
+def _online(live: Mapping[str, Any]) -> bool:
+    """MediaMTX v1.20 says `online`; older releases `ready` (still sent, deprecated)."""
+    return bool(live.get("online", live.get("ready")))
+
+
+def _bytes(live: Mapping[str, Any]) -> int | None:
+    value = live.get("inboundBytes", live.get("bytesReceived"))
+    return value if isinstance(value, int) and value >= 0 else None
+
+
+def _time(text: Any) -> datetime | None:
+    return _parse_time(text) if isinstance(text, str) and text else None
+
+
+@lru_cache(maxsize=4096)
+def _parse_time(text: str) -> datetime | None:
+    try:
+        return datetime.fromisoformat(text)
+    except ValueError:
+        return None
+
+
+@lru_cache(maxsize=64)
+def _seconds(duration: str) -> float:
+    return parse_duration(duration) / 1e9
