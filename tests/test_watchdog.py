@@ -171,9 +171,13 @@ def test_an_hour_healthy_ends_the_streak() -> None:
         received += 10_000
         p.at(seconds(t), live(received))
     assert p.healthy().status == "True"
-    assert p.status().watchdog is not None and p.status().watchdog.backoff == 0
-    quiet_from = p.status().watchdog.progress_time
-    p.at(quiet_from + timedelta(seconds=15), live(received))
+    memory = p.status().watchdog
+    assert memory is not None and (memory.backoff, memory.quiet_since) == (0, None)
+    last_growth = p.status().sample_time
+    assert last_growth is not None
+    p.at(last_growth + timedelta(seconds=14), live(received))
+    assert p.restarts() == []
+    p.at(last_growth + timedelta(seconds=15), live(received))
     assert p.restarts() == [PATH], "a fresh streak: restarted after the stall window only"
 
 

@@ -50,10 +50,13 @@ def merge_conditions(
     A condition that did not change at all is the previous one itself: a converged
     controller rebuilds thousands of statuses on every resync, and they cost nothing new.
     """
-    before = {c.type: c for c in previous}
+    before = previous if isinstance(previous, list) else list(previous)
     merged = []
-    for cond in current:
-        old = before.get(cond.type)
+    for i, cond in enumerate(current):
+        # Statuses list their conditions in the same order pass after pass: look there first.
+        old = before[i] if i < len(before) and before[i].type == cond.type else None
+        if old is None:
+            old = next((c for c in before if c.type == cond.type), None)
         if old is None or old.status != cond.status:
             merged.append(cond)
         elif old.reason == cond.reason and old.message == cond.message:

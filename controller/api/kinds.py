@@ -442,8 +442,10 @@ class Watchdog(_Model):
 
     model_config = ConfigDict(frozen=True)
 
-    progress_time: datetime = Field(
-        description="When the received bytes last grew, or the watch (re)started"
+    quiet_since: datetime | None = Field(
+        default=None,
+        description="Since when no bytes have come in (from the last pass that saw them "
+        "grow, or from a (re)start of the watch); none while they flow",
     )
     backoff: NonNegativeInt = Field(
         default=0,

@@ -44,6 +44,7 @@ class Pass:
 
     def __post_init__(self) -> None:
         self.idle = idle(self.now)
+        self._soon = self.now + timedelta(seconds=1)
         self._shared: dict[tuple[str, bool | None, str, str], Condition] = {}
 
     def hold_back(self, from_documents: bool) -> WithheldReason | None:
@@ -55,8 +56,9 @@ class Pass:
     def look_again(self, when: datetime | None) -> None:
         """Ask for a pass at `when` (at least a second from now) even if nothing changes."""
         if when is not None:
-            when = max(when, self.now + timedelta(seconds=1))
-            self.recheck = when if self.recheck is None else min(self.recheck, when)
+            when = max(when, self._soon)
+            if self.recheck is None or when < self.recheck:
+                self.recheck = when
 
     def ready(self, key: Ref, status: bool | None, reason: str, message: str) -> Condition:
         """The Ready condition: on most passes the previous one itself, not a copy of it."""

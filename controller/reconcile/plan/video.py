@@ -29,10 +29,12 @@ class Unsupported:
     message: str
 
 
-# (video, id of the modes) -> (the modes themselves, the answer). Devices keep their modes
-# while they stay plugged in, so a pass asks once per Stream, not once per mode; the modes
-# kept in the entry make an id that was reused after a replug a miss, never a wrong answer.
-_answers: dict[tuple[VideoSpec, int], tuple[tuple[Mode, ...], Chosen | Unsupported]] = {}
+# (id of the video, id of the modes) -> (the video, the modes, the answer). Documents keep
+# their VideoSpec and devices their modes while unchanged, so a pass asks once per Stream,
+# without hashing either; keeping both in the entry makes an id reused by a new object a
+# miss, never a wrong answer.
+_Entry = tuple[VideoSpec, tuple[Mode, ...], Chosen | Unsupported]
+_answers: dict[tuple[int, int], _Entry] = {}
 
 
 def choose(video: VideoSpec | None, device: Device) -> Chosen | Unsupported:
@@ -40,20 +42,17 @@ def choose(video: VideoSpec | None, device: Device) -> Chosen | Unsupported:
     leaves the whole mode to the camera."""
     video = video or DEFAULT_VIDEO
     modes = device.modes
-    if not modes:
-        return _without_modes(video)
-    key = (video, id(modes))
+    key = (id(video), id(modes))
     found = _answers.get(key)
-    if found is not None and found[0] is modes:
-        return found[1]
+    if found is not None and found[0] is video and found[1] is modes:
+        return found[2]
     if len(_answers) >= _CACHE_LIMIT:
         _answers.clear()
-    answer = _with_modes(video, modes)
-    _answers[key] = (modes, answer)
+    answer = _with_modes(video, modes) if modes else _without_modes(video)
+    _answers[key] = (video, modes, answer)
     return answer
 
 
-@lru_cache(maxsize=256)
 def _without_modes(video: VideoSpec) -> Chosen:
     capture = video.capture
     by = "spec" if _complete(video) else "default"

@@ -20,27 +20,25 @@ and since when the path has had a publisher.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from functools import lru_cache
-from typing import Any
+from typing import Any, NamedTuple
 
-from controller.api.conditions import Condition, find
+from controller.api.conditions import Condition
 from controller.api.kinds import Ref, Stream, StreamStatus, Watchdog
 from controller.api.units import parse_duration
 from controller.reconcile.plan.state import Pass
 
 MAX_BACKOFF = 600.0  # seconds: the longest wait between two restarts of a streak
-HEALTHY_RESET = 3600.0  # seconds healthy after which a streak of restarts is forgotten
+HEALTHY_RESET = timedelta(hours=1)  # healthy this long, a streak of restarts is forgotten
 
 
-@dataclass(frozen=True)
-class Watch:
+class Watch(NamedTuple):
     """What the watchdog found: the Healthy condition, the status fields it keeps, whether
     to restart the publisher now, and when it wants to look again."""
 
     healthy: Condition
-    fields: dict[str, Any] = field(default_factory=dict)
+    fields: dict[str, Any]
     restart: bool = False
     recheck: datetime | None = None
 
@@ -59,11 +57,9 @@ def watch(
     not serve it; `unwatched`: why there is nothing to watch (reason, message); `owned`:
     the path is in the inventory; `writing`: the pass adds or changes the path."""
     before = _before(state, key, stream.path)
-    fields: dict[str, Any] = {} if live is None else _figures(state.now, live, before)
-    if before is not None:
-        fields |= {"restarts": before.restarts, "last_restart_time": before.last_restart_time}
-        fields["watchdog"] = before.watchdog
-    window = _seconds(stream.spec.health.stall_after)
+    received = _bytes(live) if live else None
+    fields = _figures(state.now, live, received, before)
+    window = _window(stream.spec.health.stall_after)
     if unwatched is not None or live is None:
         reason, message = unwatched or ("NotServed", "camctl does not serve the path")
         return Watch(state.shared("Healthy", None, reason, message), fields)
@@ -73,43 +69,43 @@ def watch(
     if stream.spec.mode == "onDemand" and not live.get("readers"):
         message = "an onDemand Stream is watched while it has readers"
         return Watch(state.shared("Healthy", None, "NoReaders", message), fields)
-    return _judge(state, stream, live, before, fields, window, owned=owned, writing=writing)
+    online = bool(live.get("online", live.get("ready")))  # v1.20 `online`; `ready` before
+    return _judge(state, online, received, before, fields, window, owned=owned, writing=writing)
 
 
 def _judge(
     state: Pass,
-    stream: Stream,
-    live: Mapping[str, Any],
+    online: bool,
+    received: int | None,
     before: StreamStatus | None,
     fields: dict[str, Any],
-    window: float,
+    window: timedelta,
     *,
     owned: bool,
     writing: bool,
 ) -> Watch:
     now = state.now
     memory = before.watchdog if before is not None else None
-    was = find(before.conditions, "Healthy") if before is not None else None
-    online = _online(live)
-    if memory is None or before is None or writing or not _watching(was):
-        progress, backoff = now, memory.backoff if memory else 0  # the watch (re)starts
-    else:
-        received = _bytes(live)
-        grew = online and received is not None and received != before.bytes_received
-        progress, backoff = (now if grew else memory.progress_time), memory.backoff
-    quiet = (now - progress).total_seconds()
-    if quiet < window:
+    was = _healthy_of(before)
+    backoff = memory.backoff if memory is not None else 0
+    if before is None or memory is None or writing or not _watching(was):
+        quiet_since: datetime | None = now  # the watch (re)starts: a whole window's grace
+    elif online and received is not None and received != before.bytes_received:
+        quiet_since = None  # bytes came in since the last sample
+    else:  # from the last sample that saw them grow
+        quiet_since = memory.quiet_since or before.sample_time or now
+    if quiet_since is None or now - quiet_since < window:
         if online:
             healthy = state.shared("Healthy", True, "Publishing", "MediaMTX is receiving video")
-            if _healthy_for(was, now, HEALTHY_RESET):
+            if backoff and was is not None and _healthy_for(was, now):
                 backoff = 0
         elif was is not None and was.status == "True":
             healthy = was  # a gap shorter than the window is no sickness
         else:
-            text = f"waiting up to {window:g}s for the publisher"
+            text = f"waiting up to {window.total_seconds():g}s for the publisher"
             healthy = state.shared("Healthy", None, "Starting", text)
-        fields["watchdog"] = _memory(memory, progress, backoff)
-        return Watch(healthy, fields, recheck=progress + timedelta(seconds=window))
+        fields["watchdog"] = _memory(memory, quiet_since, backoff)
+        return Watch(healthy, fields, recheck=(quiet_since or now) + window)
     return _stalled(state, before, fields, window, online, backoff, owned=owned, memory=memory)
 
 
@@ -117,7 +113,7 @@ def _stalled(
     state: Pass,
     before: StreamStatus | None,
     fields: dict[str, Any],
-    window: float,
+    window: timedelta,
     online: bool,
     backoff: int,
     *,
@@ -125,25 +121,26 @@ def _stalled(
     memory: Watchdog | None,
 ) -> Watch:
     """Past the window: restart now if allowed, else say when it will be."""
-    now = state.now
+    now, seconds = state.now, window.total_seconds()
     reason = "Stalled" if online else "NotPublishing"
     what = "no bytes received" if online else "no publisher"
     last = before.last_restart_time if before is not None else None
     due = now
     if last is not None and backoff:
-        due = last + timedelta(seconds=min(window * 2 ** (backoff - 1), MAX_BACKOFF))
+        due = last + timedelta(seconds=min(seconds * 2 ** (backoff - 1), MAX_BACKOFF))
     if owned and now >= due:
         restarts = (fields.get("restarts") or 0) + 1
         fields |= {"restarts": restarts, "last_restart_time": now}
         fields["watchdog"] = _memory(memory, now, backoff + 1)
-        text = f"{what} for {window:g}s: restarted the publisher (restart {restarts})"
+        text = f"{what} for {seconds:g}s: restarted the publisher (restart {restarts})"
         healthy = state.shared("Healthy", False, reason, text)
-        return Watch(healthy, fields, restart=True, recheck=now + timedelta(seconds=window))
+        return Watch(healthy, fields, restart=True, recheck=now + window)
     if owned:
-        text = f"{what} for {window:g}s; the next restart no sooner than {due:%H:%M:%S} UTC"
+        text = f"{what} for {seconds:g}s; the next restart no sooner than {due:%H:%M:%S} UTC"
     else:
-        text = f"{what} for {window:g}s; not restarted: the path is not camctl's yet"
-    fields["watchdog"] = _memory(memory, memory.progress_time if memory else now, backoff)
+        text = f"{what} for {seconds:g}s; not restarted: the path is not camctl's yet"
+    quiet_since = memory.quiet_since if memory is not None else now
+    fields["watchdog"] = _memory(memory, quiet_since, backoff)
     healthy = state.shared("Healthy", False, reason, text)
     return Watch(healthy, fields, recheck=due if owned else None)
 
@@ -160,42 +157,56 @@ def _watching(was: Condition | None) -> bool:
     return was is not None and (was.status != "Unknown" or was.reason == "Starting")
 
 
-def _healthy_for(was: Condition | None, now: datetime, seconds: float) -> bool:
-    return (
-        was is not None
-        and was.status == "True"
-        and (now - was.last_transition_time).total_seconds() >= seconds
-    )
+def _healthy_of(before: StreamStatus | None) -> Condition | None:
+    """The Healthy condition of the status before: the last one, where conditions() puts it."""
+    if before is None:
+        return None
+    for cond in reversed(before.conditions):
+        if cond.type == "Healthy":
+            return cond
+    return None
 
 
-def _memory(memory: Watchdog | None, progress: datetime, backoff: int) -> Watchdog:
-    if memory is not None and (memory.progress_time, memory.backoff) == (progress, backoff):
+def _healthy_for(was: Condition, now: datetime) -> bool:
+    return was.status == "True" and now - was.last_transition_time >= HEALTHY_RESET
+
+
+def _memory(memory: Watchdog | None, quiet_since: datetime | None, backoff: int) -> Watchdog:
+    if memory is not None and memory.quiet_since == quiet_since and memory.backoff == backoff:
         return memory
-    return Watchdog(progress_time=progress, backoff=backoff)
+    return Watchdog(quiet_since=quiet_since, backoff=backoff)
 
 
-def _figures(now: datetime, live: Mapping[str, Any], before: StreamStatus | None) -> dict[str, Any]:
-    """Readers, bytes, bitrate and uptime; bytes and bitrate are sampled at most once a
-    second (the precision of `now`), the bitrate over the time since the sample before."""
-    fields: dict[str, Any] = {
-        "readers": len(live.get("readers") or []) if live else None,
-        "ready_since": _time(live.get("onlineTime") or live.get("readyTime") or ""),
-    }
-    received = _bytes(live)
+def _figures(
+    now: datetime, live: Mapping[str, Any] | None, received: int | None, before: StreamStatus | None
+) -> dict[str, Any]:
+    """The live figures, and what the watchdog keeps. Bytes and bitrate are sampled at most
+    once a second (the precision of `now`), the bitrate over the time since the sample
+    before; a path whose bytes stand still keeps its sample once its bitrate says 0, so
+    that a quiet status stays the very same object."""
+    fields: dict[str, Any] = {}
+    if before is not None:
+        fields["restarts"] = before.restarts
+        fields["last_restart_time"] = before.last_restart_time
+        fields["watchdog"] = before.watchdog
+    if live is None:
+        return fields
+    fields["readers"] = len(live.get("readers") or ()) if live else None
+    fields["ready_since"] = _time(live.get("onlineTime") or live.get("readyTime"))
     last = before.sample_time if before is not None else None
-    if before is not None and last is not None and now <= last:
-        fields |= {"bytes_received": before.bytes_received, "bitrate": before.bitrate}
-        return fields | {"sample_time": last}
+    if before is None or last is None:
+        fields["bytes_received"], fields["bitrate"], fields["sample_time"] = received, None, now
+        return fields
+    earlier = before.bytes_received
+    if now <= last or (received == earlier and not before.bitrate):
+        fields["bytes_received"], fields["bitrate"] = earlier, before.bitrate
+        fields["sample_time"] = last
+        return fields
     bitrate = None
-    earlier = before.bytes_received if before is not None else None
-    if last is not None and received is not None and earlier is not None and received >= earlier:
+    if received is not None and earlier is not None and received >= earlier:
         bitrate = round((received - earlier) * 8 / (now - last).total_seconds())
-    return fields | {"bytes_received": received, "bitrate": bitrate, "sample_time": now}
-
-
-def _online(live: Mapping[str, Any]) -> bool:
-    """MediaMTX v1.20 says `online`; older releases `ready` (still sent, deprecated)."""
-    return bool(live.get("online", live.get("ready")))
+    fields["bytes_received"], fields["bitrate"], fields["sample_time"] = received, bitrate, now
+    return fields
 
 
 def _bytes(live: Mapping[str, Any]) -> int | None:
@@ -216,5 +227,5 @@ def _parse_time(text: str) -> datetime | None:
 
 
 @lru_cache(maxsize=64)
-def _seconds(duration: str) -> float:
-    return parse_duration(duration) / 1e9
+def _window(duration: str) -> timedelta:
+    return timedelta(microseconds=parse_duration(duration) // 1000)
