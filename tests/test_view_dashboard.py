@@ -251,3 +251,40 @@ async def test_playback_links_play_in_the_demo() -> None:
                 assert errors == []
             finally:
                 await browser.close()
+
+
+async def test_dashboard_shows_live_figures_and_a_bitrate_sparkline(tmp_path: Path) -> None:
+    """Passes a second apart: each brings a bitrate sample (the emulator's publishers send
+    2 Mbit/s), drawn as a polyline; readers, uptime and the Healthy condition show too."""
+    from playwright.async_api import async_playwright, expect
+
+    ARTIFACTS.mkdir(exist_ok=True)
+    async with serving(tmp_path) as view, async_playwright() as playwright:
+        view.run.emulator.runtime["cams/front-door"] = {
+            "readers": [{"type": "webRTCSession", "id": "1"}, {"type": "rtspSession", "id": "2"}]
+        }
+        browser = await playwright.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+        try:
+            errors: list[str] = []
+            page = await dashboard(browser, view, errors)
+            front = page.locator('[data-kind="Stream"][data-name="front-door"]')
+            await expect(front).to_contain_text("Publishing")  # its Healthy condition
+            for _ in range(4):
+                await asyncio.sleep(1.1)  # statuses are to the second: one sample a second
+                await view.run.settle()
+            await expect(front.locator(".bitrate")).to_contain_text("Mbit/s")
+            line = front.locator("svg.spark polyline")
+            await expect(line).to_have_count(1)
+            points = (await line.get_attribute("points") or "").split()
+            assert len(points) >= 3, points
+            assert all(0 <= float(y) <= 24 for _, y in (p.split(",") for p in points))
+            stream = await view.result("streams.get", {"name": "front-door"})
+            shown = await front.locator(".bitrate").inner_text()
+            assert shown == f"{stream['status']['bitrate'] / 1e6:.1f} Mbit/s"
+            assert 1_500_000 < stream["status"]["bitrate"] < 2_500_000, "the emulator's 2 Mbit/s"
+            await expect(front).to_contain_text("readers2")
+            await expect(front).to_contain_text(re.compile(r"uptime\d+(s|m \d+s)"))
+            await page.screenshot(path=ARTIFACTS / "view-dashboard-live.png", full_page=True)
+            assert errors == []
+        finally:
+            await browser.close()

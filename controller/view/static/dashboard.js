@@ -1,5 +1,7 @@
 // The dashboard: reads the view with client.js, then stays live on one subscription.
 // Choosing a Recording lists its segments (recordings.segments, a page at a time).
+// Each Stream shows its live figures and a sparkline of its inbound bitrate, drawn as an
+// SVG polyline from the samples seen since the page opened (no charting library).
 import { ViewClient, RPCError } from "/client.js";
 
 const KINDS = ["Camera", "Stream", "Recording"];
@@ -9,6 +11,9 @@ let controller = null;
 let client = null;
 let browsing = null; // the Recording whose segments are shown: { namespace, name, offset }
 const SEGMENTS_PAGE = 20;
+const SPARK_SAMPLES = 60; // bitrate samples kept per stream: a pass each, newest last
+const SPARK_WIDTH = 120, SPARK_HEIGHT = 24;
+const bitrates = new Map(); // "namespace/name" -> [{ t: sampleTime, b: bits per second }]
 
 const $ = (id) => document.getElementById(id);
 
@@ -85,6 +90,54 @@ function card(doc, body) {
     body);
 }
 
+function remember(doc) {
+  const s = doc.status;
+  if (doc.kind !== "Stream" || s?.bitrate == null || !s.sampleTime) return;
+  const key = `${doc.metadata.namespace}/${doc.metadata.name}`;
+  const samples = bitrates.get(key) ?? [];
+  if (samples.at(-1)?.t === s.sampleTime) return; // the same sample, seen again
+  samples.push({ t: s.sampleTime, b: s.bitrate });
+  if (samples.length > SPARK_SAMPLES) samples.shift();
+  bitrates.set(key, samples);
+}
+
+function sparkline(samples) {
+  if (!samples || samples.length < 2) return null;
+  const top = Math.max(...samples.map((s) => s.b), 1);
+  const step = SPARK_WIDTH / (samples.length - 1);
+  const points = samples.map((s, i) =>
+    `${(i * step).toFixed(1)},${(SPARK_HEIGHT - 1 - (s.b / top) * (SPARK_HEIGHT - 2)).toFixed(1)}`);
+  const svg = document.createElementNS("http://www.w3.org/2000/svg", "svg");
+  svg.setAttribute("class", "spark");
+  svg.setAttribute("viewBox", `0 0 ${SPARK_WIDTH} ${SPARK_HEIGHT}`);
+  svg.setAttribute("width", SPARK_WIDTH);
+  svg.setAttribute("height", SPARK_HEIGHT);
+  svg.setAttribute("role", "img");
+  svg.setAttribute("aria-label", `inbound bitrate, last ${samples.length} samples, peak ${rate(top)}`);
+  const line = document.createElementNS("http://www.w3.org/2000/svg", "polyline");
+  line.setAttribute("points", points.join(" "));
+  svg.append(line);
+  return svg;
+}
+
+function rate(bits) {
+  const units = ["bit/s", "kbit/s", "Mbit/s", "Gbit/s"];
+  let i = 0;
+  while (bits >= 1000 && i < units.length - 1) { bits /= 1000; i += 1; }
+  return `${bits.toFixed(i ? 1 : 0)} ${units[i]}`;
+}
+
+function uptime(since) {
+  if (!since) return null;
+  let seconds = Math.max(0, Math.floor((Date.now() - Date.parse(since)) / 1000));
+  const days = Math.floor(seconds / 86400); seconds %= 86400;
+  const hours = Math.floor(seconds / 3600); seconds %= 3600;
+  const minutes = Math.floor(seconds / 60); seconds %= 60;
+  if (days) return `${days}d ${hours}h`;
+  if (hours) return `${hours}h ${minutes}m`;
+  return minutes ? `${minutes}m ${seconds}s` : `${seconds}s`;
+}
+
 const render = {
   Camera(doc) {
     const d = doc.status?.device;
@@ -99,10 +152,17 @@ const render = {
     const s = doc.status ?? {};
     const urls = s.urls ? el("span", { class: "urls" },
       Object.entries(s.urls).map(([k, u]) => el("a", { href: u, rel: "noreferrer" }, k))) : null;
+    const healthy = condition(doc, "Healthy");
+    const key = `${doc.metadata.namespace}/${doc.metadata.name}`;
+    const live = s.bitrate != null ? el("span", { class: "live" },
+      el("span", { class: "bitrate" }, rate(s.bitrate)), " ", sparkline(bitrates.get(key))) : null;
     return card(doc, fields([
       ["camera", doc.spec.camera], ["path", breakable(s.path ?? doc.spec.path)],
       ["video", video(doc)],
-      ["mode", doc.spec.mode], ["readers", s.readers], ["received", s.bytesReceived != null ? bytes(s.bytesReceived) : null],
+      ["mode", doc.spec.mode], ["health", healthy ? pill(healthy) : null], ["bitrate", live],
+      ["readers", s.readers], ["uptime", uptime(s.readySince)],
+      ["received", s.bytesReceived != null ? bytes(s.bytesReceived) : null],
+      ["restarts", s.restarts ? [`${s.restarts}, last `, when(s.lastRestartTime)] : null],
       ["urls", urls], ["rtsp", breakable(s.urls?.rtsp)],
     ]));
   },
@@ -126,6 +186,11 @@ const render = {
 // A Stream's video: as declared; what it leaves out is the camera's own (network) or the
 // default (V4L2); without `video` a network camera is passed through as it sends.
 function video(doc) {
+  const chosen = doc.status?.video; // a V4L2 camera's mode, as captured
+  if (chosen) {
+    const by = { camera: " (camera's best)", default: " (default)" }[chosen.chosenBy] ?? "";
+    return `${chosen.width}x${chosen.height} @ ${chosen.fps} fps, ${doc.spec.video?.codec ?? "h264"}${by}`;
+  }
   const camera = store.Camera.get(`${doc.metadata.namespace}/${doc.spec.camera}`);
   const network = Boolean(camera?.spec.url);
   const v = doc.spec.video;
@@ -217,6 +282,7 @@ async function load() {
   ]);
   KINDS.forEach((kind, i) => {
     store[kind] = new Map(lists[i].map((d) => [`${d.metadata.namespace}/${d.metadata.name}`, d]));
+    lists[i].forEach(remember);
     draw(kind);
   });
   controller = health;
@@ -232,8 +298,13 @@ function apply(event) {
   }
   if (!store[event.kind]) return;
   const key = `${event.namespace}/${event.name}`;
-  if (event.type === "DELETED") store[event.kind].delete(key);
-  else store[event.kind].set(key, event.object);
+  if (event.type === "DELETED") {
+    store[event.kind].delete(key);
+    bitrates.delete(key);
+  } else {
+    store[event.kind].set(key, event.object);
+    remember(event.object);
+  }
   draw(event.kind, key);
   if (event.kind === "Recording" && browsing && `${browsing.namespace}/${browsing.name}` === key) {
     if (event.type === "DELETED") hideSegments();
