@@ -317,7 +317,8 @@ def metric_names() -> set[str]:
     for family in Metrics().registry.collect():  # labelled series have no samples yet
         names |= {family.name + s for s in suffixes.get(family.type, [""])}
     view = SimpleNamespace(snapshot=Snapshot(), listeners=set())  # the view's own gauges
-    names |= {family.name for family in ResourceCollector(view).collect()}  # type: ignore[arg-type]
+    for family in ResourceCollector(view).collect():  # type: ignore[arg-type]
+        names |= {family.name + s for s in suffixes.get(family.type, [""])}
     config = YAML(typ="safe").load((PROMETHEUS / "kube-state-metrics-camctl.yaml").read_text())
     for resource in config["spec"]["resources"]:
         names |= {f"{resource['metricNamePrefix']}_{m['name']}" for m in resource["metrics"]}
