@@ -147,15 +147,44 @@ def record_fields(recording: Recording | None, root: str | None) -> dict[str, An
     }
 
 
+# Documents are never changed once loaded, nor are MediaMTX's answers (the client hands out
+# the very objects of an unchanged list page): a pass over unchanged inputs renders and
+# compares nothing again. Entries keep their inputs, so an id reused by a new object is a
+# miss, never a wrong answer; the memos are dropped whole when they grow past the limit.
+_MEMO_LIMIT = 8192
+_ConfigKey = tuple[int, str, int, str | None, Capture | None]
+_configs: dict[_ConfigKey, tuple[Stream, Recording | None, dict[str, Any]]] = {}
+_diffs: dict[int, tuple[Mapping[str, Any], Mapping[str, Any], dict[str, Any]]] = {}
+
+
 def path_config(
     stream: Stream,
     device_path: str,
     recording: Recording | None,
     root: str | None,
     capture: Capture | None = None,
-) -> dict[str, Any]:
+) -> Mapping[str, Any]:
     """The managed fields of the MediaMTX path that publishes `stream` (in the mode
-    `capture`, when the planner chose one from the camera's)."""
+    `capture`, when the planner chose one from the camera's). Read-only: the same inputs
+    give the very same mapping."""
+    key = (id(stream), device_path, id(recording), root, capture)
+    hit = _configs.get(key)
+    if hit is not None and hit[0] is stream and hit[1] is recording:
+        return hit[2]
+    if len(_configs) >= _MEMO_LIMIT:
+        _configs.clear()
+    config = _path_config(stream, device_path, recording, root, capture)
+    _configs[key] = (stream, recording, config)
+    return config
+
+
+def _path_config(
+    stream: Stream,
+    device_path: str,
+    recording: Recording | None,
+    root: str | None,
+    capture: Capture | None,
+) -> dict[str, Any]:
     command = ffmpeg_command(stream.spec.video or DEFAULT_VIDEO, device_path, capture)
     return _published_by(command, stream, recording, root)
 
@@ -280,7 +309,19 @@ def _retention(value: Any) -> int | None:
 
 
 def differing(desired: Mapping[str, Any], actual: Mapping[str, Any]) -> dict[str, Any]:
-    """Managed fields whose actual value differs; redacted reads are taken as equal."""
+    """Managed fields whose actual value differs; redacted reads are taken as equal. A new
+    dict each time (callers take from it); worked out once per pair of inputs."""
+    hit = _diffs.get(id(desired))
+    if hit is not None and hit[0] is desired and hit[1] is actual:
+        return dict(hit[2])
+    if len(_diffs) >= _MEMO_LIMIT:
+        _diffs.clear()
+    found = _differing(desired, actual)
+    _diffs[id(desired)] = (desired, actual, found)
+    return dict(found)
+
+
+def _differing(desired: Mapping[str, Any], actual: Mapping[str, Any]) -> dict[str, Any]:
     return {
         field: value
         for field, value in desired.items()

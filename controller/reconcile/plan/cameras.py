@@ -47,15 +47,14 @@ def match_cameras(
             matched.pop(key, None)
             ready = state.ready(key, False, "Flapping", flapping_message(state))
         stalled = ready.reason in ("AmbiguousMatch", "DeviceConflict")
-        state.settle(
+        state.settle_as(
             key,
-            CameraStatus(
-                observed_generation=generation(cam),
-                conditions=state.conditions(key, ready, stalled=stalled),
-                device=present,
-                last_device=None if present else last_device(state, cam),
-                flaps=damping.flaps,
-            ),
+            CameraStatus,
+            observed_generation=generation(cam),
+            conditions=state.conditions(key, ready, stalled=stalled),
+            device=present,
+            last_device=None if present else last_device(state, cam),
+            flaps=damping.flaps,
         )
     return matched
 

@@ -95,23 +95,22 @@ def recording_status(
             key, True, "RecordingConfigured", f"path {stream_status.path!r} records"
         )
     summary = _segments(files)
-    state.settle(
+    state.settle_as(
         key,
-        RecordingStatus(
-            observed_generation=generation(recording),
-            conditions=state.conditions(
-                key,
-                ready,
-                reconciling=ready.reason in ("Reconciling", "Withheld"),
-                stalled=ready.reason == "RootNotAllowed",
-                extra=[_writing(state, ready, files), _disk_low(state, files)],
-            ),
-            path=stream_status.path,
-            directory=f"{root.rstrip('/')}/{stream_status.path}" if root else None,
-            segments=summary,
-            retention_horizon=_horizon(recording, state.now),
-            disk=_disk_space(files.disk) if files and files.disk else None,
+        RecordingStatus,
+        observed_generation=generation(recording),
+        conditions=state.conditions(
+            key,
+            ready,
+            reconciling=ready.reason in ("Reconciling", "Withheld"),
+            stalled=ready.reason == "RootNotAllowed",
+            extra=[_writing(state, ready, files), _disk_low(state, files)],
         ),
+        path=stream_status.path,
+        directory=f"{root.rstrip('/')}/{stream_status.path}" if root else None,
+        segments=summary,
+        retention_horizon=_horizon(recording, state.now),
+        disk=_disk_space(files.disk) if files and files.disk else None,
     )
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from functools import cache
 from typing import Any
 
 from controller.api.conditions import Condition, condition, find, merge_conditions
@@ -82,6 +83,15 @@ class Pass:
         before = self.previous.get(key)
         self.statuses[key] = before if before == status else status
 
+    def settle_as(self, key: Ref, kind: type[Status], **fields: Any) -> None:
+        """Record the status `kind(**fields)`, building it only when the previous one does
+        not already hold exactly these values (on a quiet resync, none is built at all)."""
+        before = self.previous.get(key)
+        if type(before) is kind and _holds(before, fields):
+            self.statuses[key] = before
+        else:
+            self.statuses[key] = kind(**fields)
+
     def conditions(
         self,
         key: Ref,
@@ -97,3 +107,17 @@ class Pass:
         current += extra
         before = self.previous.get(key)
         return current if before is None else merge_conditions(before.conditions, current)
+
+
+def _holds(status: Status, fields: Mapping[str, Any]) -> bool:
+    """Whether `status` has these values, and its defaults for every field not given."""
+    return status.__dict__ == {**_defaults(type(status)), **fields}
+
+
+@cache
+def _defaults(kind: type[Status]) -> dict[str, Any]:
+    """Each field's default; read-only (shared by every call)."""
+    return {
+        name: info.get_default(call_default_factory=True)
+        for name, info in kind.model_fields.items()
+    }

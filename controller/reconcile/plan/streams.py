@@ -35,7 +35,7 @@ def plan_stream(
     device = matched.get(ref(camera)) if camera else None
     chosen: dict[str, Any] = {}  # the device name ffmpeg opens, once there is a device
     live: Mapping[str, Any] | None = None  # what MediaMTX says of the path, once configured
-    wanted: dict[str, Any] | None = None
+    wanted: Mapping[str, Any] | None = None
     unavailable: str | None = None  # why a network Camera's path cannot be written now
     unsupported: str | None = None  # why the camera cannot give the mode asked for
     unwatched: tuple[str, str] | None = None  # why the watchdog has nothing to watch
@@ -108,7 +108,10 @@ def plan_stream(
         state.actions.append(Action("restart", path, dict(wanted), {}, key))
     state.look_again(watched.recheck)
     stalled = ready.reason in ("PathConflict", "ModeUnsupported")
-    status = StreamStatus(
+    state.settle_as(
+        key,
+        StreamStatus,
+        **watched.fields,  # first: on a quiet pass, what moves is compared first
         observed_generation=generation(stream),
         path=path,
         urls=_urls(path, state.settings),
@@ -116,9 +119,7 @@ def plan_stream(
             key, ready, reconciling=pending, stalled=stalled, extra=(watched.healthy,)
         ),
         **chosen,
-        **watched.fields,
     )
-    state.settle(key, status)
 
 
 def failed_stream(state: Pass, key: Ref, stream: Stream, exc: Exception) -> None:
