@@ -338,6 +338,12 @@ def _watched(cluster: Cluster) -> bool:
     return set(PLURALS.values()) <= {r.resource.plural for r in watches if r.resource}
 
 
+def healthy(h: Api, stream: str) -> str | None:
+    """The status of the Stream's Healthy condition, as the API has it."""
+    conditions = ((h.get("Stream", stream) or {}).get("status") or {}).get("conditions") or []
+    return next((c["status"] for c in conditions if c["type"] == "Healthy"), None)
+
+
 def converged(h: Api, *names: tuple[str, str]) -> bool:
     return all((h.ready(kind, name) or {}).get("status") == "True" for kind, name in names)
 
@@ -374,8 +380,12 @@ async def test_resources_converge_with_status_events_and_finalizers(tmp_path: Pa
         assert added["involvedObject"]["kind"] == "Stream"
         assert added["source"] == {"component": "camctl", "host": NODE}
 
-        # Converged: another pass writes nothing to Kubernetes, nor to MediaMTX.
+        # Converged: another pass writes nothing to Kubernetes, nor to MediaMTX. The pass
+        # after the adds is the first to see the paths publishing (Healthy); its writes (and
+        # their retries after a conflict) come first.
         await passes(h)  # let the pass under way finish its writes
+        await eventually(lambda: all(healthy(h, n) == "True" for n in ("front-door", "workshop")))
+        await passes(h)
         requests, writes = len(h.operator_requests()), h.emu.write_count
         await passes(h)
         late = [r for r in h.operator_requests()[requests:] if r.method != "GET"]
@@ -397,6 +407,28 @@ async def test_resources_converge_with_status_events_and_finalizers(tmp_path: Pa
         assert "PathDeleted" in h.reasons("garage")
         # Its Recording now hangs off nothing: no node owns it, nothing is written to it.
         assert h.get("Recording", "garage") is not None
+
+
+async def test_a_stalled_publisher_is_restarted_with_an_event(tmp_path: Path) -> None:
+    async with operator(tmp_path) as h:
+        for doc in documents("front-door"):
+            if doc["kind"] == "Stream":
+                doc["spec"]["health"] = {"stallAfter": "1s"}
+            await h.create(doc)
+        await eventually(lambda: converged(h, ("Camera", "front-door"), *FRONT_DOOR))
+        h.emu.stall("cams/front-door")  # ffmpeg hangs: connected, no bytes
+
+        await eventually(lambda: "PublisherRestarted" in h.reasons("front-door"))
+        event = next(e for e in h.events("front-door") if e["reason"] == "PublisherRestarted")
+        assert event["type"] == "Warning" and event["involvedObject"]["kind"] == "Stream"
+        assert event["message"] == (
+            "recreated MediaMTX path 'cams/front-door': its publisher had stalled"
+        )
+        assert not h.emu.stalled("cams/front-door"), "recreated: the publisher sends again"
+        await eventually(lambda: h.must("Stream", "front-door")["status"].get("restarts") == 1)
+        status = h.must("Stream", "front-door")["status"]
+        assert status["lastRestartTime"]
+        assert [e["reason"] for e in h.events("front-door")].count("PublisherRestarted") == 1
 
 
 async def test_nothing_declared_is_known_as_such(tmp_path: Path) -> None:
