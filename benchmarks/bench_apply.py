@@ -9,6 +9,13 @@ pages; a converged resync must not write at all.
 CPU time of a resync is reported for camctl alone (the thread that runs the reconcile: client,
 JSON decoding, planner), the planner's share of it, and for the whole process
 (time.process_time), which includes the emulator serving the list pages from its own thread.
+
+Two states of MediaMTX: quiet, where nothing moves between passes (its publishers send
+nothing: the lists read the same, byte for byte, so the client decodes nothing again), which
+is "a resync with nothing to do" and what the target judges; and live, where every path's
+publisher sends 2 Mbit/s, so each pass reads new byte counts and every Stream's live figures
+(bytes, bitrate) change. The requests a pass makes are counted in both: the watchdog reads the
+runtime list the pass reads anyway.
 """
 
 from __future__ import annotations
@@ -35,10 +42,11 @@ from controller.observe.mediamtx import MediaMTXClient
 from controller.reconcile.apply import Outcome, reconcile_once
 from controller.reconcile.inventory import Inventory
 from controller.reconcile.plan import plan
-from controller.testing.mediamtx import MediaMTXEmulator, run_in_thread
+from controller.testing.mediamtx import BYTE_RATE, MediaMTXEmulator, run_in_thread
 
 N = 1000
 RUNS = 3
+LIVE_RATE = BYTE_RATE  # bytes a second each publisher sends in the live runs: 2 Mbit/s
 RESYNCS = 3  # converged reconciles per run
 CPU_TARGET = 0.100  # seconds of camctl CPU for a converged resync of N streams
 LISTS = ("/v3/config/paths/list", "/v3/paths/list")
@@ -164,9 +172,10 @@ async def _apply_and_resync(
     return Run(cold_wall, len(cold.plan.actions), cold_calls, resyncs, problems)
 
 
-def one_run(desired: Desired, devices: list[Device]) -> Run:
-    """A fresh emulator and state directory, then a cold apply and converged resyncs."""
-    emulator = MediaMTXEmulator()
+def one_run(desired: Desired, devices: list[Device], byte_rate: int = 0) -> Run:
+    """A fresh emulator (its publishers sending `byte_rate` bytes a second) and state
+    directory, then a cold apply and converged resyncs."""
+    emulator = MediaMTXEmulator(byte_rate=byte_rate)
     with run_in_thread(emulator) as url, tempfile.TemporaryDirectory() as state_dir:
         return asyncio.run(_apply_and_resync(url, emulator, Path(state_dir), desired, devices))
 
@@ -181,7 +190,9 @@ def main() -> None:
     plan_cpu = statistics.median(r.cpu_plan for r in resyncs)
     process_cpu = statistics.median(r.cpu_process for r in resyncs)
     first, calls = runs[0], resyncs[0].calls
-    problems = [p for r in runs for p in r.problems]
+    live_runs = [one_run(desired, devices, LIVE_RATE) for _ in range(RUNS)]
+    live = [r for run in live_runs for r in run.resyncs]
+    problems = [p for r in [*runs, *live_runs] for p in r.problems]
     print(
         f"apply: N={N} streams to the MediaMTX emulator over HTTP "
         f"({RUNS} runs, fresh emulator each, {RESYNCS} converged resyncs per run)"
@@ -192,8 +203,8 @@ def main() -> None:
         f"{first.cold_calls.reads} reads, all list pages [{first.cold_calls.describe()}]"
     )
     print(
-        f"  converged resync N={N}: median {wall * 1e3:.0f} ms wall; {calls.writes} writes, "
-        f"{calls.reads} reads, all list pages [{calls.describe()}]"
+        f"  converged resync N={N}, MediaMTX quiet: median {wall * 1e3:.0f} ms wall; "
+        f"{calls.writes} writes, {calls.reads} requests, all list pages [{calls.describe()}]"
     )
     print(
         f"  converged resync CPU, camctl's thread: median {cpu * 1e3:.0f} ms "
@@ -205,6 +216,15 @@ def main() -> None:
     print(
         f"  converged resync CPU, whole process (time.process_time, the emulator included): "
         f"median {process_cpu * 1e3:.0f} ms"
+    )
+    live_cpu = statistics.median(r.cpu_camctl for r in live)
+    live_plan = statistics.median(r.cpu_plan for r in live)
+    print(
+        f"  converged resync N={N}, MediaMTX live ({LIVE_RATE * 8 / 1e6:g} Mbit/s a path): "
+        f"{live[0].calls.writes} writes, {live[0].calls.reads} requests "
+        f"[{live[0].calls.describe()}]; CPU, camctl's thread: median {live_cpu * 1e3:.0f} ms, "
+        f"of which planning {live_plan * 1e3:.0f} ms (the runtime list decoded again, every "
+        "Stream's live figures new)"
     )
     print(f"  cold apply / converged resync wall time = {cold / wall:.1f}")
     print(

@@ -16,10 +16,12 @@ which makes every number here a little pessimistic.
   connection, as MediaMTX's exit does; timed until all 100 are back (noticed by the
   controller's idle connection closing, which wakes a look at `/v3/info`);
 - 1,000 streams: a cold converge from the start of `Controller.run` until all 1,000 paths
-  exist, then (after one more pass that settles the statuses) resyncs with nothing to do:
-  their writes, and the CPU time of the thread that runs the pass (`time.thread_time` around
+  exist, then (after one more pass that settles the statuses) resyncs with nothing to do
+  (MediaMTX quiet: its publishers send nothing, its lists read the same): their writes, and
+  the CPU time of the thread that runs the pass (`time.thread_time` around
   `Controller.reconcile`, the collector's pauses included; the emulator's thread is not
-  counted).
+  counted). Then the same while every publisher sends 2 Mbit/s, so that each pass brings
+  every Stream new live figures.
 
 Samples are spaced by random pauses so that they fall at every phase of the watchers' and
 the poll's timers.
@@ -53,7 +55,7 @@ from controller.reconcile.inventory import Inventory
 from controller.reconcile.loop import Controller, Timing, tune_collector
 from controller.sinks.statusfiles import StatusStore
 from controller.sources.files import FileSource
-from controller.testing.mediamtx import MediaMTXEmulator
+from controller.testing.mediamtx import BYTE_RATE, MediaMTXEmulator
 
 T = TypeVar("T")
 
@@ -62,6 +64,7 @@ FILE_SAMPLES, FILE_MEDIAN, FILE_P99 = 100, 0.015, 0.050  # issue 12: at most 15 
 UDEV_SAMPLES, UDEV_MEDIAN = 30, 0.025
 RESTART_SAMPLES, RESTART_PATHS, RESTART_TARGET = 10, 100, 2.0
 BIG, BIG_RUNS, BIG_RESYNCS, COLD_TARGET, RESYNC_CPU = 1000, 3, 5, 3.0, 0.100
+LIVE_RUNS, LIVE_RATE = 2, BYTE_RATE  # runs whose publishers send 2 Mbit/s (bytes a second)
 WAIT = 30.0  # give up on a measurement when one sample takes this long: its target NOT met
 RNG = random.Random(3)
 
@@ -72,8 +75,8 @@ RNG = random.Random(3)
 class StampedEmulator(MediaMTXEmulator):
     """The emulator, calling back (on its own thread) once a check holds after a change."""
 
-    def __init__(self) -> None:
-        super().__init__()
+    def __init__(self, byte_rate: int = BYTE_RATE) -> None:
+        super().__init__(byte_rate=byte_rate)
         self._waiting: tuple[Callable[[StampedEmulator], bool], Callable[[float], None]] | None
         self._waiting = None
         self.first_store: float | None = None  # when the first path was written
@@ -114,8 +117,8 @@ class StampedEmulator(MediaMTXEmulator):
 class EmulatorThread:
     """A StampedEmulator served over HTTP from a daemon thread with its own event loop."""
 
-    def __init__(self) -> None:
-        self.emu = StampedEmulator()
+    def __init__(self, byte_rate: int | None = None) -> None:
+        self.emu = StampedEmulator(BYTE_RATE if byte_rate is None else byte_rate)
         self.loop = asyncio.new_event_loop()
         self.url = ""
 
@@ -481,9 +484,10 @@ class BigRun:
     resyncs: list[Pass]
 
 
-async def big_run(root: Path) -> BigRun:
+async def big_run(root: Path, byte_rate: int) -> BigRun:
+    """1,000 streams whose publishers send `byte_rate` bytes a second (0: MediaMTX quiet)."""
     devices = write_world(root, BIG)
-    with EmulatorThread().serving() as emulator:
+    with EmulatorThread(byte_rate).serving() as emulator:
         _, converged = await emulator.when(lambda e: e.count() == BIG)
         start = time.perf_counter()
         async with running(emulator, root / "docs", SimulatedDevices(devices), root / "state") as c:
@@ -500,7 +504,7 @@ async def big_run(root: Path) -> BigRun:
 async def thousand(root: Path) -> None:
     runs = []
     for i in range(BIG_RUNS):
-        runs.append(await big_run(root / str(i)))
+        runs.append(await big_run(root / str(i), byte_rate=0))
     cold = statistics.median(r.cold for r in runs)
     first_write = statistics.median(r.first_write for r in runs)
     resyncs = [p for r in runs for p in r.resyncs]
@@ -520,6 +524,15 @@ async def thousand(root: Path) -> None:
         f"{max(p.cpu for p in resyncs) * 1e3:.0f} ms), wall {wall * 1e3:.0f} ms "
         f"(target 0 writes and CPU median < {RESYNC_CPU * 1e3:.0f} ms: "
         f"{verdict(writes == 0 and cpu < RESYNC_CPU, 'loop: idle resync')})"
+    )
+    live = [
+        p for i in range(LIVE_RUNS) for p in (await big_run(root / f"live{i}", LIVE_RATE)).resyncs
+    ]
+    print(
+        f"  {BIG} streams, resync while every publisher sends {LIVE_RATE * 8 / 1e6:g} Mbit/s: "
+        f"{sum(p.writes for p in live)} writes in {len(live)} passes; CPU of the pass median "
+        f"{statistics.median(p.cpu for p in live) * 1e3:.0f} ms (every Stream's live figures "
+        "new; status files take them at most once a minute)"
     )
 
 

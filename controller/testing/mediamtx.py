@@ -54,6 +54,7 @@ from controller.testing.recordings import find_segments, record_file, write_segm
 
 log = logging.getLogger(__name__)
 VERSION = "v1.20.1"
+BYTE_RATE = 250_000  # bytes a second a publishing path receives by default: 2 Mbit/s
 # The only path fields MediaMTX redacts on read (internal/conf/redact.go, PR #6110).
 REDACTED_FIELDS = frozenset({"publishPass", "readPass"})
 
@@ -462,14 +463,14 @@ class MediaMTXEmulator:
         auth_delay: float = 0.0,
         record_every: float | None = None,
         cameras: dict[str, tuple[str, str] | None] | None = None,
-        byte_rate: int = 250_000,
+        byte_rate: int = BYTE_RATE,
     ) -> None:
         self.users = list(users) if users is not None else None
         # Network cameras it reaches, by "host:port": the (user, password) each demands, or
         # None for an open one (for SRT the password is the passphrase).
         self.cameras: dict[str, tuple[str, str] | None] = dict(cameras or {})
         self._ready_since: dict[str, str] = {}
-        self.byte_rate = byte_rate  # bytes a second a publishing path receives (2 Mbit/s)
+        self.byte_rate = byte_rate  # bytes a second a publishing path receives
         # As if every recording path had a publisher: a segment this often (the demo's).
         self.record_every = record_every
         self._recorder: asyncio.Task[None] | None = None
