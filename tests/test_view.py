@@ -392,6 +392,41 @@ def _reason(v: View, name: str) -> str:
     return str(next(c for c in doc["status"]["conditions"] if c["type"] == "Ready")["reason"])
 
 
+async def test_metrics_follow_the_watchdog(tmp_path: Path) -> None:
+    """camctl_stream_healthy and camctl_stream_restarts_total, before and after a stall."""
+
+    def watch_front_door(docs: Path) -> None:
+        streams = docs / "streams.yaml"
+        front = "  mode: always              # runOnInit: ffmpeg runs all the time\n"
+        streams.write_text(
+            streams.read_text().replace(front, front + "  health: {stallAfter: 1s}\n")
+        )
+
+    async def metrics(v: View) -> str:
+        headers = {"Authorization": f"Bearer {TOKEN}"}
+        async with v.http.get(v.url + "/metrics", headers=headers) as response:
+            return await response.text()
+
+    front = '{name="front-door",namespace="default",path="cams/front-door"}'
+    async with serving(tmp_path, watch_front_door) as v:
+        text = await metrics(v)
+        assert f"camctl_stream_healthy{front} 1.0" in text
+        assert f"camctl_stream_restarts_total{front} 0.0" in text
+        assert 'camctl_stream_healthy{name="garage"' not in text, "onDemand, no readers: unwatched"
+        assert "# TYPE camctl_stream_restarts_total counter" in text
+
+        v.run.emulator.stall("cams/front-door")
+        await until(lambda: not v.run.emulator.stalled("cams/front-door"))  # restarted
+        await v.run.settle()
+        text = await metrics(v)
+        assert f"camctl_stream_restarts_total{front} 1.0" in text
+        assert 'camctl_actions_total{op="restart",result="ok"} 1.0' in text
+        stream = await v.result("streams.get", {"name": "front-door"})
+        assert stream["status"]["restarts"] == 1 and stream["status"]["lastRestartTime"]
+        plan = await v.result("plan.get")
+        assert plan["converged"], "the restart is done: nothing left to do"
+
+
 async def test_plan_shows_what_a_failed_pass_left_to_do(tmp_path: Path) -> None:
     async with serving(tmp_path) as v:
 

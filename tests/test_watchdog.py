@@ -29,6 +29,8 @@ from controller.api.ownership import Owner
 from controller.api.settings import Settings
 from controller.observe.devices import SimulatedDevices
 from controller.observe.mediamtx import MediaMTXClient
+from controller.output import action_json, plan_text
+from controller.reconcile import statusfiles
 from controller.reconcile.inventory import Inventory
 from controller.reconcile.plan import Plan, plan
 from controller.reconcile.statusfiles import StatusStore
@@ -373,3 +375,40 @@ async def test_a_stalled_publisher_is_restarted_by_the_running_controller(tmp_pa
             h.emu.stalled("cams/lobby") and h.condition("Stream", "lobby").reason == "PathConflict"
         )
         assert not [w for w in h.writes(mark) if "cams/lobby" in w[1]]
+
+
+def test_plan_output_names_a_restart() -> None:
+    p = Passes(world())
+    p.at(seconds(0), live(10))
+    result = p.at(seconds(15), live(10))
+    text = plan_text(result)
+    assert "-/+ restart cams/front  (Stream/front)" in text
+    assert "its publisher stalled: the path is deleted and added again" in text
+    assert text.endswith("Plan: 0 to add, 0 to change, 0 to delete, 1 to restart.")
+    assert action_json(result.actions[0]) == {
+        "op": "restart",
+        "path": PATH,
+        "stream": "Stream/front",
+        "diff": {},
+    }
+
+
+def test_status_files_take_live_figures_alone_at_most_once_a_minute(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    clock = [1000.0]
+    monkeypatch.setattr(statusfiles.time, "monotonic", lambda: clock[0])
+    store = StatusStore(tmp_path)
+    p = Passes(world())
+    p.at(seconds(0), live(1000))
+    assert store.publish(p.previous) == 2  # the Camera and the Stream
+    written = store.path_of(FRONT).read_text()
+    p.at(seconds(5), live(2000))  # bytes, bitrate, sample time: figures only
+    assert store.publish(p.previous) == 0 and store.path_of(FRONT).read_text() == written
+    clock[0] += statusfiles.COUNTER_INTERVAL
+    assert store.publish(p.previous) == 1, "a minute later, the figures are written"
+    assert '"bytesReceived": 2000' in store.path_of(FRONT).read_text()
+    p.at(seconds(6), live(2000, online=False))  # no publisher: a condition changes
+    p.at(seconds(30), live(2000, online=False))  # stalled: restarted
+    assert store.publish(p.previous) == 1, "a change beyond the figures is written at once"
+    assert '"restarts": 1' in store.path_of(FRONT).read_text()
