@@ -417,6 +417,9 @@ async def test_a_stalled_publisher_is_restarted_with_an_event(tmp_path: Path) ->
             await h.create(doc)
         await eventually(lambda: converged(h, ("Camera", "front-door"), *FRONT_DOOR))
         h.emu.stall("cams/front-door")  # ffmpeg hangs: connected, no bytes
+        for _ in range(3):  # passes a second apart, as the resync makes them
+            await passes(h)
+            await asyncio.sleep(1.1)
 
         await eventually(lambda: "PublisherRestarted" in h.reasons("front-door"))
         event = next(e for e in h.events("front-door") if e["reason"] == "PublisherRestarted")

@@ -416,6 +416,9 @@ async def test_metrics_follow_the_watchdog(tmp_path: Path) -> None:
         assert "# TYPE camctl_stream_restarts_total counter" in text
 
         v.run.emulator.stall("cams/front-door")
+        for _ in range(3):  # passes a second apart, as the resync makes them
+            await v.run.settle()
+            await asyncio.sleep(1.1)
         await until(lambda: not v.run.emulator.stalled("cams/front-door"))  # restarted
         await v.run.settle()
         text = await metrics(v)

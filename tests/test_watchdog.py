@@ -110,8 +110,9 @@ def test_stall_restart_healthy_again() -> None:
     first = p.at(seconds(0), live(1000))
     assert first.actions == []
     assert (p.healthy().status, p.healthy().reason) == ("True", "Publishing")
-    assert first.recheck == seconds(15), "the next look: when the window would end"
-    p.at(seconds(5), live(2000))  # bytes grow: the window starts again
+    assert first.recheck == seconds(15), "the next look: when the start-up window ends"
+    flowing = p.at(seconds(5), live(2000))  # bytes grow: the window starts again
+    assert flowing.recheck is None, "while video flows, the passes made anyway suffice"
     p.at(seconds(19), live(2000))
     assert p.restarts() == [] and p.healthy().status == "True", "14 s quiet: not yet"
     assert p.last and p.last.recheck == seconds(20)
@@ -328,13 +329,25 @@ spec:
 """
 
 
+async def quiet_seen(h: Harness, key: Ref) -> int:
+    """Passes a second apart, as the resync makes them, until one sees the Stream's bytes
+    standing still; the trace mark after it."""
+    for _ in range(5):
+        await h.settle()
+        status = h.controller.statuses[key]
+        if isinstance(status, StreamStatus) and status.watchdog and status.watchdog.quiet_since:
+            return h.mark()
+        await asyncio.sleep(1.1)  # statuses are to the second: one sample a second
+    raise AssertionError("the bytes were never seen standing still")
+
+
 @pytest.mark.anyio
 async def test_a_stalled_publisher_is_restarted_by_the_running_controller(tmp_path: Path) -> None:
     docs = copy_docs(tmp_path / "gitops")
     streams = docs / "streams.yaml"
     front = "  mode: always              # runOnInit: ffmpeg runs all the time\n"
     streams.write_text(
-        streams.read_text().replace(front, front + "  health: {stallAfter: 1s}\n") + LOBBY
+        streams.read_text().replace(front, front + "  health: {stallAfter: 3s}\n") + LOBBY
     )
     async with watched(tmp_path, docs) as h:
         front_door = Ref("Stream", "default", "front-door")
@@ -345,7 +358,11 @@ async def test_a_stalled_publisher_is_restarted_by_the_running_controller(tmp_pa
         mark, since = len(h.emu.requests), h.mark()
 
         h.emu.stall("cams/front-door")
-        # No event, no resync (60 s): the pass the watchdog asked for restarts it.
+        # Passes a second apart (as the resync or any event makes them) see the bytes stand
+        # still; then, with no event and no resync (60 s), the pass the watchdog asks for
+        # when the window ends restarts it.
+        since = await quiet_seen(h, front_door)
+        assert h.emu.stalled("cams/front-door"), "not yet: the window is 3 s"
         await eventually(lambda: not h.emu.stalled("cams/front-door"))
         await eventually(lambda: h.condition("Stream", "front-door", "Healthy").status == "True")
         assert h.woken_by("recheck", since)
@@ -369,6 +386,7 @@ async def test_a_stalled_publisher_is_restarted_by_the_running_controller(tmp_pa
 
         # Stalled again: restarted again, once, after the window (and the backoff).
         h.emu.stall("cams/front-door", online=False)
+        await h.settle()  # sees the publisher gone: looks again when the window ends
         await eventually(lambda: not h.emu.stalled("cams/front-door"))
         await eventually(lambda: h.controller.statuses[front_door].restarts == 2)  # type: ignore[union-attr]
         assert (

@@ -9,6 +9,9 @@ only through the Stream's previous status (`watchdog`, `restarts`, `lastRestartT
 and since when the path has had a publisher.
 
 - Live: `always` with its device present, or `onDemand` while the path has readers.
+- Judged on the passes camctl makes anyway (events, the periodic resync); it asks for one
+  more only when a window is running out (bytes found standing still, a publisher
+  starting, a backoff ending), never while video flows.
 - Stalled: not ready (`NotPublishing`), or ready with the bytes received not growing
   (`Stalled`), for `spec.health.stallAfter` (`0s` turns the watchdog off).
 - Restarted: only a path camctl owns, served from a present device, with nothing else
@@ -105,7 +108,11 @@ def _judge(
             text = f"waiting up to {window.total_seconds():g}s for the publisher"
             healthy = state.shared("Healthy", None, "Starting", text)
         fields["watchdog"] = _memory(memory, quiet_since, backoff)
-        return Watch(healthy, fields, recheck=(quiet_since or now) + window)
+        # While bytes flow the passes camctl makes anyway suffice (an idle controller must
+        # stay idle); once they stand still (or a publisher is starting), look again when
+        # the window ends.
+        recheck = None if quiet_since is None else quiet_since + window
+        return Watch(healthy, fields, recheck=recheck)
     return _stalled(state, before, fields, window, online, backoff, owned=owned, memory=memory)
 
 
