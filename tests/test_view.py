@@ -419,7 +419,7 @@ async def test_metrics_follow_the_watchdog(tmp_path: Path) -> None:
         for _ in range(3):  # passes a second apart, as the resync makes them
             await v.run.settle()
             await asyncio.sleep(1.1)
-        await until(lambda: not v.run.emulator.stalled("cams/front-door"))  # restarted
+        await eventually(lambda: not v.run.emulator.stalled("cams/front-door"))  # restarted
         await v.run.settle()
         text = await metrics(v)
         assert f"camctl_stream_restarts_total{front} 1.0" in text

@@ -18,23 +18,22 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from test_loop import DEVICES, QUIET, Harness, Traced, copy_docs, eventually
+from test_loop import DEVICES, QUIET, Harness, Traces, copy_docs
 from test_plan import NOW, SETTINGS, camera, converged_paths, desired, device, doc
 
+from controller import wiring
 from controller.api.conditions import Condition, find
 from controller.api.desired import Desired
 from controller.api.device import Device
 from controller.api.kinds import Ref, Status, StreamStatus
 from controller.api.ownership import Owner
 from controller.api.settings import Settings
-from controller.observe.devices import SimulatedDevices
 from controller.observe.mediamtx import MediaMTXClient
 from controller.output import action_json, plan_text
-from controller.reconcile import statusfiles
-from controller.reconcile.inventory import Inventory
 from controller.reconcile.plan import Plan, plan
-from controller.reconcile.statusfiles import StatusStore
-from controller.sources.files import FileSource
+from controller.sinks import statusfiles
+from controller.sinks.statusfiles import StatusStore
+from controller.testing.harness import eventually
 from controller.testing.mediamtx import MediaMTXEmulator
 
 FRONT = Ref("Stream", "default", "front")
@@ -297,17 +296,18 @@ async def watched(tmp_path: Path, docs: Path) -> AsyncIterator[Harness]:
     stop = asyncio.Event()
     try:
         async with MediaMTXClient(url) as client, MediaMTXClient(url) as admin:
-            controller = Traced(
-                FileSource([docs]),
-                SimulatedDevices(devices),
-                client,
-                Inventory(state),
-                StatusStore(state),
+            traces = Traces()
+            parts = wiring.Parts(
+                wiring.files([docs]),
+                wiring.devices(devices),
+                state,
                 Settings(),
                 QUIET,
+                sinks=[traces],
             )
+            controller = wiring.controller(parts, client)
             task = asyncio.create_task(controller.run(stop))
-            h = Harness(emu, docs, devices, state, controller, admin, stop, task)
+            h = Harness(emu, docs, devices, state, controller, admin, stop, task, traces)
             try:
                 await eventually(lambda: len(emu.path_names()) == 4)
                 yield h
@@ -419,14 +419,14 @@ def test_status_files_take_live_figures_alone_at_most_once_a_minute(
     store = StatusStore(tmp_path)
     p = Passes(world())
     p.at(seconds(0), live(1000))
-    assert store.publish(p.previous) == 2  # the Camera and the Stream
+    assert store.write(p.previous) == 2  # the Camera and the Stream
     written = store.path_of(FRONT).read_text()
     p.at(seconds(5), live(2000))  # bytes, bitrate, sample time: figures only
-    assert store.publish(p.previous) == 0 and store.path_of(FRONT).read_text() == written
+    assert store.write(p.previous) == 0 and store.path_of(FRONT).read_text() == written
     clock[0] += statusfiles.COUNTER_INTERVAL
-    assert store.publish(p.previous) == 1, "a minute later, the figures are written"
+    assert store.write(p.previous) == 1, "a minute later, the figures are written"
     assert '"bytesReceived": 2000' in store.path_of(FRONT).read_text()
     p.at(seconds(6), live(2000, online=False))  # no publisher: a condition changes
     p.at(seconds(30), live(2000, online=False))  # stalled: restarted
-    assert store.publish(p.previous) == 1, "a change beyond the figures is written at once"
+    assert store.write(p.previous) == 1, "a change beyond the figures is written at once"
     assert '"restarts": 1' in store.path_of(FRONT).read_text()

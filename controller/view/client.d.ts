@@ -705,8 +705,8 @@ export interface VideoSpec {
 
 /** What the watchdog remembers of a live Stream from one pass to the next. */
 export interface Watchdog {
-  /** When the received bytes last grew, or the watch (re)started */
-  progressTime: string;
+  /** Since when no bytes have come in (from the last pass that saw them grow, or from a (re)start of the watch); none while they flow */
+  quietSince?: string | null;
   /** Restarts since the Stream was last healthy for an hour: the next one waits stallAfter x 2^(backoff-1) after the last, at most 10 minutes */
   backoff?: number;
 }
