@@ -351,7 +351,14 @@ async def test_a_stalled_publisher_is_restarted_by_the_running_controller(tmp_pa
     )
     async with watched(tmp_path, docs) as h:
         front_door = Ref("Stream", "default", "front-door")
-        await eventually(lambda: h.condition("Stream", "front-door", "Healthy").status == "True")
+
+        def front(field: str) -> Any:
+            status = h.controller.statuses.get(front_door)
+            if field == "healthy":
+                return find(status.conditions, "Healthy").status if status else None  # type: ignore[union-attr]
+            return getattr(status, field, None)
+
+        await eventually(lambda: front("healthy") == "True")
         lobby = h.condition("Stream", "lobby")
         assert lobby.reason == "PathConflict"
         h.emu.stall("cams/lobby")  # someone else's path: camctl never touches it
@@ -364,10 +371,9 @@ async def test_a_stalled_publisher_is_restarted_by_the_running_controller(tmp_pa
         since = await quiet_seen(h, front_door)
         assert h.emu.stalled("cams/front-door"), "not yet: the window is 3 s"
         await eventually(lambda: not h.emu.stalled("cams/front-door"))
-        await eventually(lambda: h.condition("Stream", "front-door", "Healthy").status == "True")
-        assert h.woken_by("recheck", since)
-        status = h.controller.statuses[front_door]
-        assert isinstance(status, StreamStatus) and status.restarts == 1
+        await eventually(lambda: front("restarts") == 1)
+        await eventually(lambda: h.woken_by("recheck", since))  # its report comes last
+        await eventually(lambda: front("healthy") == "True")  # the new publisher sends
         writes = h.writes(mark)
         assert writes == [
             ("DELETE", "/v3/config/paths/delete/cams/front-door", None),
@@ -388,7 +394,7 @@ async def test_a_stalled_publisher_is_restarted_by_the_running_controller(tmp_pa
         h.emu.stall("cams/front-door", online=False)
         await h.settle()  # sees the publisher gone: looks again when the window ends
         await eventually(lambda: not h.emu.stalled("cams/front-door"))
-        await eventually(lambda: h.controller.statuses[front_door].restarts == 2)  # type: ignore[union-attr]
+        await eventually(lambda: front("restarts") == 2)
         assert (
             h.emu.stalled("cams/lobby") and h.condition("Stream", "lobby").reason == "PathConflict"
         )
@@ -430,3 +436,35 @@ def test_status_files_take_live_figures_alone_at_most_once_a_minute(
     p.at(seconds(30), live(2000, online=False))  # stalled: restarted
     assert store.write(p.previous) == 1, "a change beyond the figures is written at once"
     assert '"restarts": 1' in store.path_of(FRONT).read_text()
+
+
+def network_world(**spec: Any) -> Desired:
+    gate = doc("Camera", "gate", url="rtsp://192.0.2.10:554/live")
+    return desired(gate, doc("Stream", "front", camera="gate", path=PATH, **spec))
+
+
+def pulling(received: int, *, reached: bool) -> dict[str, Any]:
+    """A path pulling a network camera: MediaMTX has the source either way, and is
+    connected (`ready`) only when it reaches the camera."""
+    item = live(received)[PATH]
+    return {PATH: item | {"ready": reached, "available": reached}}
+
+
+def test_a_network_camera_out_of_reach_is_left_to_mediamtx() -> None:
+    p = Passes(network_world())
+    assert p.paths[PATH]["source"] == "rtsp://192.0.2.10:554/live", "passed through"
+    for t in (0, 15, 30, 600):
+        result = p.at(seconds(t), pulling(0, reached=False))
+        assert result.actions == [], t  # MediaMTX keeps trying by itself
+    healthy = p.healthy()
+    assert (healthy.status, healthy.reason) == ("False", "NotPublishing")
+    assert "MediaMTX keeps trying to reach the camera" in healthy.message
+    assert p.last is not None and p.last.recheck is None
+
+
+def test_a_network_camera_connected_but_silent_is_restarted() -> None:
+    p = Passes(network_world())
+    p.at(seconds(0), pulling(5000, reached=True))
+    p.at(seconds(15), pulling(5000, reached=True))
+    assert p.restarts() == [PATH]
+    assert p.healthy().reason == "Stalled"

@@ -103,7 +103,10 @@ def plan_stream(
         pending = True
         ready = state.ready(key, False, "Withheld", state.waiting[path])
     owned, writing = path in state.inventory, path in state.pending
-    watched = watch(state, key, stream, live, unwatched, owned=owned, writing=writing)
+    pulled = camera is not None and camera.spec.network
+    watched = watch(
+        state, key, stream, live, unwatched, owned=owned, writing=writing, pulled=pulled
+    )
     if watched.restart and wanted is not None:
         state.actions.append(Action("restart", path, dict(wanted), {}, key))
     state.look_again(watched.recheck)

@@ -55,10 +55,13 @@ def watch(
     *,
     owned: bool,
     writing: bool,
+    pulled: bool = False,
 ) -> Watch:
     """Watch one Stream. `live`: MediaMTX's runtime state of its path, None when camctl does
     not serve it; `unwatched`: why there is nothing to watch (reason, message); `owned`:
-    the path is in the inventory; `writing`: the pass adds or changes the path."""
+    the path is in the inventory; `writing`: the pass adds or changes the path; `pulled`:
+    a network camera's, which MediaMTX (or ffmpeg's timeout) reconnects by itself while it
+    cannot reach it: only a connection that sends nothing is restarted."""
     before = _before(state, key, stream.path)
     received = _bytes(live) if live else None
     fields = _figures(state.now, live, received, before)
@@ -72,8 +75,13 @@ def watch(
     if stream.spec.mode == "onDemand" and not live.get("readers"):
         message = "an onDemand Stream is watched while it has readers"
         return Watch(state.shared("Healthy", None, "NoReaders", message), fields)
-    online = bool(live.get("online", live.get("ready")))  # v1.20 `online`; `ready` before
-    return _judge(state, online, received, before, fields, window, owned=owned, writing=writing)
+    online = _publishing(live)
+    hold = None  # why a stall would not be restarted
+    if not owned:
+        hold = "not restarted: the path is not camctl's yet"
+    elif pulled and not online:
+        hold = "MediaMTX keeps trying to reach the camera (see its Camera)"
+    return _judge(state, online, received, before, fields, window, hold=hold, writing=writing)
 
 
 def _judge(
@@ -84,7 +92,7 @@ def _judge(
     fields: dict[str, Any],
     window: timedelta,
     *,
-    owned: bool,
+    hold: str | None,
     writing: bool,
 ) -> Watch:
     now = state.now
@@ -113,7 +121,7 @@ def _judge(
         # the window ends.
         recheck = None if quiet_since is None else quiet_since + window
         return Watch(healthy, fields, recheck=recheck)
-    return _stalled(state, before, fields, window, online, backoff, owned=owned, memory=memory)
+    return _stalled(state, before, fields, window, online, backoff, hold=hold, memory=memory)
 
 
 def _stalled(
@@ -124,7 +132,7 @@ def _stalled(
     online: bool,
     backoff: int,
     *,
-    owned: bool,
+    hold: str | None,
     memory: Watchdog | None,
 ) -> Watch:
     """Past the window: restart now if allowed, else say when it will be."""
@@ -135,21 +143,21 @@ def _stalled(
     due = now
     if last is not None and backoff:
         due = last + timedelta(seconds=min(seconds * 2 ** (backoff - 1), MAX_BACKOFF))
-    if owned and now >= due:
+    if hold is None and now >= due:
         restarts = (fields.get("restarts") or 0) + 1
         fields |= {"restarts": restarts, "last_restart_time": now}
         fields["watchdog"] = _memory(memory, now, backoff + 1)
         text = f"{what} for {seconds:g}s: restarted the publisher (restart {restarts})"
         healthy = state.shared("Healthy", False, reason, text)
         return Watch(healthy, fields, restart=True, recheck=now + window)
-    if owned:
+    if hold is None:
         text = f"{what} for {seconds:g}s; the next restart no sooner than {due:%H:%M:%S} UTC"
     else:
-        text = f"{what} for {seconds:g}s; not restarted: the path is not camctl's yet"
+        text = f"{what} for {seconds:g}s; {hold}"
     quiet_since = memory.quiet_since if memory is not None else now
     fields["watchdog"] = _memory(memory, quiet_since, backoff)
     healthy = state.shared("Healthy", False, reason, text)
-    return Watch(healthy, fields, recheck=due if owned else None)
+    return Watch(healthy, fields, recheck=due if hold is None else None)
 
 
 def _before(state: Pass, key: Ref, path: str) -> StreamStatus | None:
@@ -214,6 +222,13 @@ def _figures(
         bitrate = round((received - earlier) * 8 / (now - last).total_seconds())
     fields["bytes_received"], fields["bitrate"], fields["sample_time"] = received, bitrate, now
     return fields
+
+
+def _publishing(live: Mapping[str, Any]) -> bool:
+    """Whether MediaMTX has a source on the path and receives from it: v1.20's `online`
+    and `ready` (`available`), as many of them as it sends; older releases only `ready`."""
+    flags = [live[flag] for flag in ("online", "ready", "available") if flag in live]
+    return bool(flags) and all(flags)
 
 
 def _bytes(live: Mapping[str, Any]) -> int | None:
