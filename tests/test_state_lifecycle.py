@@ -208,7 +208,9 @@ def test_plan_with_a_new_version_shows_exactly_what_it_would_change(
         assert CliRunner().invoke(main, ["apply", str(docs), *args]).exit_code == 0
         before = {name: emu.stored(name) for name in emu.path_names()}
         old = render.encoder_args
-        monkeypatch.setattr(render, "encoder_args", lambda video: [*old(video), "-threads", "2"])
+        monkeypatch.setattr(
+            render, "encoder_args", lambda video, fps=None: [*old(video, fps), "-threads", "2"]
+        )
         render._command_around_device.cache_clear()
         result = CliRunner().invoke(main, ["plan", str(docs), *args, "-o", "json"])
         render._command_around_device.cache_clear()
