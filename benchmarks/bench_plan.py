@@ -26,7 +26,7 @@ def converged(n: int) -> tuple[float, float, int]:
     desired, devices = world(n)
     now = datetime.now(UTC)
     first = plan(desired, devices, {}, {}, Settings(), now)
-    paths = {a.path: dict(a.config) for a in first.actions}
+    paths = {a.path: a.config.copy() for a in first.actions}
     medians = []
     for paused in (False, True):
         samples = []

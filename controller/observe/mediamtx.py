@@ -17,12 +17,13 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
-from typing import Any, Self
+from typing import Any, Self, cast
 from urllib.parse import quote, unquote, urlsplit, urlunsplit
 
 import httpx
 
 from controller import __version__
+from controller.api.mediamtx import PathConfig, PathRuntime
 from controller.kit.redact import REDACTED, redact
 
 log = logging.getLogger(__name__)
@@ -200,9 +201,9 @@ class MediaMTXClient:
     async def info(self) -> dict[str, Any]:
         return await self._get_object("/v3/info")
 
-    async def list_path_configs(self) -> dict[str, dict[str, Any]]:
+    async def list_path_configs(self) -> dict[str, PathConfig]:
         """Every path configuration, resolved (defaults filled in), by name."""
-        return await self._list_all("/v3/config/paths/list")
+        return cast(dict[str, PathConfig], await self._list_all("/v3/config/paths/list"))
 
     async def path_configs_fingerprint(self) -> str:
         """A digest of every path configuration as MediaMTX words them: a cheap drift check."""
@@ -211,26 +212,27 @@ class MediaMTXClient:
             digest.update(page.raw)
         return digest.hexdigest()
 
-    async def get_path_config(self, name: str) -> dict[str, Any]:
-        return await self._get_object(f"/v3/config/paths/get/{_quote_name(name)}")
+    async def get_path_config(self, name: str) -> PathConfig:
+        path = f"/v3/config/paths/get/{_quote_name(name)}"
+        return cast(PathConfig, await self._get_object(path))
 
-    async def add_path_config(self, name: str, conf: Mapping[str, Any]) -> None:
+    async def add_path_config(self, name: str, conf: PathConfig) -> None:
         await self._request("POST", f"/v3/config/paths/add/{_quote_name(name)}", json=dict(conf))
 
-    async def patch_path_config(self, name: str, conf: Mapping[str, Any]) -> None:
+    async def patch_path_config(self, name: str, conf: PathConfig) -> None:
         path = f"/v3/config/paths/patch/{_quote_name(name)}"
         await self._request("PATCH", path, json=dict(conf))
 
-    async def replace_path_config(self, name: str, conf: Mapping[str, Any]) -> None:
+    async def replace_path_config(self, name: str, conf: PathConfig) -> None:
         path = f"/v3/config/paths/replace/{_quote_name(name)}"
         await self._request("POST", path, json=dict(conf))
 
     async def delete_path_config(self, name: str) -> None:
         await self._request("DELETE", f"/v3/config/paths/delete/{_quote_name(name)}")
 
-    async def list_paths(self) -> dict[str, dict[str, Any]]:
+    async def list_paths(self) -> dict[str, PathRuntime]:
         """Every runtime path (source, readers, bytes), by name."""
-        return await self._list_all("/v3/paths/list")
+        return cast(dict[str, PathRuntime], await self._list_all("/v3/paths/list"))
 
     async def closes(self) -> None:
         """Return when MediaMTX closes an idle connection: it does when it stops (a restart),

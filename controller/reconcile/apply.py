@@ -18,6 +18,7 @@ from controller.api.credentials import Resolved
 from controller.api.desired import Desired
 from controller.api.device import Device
 from controller.api.kinds import Ref, Status
+from controller.api.mediamtx import PathConfig, PathConfigs, Runtime
 from controller.api.recorded import RecordingFiles
 from controller.api.settings import Settings
 from controller.observe.mediamtx import MediaMTXClient, MediaMTXError, PathNotFound
@@ -40,8 +41,8 @@ SETTLE = 2.0
 
 @dataclass(frozen=True)
 class Observed:
-    paths: Mapping[str, Mapping[str, Any]] | None
-    runtime: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
+    paths: PathConfigs | None
+    runtime: Runtime = field(default_factory=dict)
     error: str | None = None
     recordings: Mapping[Ref, RecordingFiles] = field(default_factory=dict)
     # Network cameras' credentials, as read before the pass (never shown: see redact()).
@@ -138,7 +139,7 @@ async def reconcile_once(
     if not dry_run:
         inventory.migrate()  # an older camctl's file: this format, the old one kept beside
 
-    def plan_against(paths: Mapping[str, Mapping[str, Any]] | None, owners: Any) -> Plan:
+    def plan_against(paths: PathConfigs | None, owners: Any) -> Plan:
         return plan(
             desired,
             devices,
@@ -194,9 +195,7 @@ async def execute(
     return list(results)
 
 
-def project(
-    paths: Mapping[str, Mapping[str, Any]], results: Sequence[Result]
-) -> dict[str, Mapping[str, Any]]:
+def project(paths: PathConfigs, results: Sequence[Result]) -> dict[str, PathConfig]:
     """MediaMTX's paths as the successful actions left them."""
     after = dict(paths)
     for r in results:
@@ -205,7 +204,9 @@ def project(
         if r.action.op == "delete":
             after.pop(r.action.path, None)
         else:
-            after[r.action.path] = {**after.get(r.action.path, {}), **r.action.config}
+            config = after.get(r.action.path, PathConfig()).copy()
+            config.update(r.action.config)
+            after[r.action.path] = config
     return after
 
 

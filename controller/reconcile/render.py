@@ -17,7 +17,7 @@ import shlex
 from collections.abc import Mapping
 from dataclasses import dataclass
 from functools import lru_cache
-from typing import Any
+from typing import Any, cast
 from urllib.parse import quote, urlsplit, urlunsplit
 
 from controller.api.credentials import Credentials
@@ -31,6 +31,7 @@ from controller.api.kinds import (
     Transport,
     VideoSpec,
 )
+from controller.api.mediamtx import PathConfig
 from controller.api.modes import rate_text
 from controller.api.recorded import NAME_FORMAT
 from controller.api.units import parse_bitrate, parse_duration
@@ -127,7 +128,7 @@ def record_path(root: str) -> str:
     return f"{root.rstrip('/')}/{RECORD_LAYOUT}"
 
 
-def record_fields(recording: Recording | None, root: str | None) -> dict[str, Any]:
+def record_fields(recording: Recording | None, root: str | None) -> PathConfig:
     """Record fields; MediaMTX applies these in place, without restarting the path.
 
     Without a Recording (or with a root camctl may not use) only `record: false`: the other
@@ -153,8 +154,8 @@ def record_fields(recording: Recording | None, root: str | None) -> dict[str, An
 # miss, never a wrong answer; the memos are dropped whole when they grow past the limit.
 _MEMO_LIMIT = 8192
 _ConfigKey = tuple[int, str, int, str | None, Capture | None]
-_configs: dict[_ConfigKey, tuple[Stream, Recording | None, dict[str, Any]]] = {}
-_diffs: dict[int, tuple[Mapping[str, Any], Mapping[str, Any], dict[str, Any]]] = {}
+_configs: dict[_ConfigKey, tuple[Stream, Recording | None, PathConfig]] = {}
+_diffs: dict[int, tuple[Mapping[str, object], Mapping[str, object], PathConfig]] = {}
 
 
 def path_config(
@@ -163,7 +164,7 @@ def path_config(
     recording: Recording | None,
     root: str | None,
     capture: Capture | None = None,
-) -> Mapping[str, Any]:
+) -> PathConfig:
     """The managed fields of the MediaMTX path that publishes `stream` (in the mode
     `capture`, when the planner chose one from the camera's). Read-only: the same inputs
     give the very same mapping."""
@@ -184,26 +185,27 @@ def _path_config(
     recording: Recording | None,
     root: str | None,
     capture: Capture | None,
-) -> dict[str, Any]:
+) -> PathConfig:
     command = ffmpeg_command(stream.spec.video or DEFAULT_VIDEO, device_path, capture)
     return _published_by(command, stream, recording, root)
 
 
 def _published_by(
     command: str, stream: Stream, recording: Recording | None, root: str | None
-) -> dict[str, Any]:
+) -> PathConfig:
     """A path an ffmpeg publishes to: always running, or started when read."""
     always = stream.spec.mode == "always"
-    return {
-        "source": "publisher",
+    config = PathConfig(
+        source="publisher",
         # Managed because a pulled source may have set it, and it is refused with a publisher.
-        "sourceOnDemand": False,
-        "runOnInit": command if always else "",
-        "runOnInitRestart": always,
-        "runOnDemand": "" if always else command,
-        "runOnDemandRestart": not always,
-        **record_fields(recording, root),
-    }
+        sourceOnDemand=False,
+        runOnInit=command if always else "",
+        runOnInitRestart=always,
+        runOnDemand="" if always else command,
+        runOnDemandRestart=not always,
+    )
+    config.update(record_fields(recording, root))
+    return config
 
 
 # --- network cameras -------------------------------------------------------------------
@@ -225,7 +227,7 @@ def source_url(url: str, credentials: Credentials | None) -> str:
 
 def network_path_config(
     stream: Stream, camera: Camera, source: str, recording: Recording | None, root: str | None
-) -> dict[str, Any]:
+) -> PathConfig:
     """The managed fields of the path of a network Camera's `stream`; `source` is
     `source_url(...)`. Without `video` MediaMTX pulls the camera itself (on demand or not);
     with it an ffmpeg pulls, transcodes and publishes, as for a V4L2 camera."""
@@ -284,7 +286,7 @@ def normalize(field: str, value: Any) -> Any:
     return value
 
 
-def destructive(changes: Mapping[str, Any], actual: Mapping[str, Any]) -> set[str]:
+def destructive(changes: Mapping[str, object], actual: Mapping[str, object]) -> set[str]:
     """The changes that lose recordings: turning recording off, or shortening retention
     (MediaMTX deletes segments older than `recordDeleteAfter`; 0 keeps them all)."""
     losing = set()
@@ -308,24 +310,25 @@ def _retention(value: Any) -> int | None:
     return nanos or None
 
 
-def differing(desired: Mapping[str, Any], actual: Mapping[str, Any]) -> dict[str, Any]:
+def differing(desired: Mapping[str, object], actual: Mapping[str, object]) -> PathConfig:
     """Managed fields whose actual value differs; redacted reads are taken as equal. A new
     dict each time (callers take from it); worked out once per pair of inputs."""
     hit = _diffs.get(id(desired))
     if hit is not None and hit[0] is desired and hit[1] is actual:
-        return dict(hit[2])
+        return hit[2].copy()
     if len(_diffs) >= _MEMO_LIMIT:
         _diffs.clear()
     found = _differing(desired, actual)
     _diffs[id(desired)] = (desired, actual, found)
-    return dict(found)
+    return found.copy()
 
 
-def _differing(desired: Mapping[str, Any], actual: Mapping[str, Any]) -> dict[str, Any]:
-    return {
+def _differing(desired: Mapping[str, object], actual: Mapping[str, object]) -> PathConfig:
+    changed = {
         field: value
         for field, value in desired.items()
         if (read := actual.get(field)) != value  # equal as read is equal as meant: fast path
         and read != REDACTED
         and normalize(field, read) != normalize(field, value)
     }
+    return cast(PathConfig, changed)

@@ -16,6 +16,7 @@ from controller.api.credentials import Resolved
 from controller.api.desired import AnyResource, Desired
 from controller.api.device import Device
 from controller.api.kinds import API_VERSION, KINDS, CameraStatus, Ref, Status
+from controller.api.mediamtx import PathConfigs, Runtime
 from controller.api.ownership import Owner
 from controller.api.settings import Settings
 from controller.kit.redact import redact
@@ -33,11 +34,11 @@ class PlanInputs:
 
     desired: Desired
     devices: Sequence[Device]
-    paths: Mapping[str, Mapping[str, Any]] | None
+    paths: PathConfigs | None
     owned: Mapping[str, Owner]
     settings: Settings
     statuses: Mapping[Ref, Status]
-    runtime: Mapping[str, Mapping[str, Any]]
+    runtime: Runtime
     credentials: Mapping[Ref, Resolved] = field(default_factory=dict, repr=False)
 
 
@@ -50,7 +51,7 @@ class Snapshot:
     nodes: Mapping[Ref, str | None] = field(default_factory=dict)
     devices: list[Doc] = field(default_factory=list)
     paths: list[Doc] = field(default_factory=list)
-    runtime: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
+    runtime: Runtime = field(default_factory=dict)
     controller: Doc = field(default_factory=dict)
     planning: PlanInputs | None = None
     recorded: Recorded = field(default_factory=Recorded)

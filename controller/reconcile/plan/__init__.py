@@ -16,12 +16,12 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from datetime import datetime
-from typing import Any
 
 from controller.api.credentials import Resolved
 from controller.api.desired import Desired
 from controller.api.device import Device
 from controller.api.kinds import Camera, Ref, Status, ref
+from controller.api.mediamtx import PathConfigs, Runtime
 from controller.api.ownership import Owner
 from controller.api.recorded import RecordingFiles
 from controller.api.settings import Settings
@@ -67,12 +67,12 @@ __all__ = [
 def plan(
     desired: Desired,
     devices: Sequence[Device],
-    paths: Mapping[str, Mapping[str, Any]] | None,
+    paths: PathConfigs | None,
     inventory: Mapping[str, Owner],
     settings: Settings,
     now: datetime,
     previous: Mapping[Ref, Status] | None = None,
-    runtime: Mapping[str, Mapping[str, Any]] | None = None,
+    runtime: Runtime | None = None,
     recordings: Mapping[Ref, RecordingFiles] | None = None,
     *,
     settled: bool = True,

@@ -9,6 +9,7 @@ from typing import Any, Literal
 
 from controller.api.conditions import condition
 from controller.api.kinds import Ref, Status, StreamStatus
+from controller.api.mediamtx import PathConfig
 from controller.api.ownership import Owner
 from controller.reconcile.plan.conditions import idle, summary
 
@@ -25,7 +26,7 @@ WITHHELD_BECAUSE: dict[WithheldReason, str] = {
 class Action:
     op: Op
     path: str
-    config: Mapping[str, Any] = field(default_factory=dict)
+    config: PathConfig = field(default_factory=lambda: PathConfig())
     diff: Mapping[str, tuple[Any, Any]] = field(default_factory=dict)
     stream: Ref | None = None
 

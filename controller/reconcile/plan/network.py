@@ -10,10 +10,10 @@ a file or a Secret that cannot be read is a reading problem, like a broken docum
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
 
 from controller.api.credentials import Credentials, Resolved, Unavailable
 from controller.api.kinds import Camera, CameraStatus, Ref, SourceStatus, Stream, generation, ref
+from controller.api.mediamtx import PathConfig, Runtime
 from controller.reconcile.plan.recordings import recording_root
 from controller.reconcile.plan.state import Pass
 from controller.reconcile.render import network_path_config, source_url
@@ -38,7 +38,7 @@ def pulls(state: Pass, cameras: Mapping[Ref, Camera], credentials: Mapping[Ref, 
             state.pulls[key] = Unavailable(f"{where}: {found.message}")
 
 
-def wanted(state: Pass, stream: Stream, camera: Camera) -> dict[str, Any] | Unavailable:
+def wanted(state: Pass, stream: Stream, camera: Camera) -> PathConfig | Unavailable:
     """The managed fields of the path of a network Camera's Stream, or why there are none."""
     pull = state.pulls.get(ref(camera), NOT_READ)
     if isinstance(pull, Unavailable):
@@ -48,9 +48,7 @@ def wanted(state: Pass, stream: Stream, camera: Camera) -> dict[str, Any] | Unav
     return network_path_config(stream, camera, pull, recording, root)
 
 
-def camera_statuses(
-    state: Pass, cameras: Mapping[Ref, Camera], runtime: Mapping[str, Mapping[str, Any]]
-) -> None:
+def camera_statuses(state: Pass, cameras: Mapping[Ref, Camera], runtime: Runtime) -> None:
     """Each network Camera's status, once its Streams are planned."""
     if not state.pulls:  # no network Camera: nothing to look at
         return
@@ -68,7 +66,7 @@ def _status(
     key: Ref,
     camera: Camera,
     streams: list[Stream],
-    runtime: Mapping[str, Mapping[str, Any]],
+    runtime: Runtime,
 ) -> None:
     pull = state.pulls.get(key, NOT_READ)
     served = [s for s in streams if s.path in state.claimed and s.path not in state.pending]

@@ -12,6 +12,7 @@ from controller.api.conditions import Condition, condition, find, merge_conditio
 from controller.api.credentials import Unavailable
 from controller.api.desired import Desired
 from controller.api.kinds import Ref, Status
+from controller.api.mediamtx import PathConfigs
 from controller.api.ownership import Owner
 from controller.api.settings import Settings
 from controller.reconcile.plan.actions import Action, Withheld, WithheldReason
@@ -23,7 +24,7 @@ class Pass:
     """Working state of one planning pass."""
 
     desired: Desired
-    paths: Mapping[str, Mapping[str, Any]] | None
+    paths: PathConfigs | None
     inventory: Mapping[str, Owner]
     settings: Settings
     now: datetime

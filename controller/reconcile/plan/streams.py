@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from functools import lru_cache
-from typing import Any
+from typing import Any, cast
 
 from controller.api.credentials import Unavailable
 from controller.api.device import Device
 from controller.api.kinds import Camera, Ref, Stream, StreamStatus, StreamUrls, generation, ref
+from controller.api.mediamtx import PathConfig, PathRuntime, Runtime
 from controller.api.ownership import Owner
 from controller.api.settings import Settings
 from controller.reconcile.plan import network
@@ -28,14 +29,14 @@ def plan_stream(
     stream: Stream,
     camera: Camera | None,
     matched: Mapping[Ref, Device],
-    runtime: Mapping[str, Mapping[str, Any]],
+    runtime: Runtime,
 ) -> None:
     path = stream.path
     observed = None if state.paths is None else state.paths.get(path)
     device = matched.get(ref(camera)) if camera else None
     chosen: dict[str, Any] = {}  # the device name ffmpeg opens, once there is a device
-    live: Mapping[str, Any] | None = None  # what MediaMTX says of the path, once configured
-    wanted: Mapping[str, Any] | None = None
+    live: PathRuntime | None = None  # what MediaMTX says of the path, once configured
+    wanted: PathConfig | None = None
     unavailable: str | None = None  # why a network Camera's path cannot be written now
     unsupported: str | None = None  # why the camera cannot give the mode asked for
     unwatched: tuple[str, str] | None = None  # why the watchdog has nothing to watch
@@ -108,7 +109,7 @@ def plan_stream(
         state, key, stream, live, unwatched, owned=owned, writing=writing, pulled=pulled
     )
     if watched.restart and wanted is not None:
-        state.actions.append(Action("restart", path, dict(wanted), {}, key))
+        state.actions.append(Action("restart", path, wanted.copy(), {}, key))
     state.look_again(watched.recheck)
     stalled = ready.reason in ("PathConflict", "ModeUnsupported")
     state.settle_as(
@@ -140,17 +141,18 @@ def failed_stream(state: Pass, key: Ref, stream: Stream, exc: Exception) -> None
 
 
 def converge(
-    state: Pass, key: Ref, path: str, wanted: Mapping[str, Any], observed: Mapping[str, Any] | None
+    state: Pass, key: Ref, path: str, wanted: PathConfig, observed: PathConfig | None
 ) -> None:
+    diff: dict[str, tuple[object, object]]
     if observed is None:
         diff = {f: (None, v) for f, v in wanted.items()}
-        state.actions.append(Action("add", path, dict(wanted), diff, key))
+        state.actions.append(Action("add", path, wanted.copy(), diff, key))
         state.pending.add(path)
         return
     changes = differing(wanted, observed)
     losing = destructive(changes, observed)
     if losing and (reason := state.hold_back(from_documents=True)):
-        held = {f: changes.pop(f) for f in losing}
+        held, changes = _split(changes, losing)
         diff = {f: (observed.get(f), v) for f, v in held.items()}
         state.withheld.append(Withheld(Action("patch", path, held, diff, key), reason))
         state.waiting[path] = (
@@ -160,6 +162,13 @@ def converge(
         diff = {f: (observed.get(f), v) for f, v in changes.items()}
         state.actions.append(Action("patch", path, changes, diff, key))
         state.pending.add(path)
+
+
+def _split(changes: PathConfig, fields: set[str]) -> tuple[PathConfig, PathConfig]:
+    """The changes to `fields`, and the others."""
+    taken = {f: v for f, v in changes.items() if f in fields}
+    left = {f: v for f, v in changes.items() if f not in fields}
+    return cast(PathConfig, taken), cast(PathConfig, left)
 
 
 def url_host(host: str) -> str:

@@ -29,6 +29,7 @@ from typing import Any, NamedTuple
 
 from controller.api.conditions import Condition
 from controller.api.kinds import Ref, Stream, StreamStatus, Watchdog
+from controller.api.mediamtx import PathRuntime
 from controller.api.units import parse_duration
 from controller.reconcile.plan.state import Pass
 
@@ -50,7 +51,7 @@ def watch(
     state: Pass,
     key: Ref,
     stream: Stream,
-    live: Mapping[str, Any] | None,
+    live: PathRuntime | None,
     unwatched: tuple[str, str] | None,
     *,
     owned: bool,
@@ -193,7 +194,7 @@ def _memory(memory: Watchdog | None, quiet_since: datetime | None, backoff: int)
 
 
 def _figures(
-    now: datetime, live: Mapping[str, Any] | None, received: int | None, before: StreamStatus | None
+    now: datetime, live: PathRuntime | None, received: int | None, before: StreamStatus | None
 ) -> dict[str, Any]:
     """The live figures, and what the watchdog keeps. Bytes and bitrate are sampled at most
     once a second (the precision of `now`), the bitrate over the time since the sample
