@@ -45,7 +45,7 @@ bench: $(VENV)/.test-installed
 
 # The operational readiness review (docs/orr/): the whole suite once, the fault campaign,
 # bandit, the SBOM, kustomize, promtool and the benchmarks, judged by docs/orr/criteria.yaml
-# into build/orr/ (index.md: the GO / NO-GO table). Exit 1 on NO-GO. About 12 min on 2 CPUs.
+# into build/orr/ (index.md: the GO / NO-GO table). Exit 1 on NO-GO. About 10 min on 2 CPUs.
 orr: $(VENV)/.test-installed
 	$(PY) -m tools.orr
 

@@ -20,7 +20,7 @@ Outcome = Literal["passed", "failed", "error", "skipped"]
 
 STEPS = "steps.json"
 JUNIT = "pytest.xml"
-PYTEST_LOG = "pytest.log"
+PYTEST_LOG = "tests.log"
 BENCH = "bench.json"
 CAMPAIGN = "fault-campaign.json"
 BANDIT = "bandit.json"
@@ -119,8 +119,9 @@ class Evidence:
         return found
 
     def meta(self) -> dict[str, Any]:
+        """The run: commit, machine, times, and each step as recorded."""
         data: dict[str, Any] = self._json(STEPS, "record of the steps")
-        return {k: v for k, v in data.items() if k != "steps"}
+        return data
 
     # --- tests ----------------------------------------------------------------------------
     @cached_property

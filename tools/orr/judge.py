@@ -20,6 +20,7 @@ from .evidence import E2E, Evidence, MissingEvidence, TestCase
 
 PYTEST = "umockdev-wrapper .venv/bin/python -m pytest"
 MAX_LISTED = 8  # failing tests or findings named in a reason
+MAX_TESTS_SHOWN = 60  # a criterion's tests listed one by one in its area's report
 
 
 @dataclass(frozen=True)
@@ -112,8 +113,13 @@ def _tests_measure(c: Criterion, evidence: Evidence, repo: Path) -> Measured:
     skipped = [t for t in cases if t.outcome == "skipped"]
     unaccepted = [t for t in skipped if not any(t.nodeid.startswith(a) for a in accepted)]
     passed = len(count["passed"])
-    measured = f"{passed} passed, {len(count['failed'])} failed, {len(count['error'])} errors"
-    measured += f", {len(skipped)} skipped" + (" (accepted)" if skipped and not unaccepted else "")
+    measured = f"{passed} passed"
+    for what, found in (("failed", count["failed"]), ("errors", count["error"])):
+        measured += f", {len(found)} {what}" if found else ""
+    if skipped:
+        measured += f", {len(skipped)} skipped" + ("" if unaccepted else " (accepted)")
+    if not (count["failed"] or count["error"] or skipped):
+        measured += ", none failed or skipped"
     problems = [
         f"{t.nodeid} {t.outcome}: {t.message}"[:300]
         for t in count["failed"] + count["error"] + unaccepted
@@ -126,9 +132,12 @@ def _tests_measure(c: Criterion, evidence: Evidence, repo: Path) -> Measured:
         measured += f"; {examples} hypothesis examples passed"
         if examples < minimum:
             problems.append(f"only {examples} hypothesis examples passed, fewer than {minimum}")
+    shown = cases if len(cases) <= MAX_TESTS_SHOWN else [t for t in cases if t.outcome != "passed"]
     details = tuple(
-        f"- `{t.nodeid}`: {t.outcome}" + (f" ({t.message})" if t.message else "")
-        for t in count["failed"] + count["error"] + skipped
+        f"- {t.outcome}: `{t.nodeid}`"
+        + (f" ({t.message})" if t.message else "")
+        + f" {t.seconds:.1f} s"
+        for t in shown
     )
     return Measured(not problems, measured, _listed(problems), details)
 
@@ -161,7 +170,10 @@ def _bench_measure(c: Criterion, evidence: Evidence, repo: Path) -> Measured:
     else:
         measured = "figures only, no target"
     measured += f" ({bench.get('seconds', 0):.0f} s, {load} on {data.get('cpus')} CPUs)"
-    problems = [f"{t.get('target')}: {t.get('line')}" for t in missed]
+    lines: dict[str, list[str]] = {}  # one printed line may judge several targets
+    for t in missed:
+        lines.setdefault(str(t.get("line")), []).append(str(t.get("target")))
+    problems = [f"{', '.join(names)}: {line}" for line, names in lines.items()]
     if len(targets) < c.get("min_targets"):
         problems.append(f"{len(targets)} targets judged, fewer than {c.get('min_targets')}")
     details = [

@@ -117,10 +117,9 @@ def index(results: list[Result], areas: Sequence[str], meta: dict[str, Any]) -> 
         "| --- | --- | --- |",
     ]
     for step in meta.get("steps", []):
-        lines.append(
-            f"| [{step['name']}](evidence/{step['log']}) | {_cell(step.get('figure', ''))} "
-            f"| {step.get('seconds', 0):.0f} s |"
-        )
+        name = f"[{step['name']}](evidence/{step['log']})" if step["commands"] else step["name"]
+        figure = _cell(step.get("figure", ""))
+        lines.append(f"| {name} | {figure} | {step.get('seconds', 0):.0f} s |")
     return "\n".join(lines) + "\n"
 
 
@@ -169,8 +168,9 @@ def as_json(results: list[Result], meta: dict[str, Any]) -> dict[str, Any]:
 
 
 def area_report(area: str, results: list[Result], meta: dict[str, Any], extra: list[str]) -> str:
+    title = "UAT" if area == "uat" else area.capitalize()
     lines = [
-        f"# {area.capitalize()}: {verdict(results)}",
+        f"# {title}: {verdict(results)}",
         "",
         INTRO.get(area, ""),
         "",
@@ -265,7 +265,7 @@ def summary(results: list[Result], areas: Sequence[str], meta: dict[str, Any]) -
         "",
         *_no_go(results),
         "",
-        "Repeat it with `make orr` (about 15 minutes on 2 CPUs); each line of the "
-        "[index](index.md) names the command that repeats that one check.",
+        "Repeat it with `make orr`; each line of the [index](index.md) names the command "
+        "that repeats that one check.",
     ]
     return "\n".join(lines) + "\n"
