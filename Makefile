@@ -8,7 +8,7 @@ PY := $(VENV)/bin/python
 CAMCTL := $(VENV)/bin/camctl
 PYTEST_ARGS ?=
 
-.PHONY: install demo run test lint bench system-deps clean
+.PHONY: install demo run test lint bench orr system-deps clean
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -42,6 +42,12 @@ test: lint
 
 bench: $(VENV)/.test-installed
 	umockdev-wrapper $(PY) -m benchmarks
+
+# The operational readiness review (docs/orr/): the whole suite once, the fault campaign,
+# bandit, the SBOM, kustomize, promtool and the benchmarks, judged by docs/orr/criteria.yaml
+# into build/orr/ (index.md: the GO / NO-GO table). Exit 1 on NO-GO. About 10 min on 2 CPUs.
+orr: $(VENV)/.test-installed
+	$(PY) -m tools.orr
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .hypothesis
