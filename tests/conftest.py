@@ -20,13 +20,16 @@ from __future__ import annotations
 
 import gc
 import os
+import shutil
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from controller.testing.mediamtx import MediaMTXEmulator
+from controller.testing.mediamtx import MediaMTXEmulator, run_in_thread
+
+EXAMPLES = Path(__file__).resolve().parents[1] / "examples" / "gitops"
 
 
 @pytest.fixture
@@ -82,6 +85,21 @@ async def emu() -> AsyncIterator[MediaMTXEmulator]:
     await emulator.start()
     yield emulator
     await emulator.stop()
+
+
+@pytest.fixture
+def emulator() -> Iterator[MediaMTXEmulator]:
+    """The emulator on a thread of its own: for tests that run camctl commands (each runs
+    its own event loop) against it."""
+    emu = MediaMTXEmulator()
+    with run_in_thread(emu):
+        yield emu
+
+
+@pytest.fixture
+def docs(tmp_path: Path) -> Path:
+    """A private copy of the examples, free to edit."""
+    return Path(shutil.copytree(EXAMPLES, tmp_path / "docs"))
 
 
 @pytest.fixture

@@ -3,12 +3,9 @@
 from __future__ import annotations
 
 import json
-import shutil
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import pytest
 from click.testing import CliRunner, Result
 from openapi_contract import assert_requests_match_spec
 
@@ -20,19 +17,6 @@ ROOT = Path(__file__).resolve().parents[1]
 EXAMPLES = ROOT / "examples" / "gitops"
 DEVICES = ROOT / "examples" / "devices.yaml"
 PASSWORD = "Sup3r-s3cret-pw"
-
-
-@pytest.fixture
-def emulator() -> Iterator[MediaMTXEmulator]:
-    emu = MediaMTXEmulator()
-    with run_in_thread(emu):
-        yield emu
-
-
-@pytest.fixture
-def docs(tmp_path: Path) -> Path:
-    """A private copy of the examples, free to edit."""
-    return Path(shutil.copytree(EXAMPLES, tmp_path / "gitops"))
 
 
 def camctl(*args: str | Path, env: dict[str, str] | None = None) -> Result:

@@ -12,7 +12,7 @@ import logging
 import os
 import shutil
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
 
@@ -28,24 +28,14 @@ from controller.kit import yamlfile
 from controller.observe.mediamtx import MediaMTXClient
 from controller.observe.recordings import listed_by_mediamtx
 from controller.sources.files import load
-from controller.testing.mediamtx import MediaMTXEmulator, run_in_thread
+from controller.testing import faults
+from controller.testing.faults import cuts, replace_oddly
+from controller.testing.mediamtx import MediaMTXEmulator
 
 ROOT = Path(__file__).resolve().parents[1]
 EXAMPLES = ROOT / "examples" / "gitops"
 DEVICES = ROOT / "examples" / "devices.yaml"
 pytestmark = pytest.mark.anyio
-
-
-@pytest.fixture
-def emulator() -> Iterator[MediaMTXEmulator]:
-    emu = MediaMTXEmulator()
-    with run_in_thread(emu):
-        yield emu
-
-
-@pytest.fixture
-def docs(tmp_path: Path) -> Path:
-    return Path(shutil.copytree(EXAMPLES, tmp_path / "docs"))
 
 
 def camctl(*args: str | Path) -> Result:
@@ -135,46 +125,17 @@ def test_1_the_same_documents_spelled_otherwise_plan_nothing(
 
 # --- 2. Emptied, truncated and odd files ---------------------------------------------
 
-STREAMS_CUT = "cut at a document boundary"
-
 
 def mutate(path: Path, how: str) -> None:
-    text = path.read_text()
-    path.unlink()
-    if how == "emptied":
-        path.write_text("")
-    elif how == "only comments":
-        path.write_text("# nothing here yet\n")
-    elif how == "document markers":
-        path.write_text("---\n---\n")
-    elif how == "tilde":
-        path.write_text("~\n")
-    elif how == STREAMS_CUT:
-        path.write_text(text[: text.index("---")])
-    elif how == "dangling link":
-        path.symlink_to(path.parent / "gone.yaml")
-    elif how == "directory":
-        path.mkdir()
-    elif how == "fifo":
-        os.mkfifo(path)
-    elif how == "link out of the tree":
-        outside = path.parent.parent / "outside.yaml"
-        outside.write_text(text)
-        path.symlink_to(outside)
-    else:  # pragma: no cover - a typo in the parameters
-        raise AssertionError(how)
+    """An odd file where the document was (controller/testing/faults.py); "cut at a
+    document boundary" cuts it before its second document."""
+    if how == STREAMS_CUT:
+        how = cuts(path.read_text())[0]
+    replace_oddly(path, how)
 
 
-ODD = [
-    "emptied",
-    "only comments",
-    "document markers",
-    "tilde",
-    STREAMS_CUT,
-    "dangling link",
-    "directory",
-    "fifo",
-]
+STREAMS_CUT = "cut at a document boundary"
+ODD = [*faults.ODD, STREAMS_CUT]
 
 
 @pytest.mark.parametrize("how", ODD)

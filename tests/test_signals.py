@@ -9,33 +9,18 @@ be served.
 from __future__ import annotations
 
 import json
-import shutil
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import pytest
 from click.testing import CliRunner, Result
 
 from controller.cli import main
 from controller.reconcile.inventory import Inventory
-from controller.testing.mediamtx import MediaMTXEmulator, run_in_thread
+from controller.testing.mediamtx import MediaMTXEmulator
 
 ROOT = Path(__file__).resolve().parents[1]
 EXAMPLES = ROOT / "examples" / "gitops"
 DEVICES = ROOT / "examples" / "devices.yaml"
-
-
-@pytest.fixture
-def emulator() -> Iterator[MediaMTXEmulator]:
-    emu = MediaMTXEmulator()
-    with run_in_thread(emu):
-        yield emu
-
-
-@pytest.fixture
-def docs(tmp_path: Path) -> Path:
-    return Path(shutil.copytree(EXAMPLES, tmp_path / "docs"))
 
 
 def camctl(

@@ -16,6 +16,7 @@ import pytest
 from test_view import TOKEN, serving
 from test_view import View as Client
 
+from controller.kit.net import is_loopback
 from controller.view import auth, httplog
 from controller.view.server import Limits, View, ViewError, parse_address
 from controller.view.ws import WsLimits
@@ -124,8 +125,8 @@ async def test_addresses() -> None:
     for bad in ("localhost", "host:port", "1.2.3.4:99999"):
         with pytest.raises(ViewError):
             parse_address(bad)
-    assert auth.is_loopback("127.0.0.2") and auth.is_loopback("::1")
-    assert not auth.is_loopback("0.0.0.0") and not auth.is_loopback("example.org")
+    assert is_loopback("127.0.0.2") and is_loopback("::1") and is_loopback("[::1]")
+    assert not is_loopback("0.0.0.0") and not is_loopback("example.org")
 
 
 # --- malformed requests ------------------------------------------------------------------

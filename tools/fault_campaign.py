@@ -39,6 +39,7 @@ from controller.reconcile.inventory import Inventory
 from controller.reconcile.loop import Controller, Timing
 from controller.sinks.statusfiles import StatusStore
 from controller.sources.files import FileSource, load
+from controller.testing.faults import ODD, cuts, replace_oddly
 from controller.testing.mediamtx import MediaMTXEmulator, run_in_thread
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -121,57 +122,13 @@ def spellings(tally: Tally) -> None:
         os.chdir(ROOT)
 
 
-ODD = [
-    "emptied",
-    "comments only",
-    "document markers",
-    "tilde",
-    "dangling link",
-    "directory",
-    "fifo",
-    "device",
-    "link out",
-    "not UTF-8",
-]
-
-
-def replace_oddly(path: Path, how: str, text: str) -> None:
-    """Put something odd where the document `path` was."""
-    path.unlink()
-    if how == "emptied":
-        path.write_text("")
-    elif how == "comments only":
-        path.write_text("# nothing\n")
-    elif how == "document markers":
-        path.write_text("---\n---\n")
-    elif how == "tilde":
-        path.write_text("~\n")
-    elif how == "dangling link":
-        path.symlink_to(path.parent / "gone.yaml")
-    elif how == "directory":
-        path.mkdir()
-    elif how == "fifo":
-        os.mkfifo(path)
-    elif how == "device":
-        path.symlink_to("/dev/zero")
-    elif how == "link out":
-        outside = path.parent.parent / "outside.yaml"
-        outside.write_text(text)
-        path.symlink_to(outside)
-    elif how == "not UTF-8":
-        path.write_bytes(text.encode("utf-16"))
-    else:
-        path.write_text(text[: int(how.removeprefix("cut at byte "))])
-
-
 def odd_files(tally: Tally) -> None:
     """Each file emptied, cut at every document boundary, or replaced by something odd."""
     for name in FILES:
         text = (EXAMPLES / name).read_text()
-        cuts = [f"cut at byte {i}" for i in range(len(text)) if text.startswith("---", i)]
-        for how in [*ODD, *cuts]:
+        for how in [*ODD, *cuts(text)]:
             with converged() as (emu, docs, state):
-                replace_oddly(docs / name, how, text)
+                replace_oddly(docs / name, how)
                 if how.startswith("cut") and not load([docs]).errors:
                     # What is left is a clean, consistent set: its removals are declared ones.
                     held = clean_answer(apply(emu, state, docs))

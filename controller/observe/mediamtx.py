@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
-import ipaddress
 import logging
 import os
 from collections.abc import Mapping
@@ -24,6 +23,7 @@ import httpx
 
 from controller import __version__
 from controller.api.mediamtx import PathConfig, PathRuntime
+from controller.kit.net import is_loopback
 from controller.kit.redact import REDACTED, redact
 
 log = logging.getLogger(__name__)
@@ -155,7 +155,7 @@ class MediaMTXClient:
             headers={"User-Agent": f"camctl/{__version__}"},
             # A proxy set for the rest of the machine (http_proxy) must not come between
             # camctl and a MediaMTX on the same host.
-            trust_env=not _loopback(self.url),
+            trust_env=not is_loopback(urlsplit(self.url).hostname or ""),
         )
 
     @classmethod
@@ -330,13 +330,3 @@ def tested_with(version: str | None) -> bool | None:
         return None
     minor = ".".join(version.removeprefix("v").split(".")[:2])
     return any(t.startswith(minor + ".") for t in TESTED_MEDIAMTX)
-
-
-def _loopback(url: str) -> bool:
-    host = urlsplit(url).hostname or ""
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False

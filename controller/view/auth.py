@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-import ipaddress
 import logging
 import os
 import time
@@ -119,17 +118,6 @@ class TokenFile:
         if self._stamp is not None:
             log.info("view tokens reloaded from %s: %d token(s)", self.path, len(tokens))
         self._stamp = stamp
-
-
-def is_loopback(host: str) -> bool:
-    """Whether `host` can only be reached from this machine."""
-    host = host.strip("[]")
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
 
 
 def readable_by_others(path: Path) -> bool:

@@ -26,6 +26,7 @@ from urllib.parse import urlsplit
 from aiohttp import WSCloseCode, web
 from prometheus_client import CollectorRegistry
 
+from controller.kit.net import is_loopback
 from controller.view import (
     DEFAULT_ADDRESS,
     compat,
@@ -35,7 +36,7 @@ from controller.view import (
     methods,
     openrpc,
 )
-from controller.view.auth import Open, Role, TokenFile, is_loopback, readable_by_others
+from controller.view.auth import Open, Role, TokenFile, readable_by_others
 from controller.view.capacity import Budget, budget
 from controller.view.errors import ViewError
 from controller.view.listener import Listener
