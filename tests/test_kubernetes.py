@@ -746,8 +746,8 @@ def used(requests: list[kmock.Request]) -> set[tuple[str, str, str]]:
     return found
 
 
-def granted() -> set[tuple[str, str, str]]:
-    rbac = ROOT / "manifests" / "base" / "rbac.yaml"
+def granted(rbac: Path = ROOT / "manifests" / "base" / "rbac.yaml") -> set[tuple[str, str, str]]:
+    """What the ClusterRole in `rbac` grants, as (group, resource, verb)."""
     (role,) = [d for d in YAML(typ="safe").load_all(rbac.read_text()) if d["kind"] == "ClusterRole"]
     return {
         (group, resource, verb)

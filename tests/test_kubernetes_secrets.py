@@ -19,7 +19,6 @@ from typing import Any
 import kmock
 import kopf
 import pytest
-from ruamel.yaml import YAML
 from test_kubernetes import (
     ROOT,
     TIMING,
@@ -250,15 +249,7 @@ async def test_without_read_secrets_no_secret_is_asked_for(tmp_path: Path) -> No
 
 
 def component_rules() -> set[tuple[str, str, str]]:
-    rbac = COMPONENT / "rbac.yaml"
-    (role,) = [d for d in YAML(typ="safe").load_all(rbac.read_text()) if d["kind"] == "ClusterRole"]
-    return {
-        (group, resource, verb)
-        for rule in role["rules"]
-        for group in rule["apiGroups"]
-        for resource in rule["resources"]
-        for verb in rule["verbs"]
-    }
+    return granted(COMPONENT / "rbac.yaml")
 
 
 async def test_the_component_grants_exactly_what_reading_secrets_adds(tmp_path: Path) -> None:
