@@ -18,6 +18,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from test_loop import DEVICES, QUIET, Harness, Traces, copy_docs
 from test_plan import NOW, SETTINGS, camera, converged_paths, desired, device, doc
 
@@ -76,10 +78,22 @@ class Passes:
     def __post_init__(self) -> None:
         self.paths, self.inventory = converged_paths(self.world)
 
-    def at(self, when: datetime, runtime: Mapping[str, Any]) -> Plan:
+    def at(
+        self, when: datetime, runtime: Mapping[str, Any], sampled: datetime | None = None
+    ) -> Plan:
+        """A pass at `when` (whole seconds, as the loop's clock), its runtime read at
+        `sampled` (to the microsecond; `when` if not said)."""
         owned = self.inventory if self.owned else {}
         result = plan(
-            self.world, self.devices, self.paths, owned, SETTINGS, when, self.previous, runtime
+            self.world,
+            self.devices,
+            self.paths,
+            owned,
+            SETTINGS,
+            when,
+            self.previous,
+            runtime,
+            sampled=sampled,
         )
         self.previous, self.last = result.statuses, result
         return result
@@ -267,6 +281,27 @@ def test_live_figures_readers_bitrate_uptime() -> None:
     assert p.status().bitrate == 2_000_000 and p.status().bytes_received == 2_000_000
     p.at(seconds(5), live(100))  # the counter started again (a new path): no bitrate
     assert p.status().bitrate is None
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    rate=st.integers(min_value=1_000, max_value=50_000_000),
+    gaps=st.lists(st.floats(min_value=0.0, max_value=30.0), min_size=2, max_size=12),
+)
+def test_the_bitrate_is_the_publisher_s_whatever_the_times_of_the_passes(
+    rate: int, gaps: list[float]
+) -> None:
+    """Passes at any times (a second and a tenth apart used to straddle two whole seconds
+    and halve the rate): every bitrate shown is the publisher's, in bits per second."""
+    p = Passes(world())
+    read = 0.0
+    for gap in gaps:
+        read += gap
+        sampled = seconds(read)
+        p.at(sampled.replace(microsecond=0), live(int(read * rate)), sampled)
+        shown = p.status().bitrate
+        if shown is not None:
+            assert shown == pytest.approx(rate * 8, rel=0.01, abs=16), (read, shown)
 
 
 def test_a_converged_quiet_plan_changes_no_status_object() -> None:

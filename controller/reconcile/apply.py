@@ -11,6 +11,7 @@ import asyncio
 import contextlib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime
 from typing import Any
 
 from controller.api.conditions import now
@@ -45,6 +46,7 @@ class Observed:
     runtime: Runtime = field(default_factory=dict)
     error: str | None = None
     recordings: Mapping[Ref, RecordingFiles] = field(default_factory=dict)
+    read_at: datetime | None = None  # when the runtime was read, to the microsecond
     # Network cameras' credentials, as read before the pass (never shown: see redact()).
     credentials: Mapping[Ref, Resolved] = field(default_factory=dict, repr=False)
 
@@ -77,7 +79,8 @@ async def observe(
         paths, runtime = await asyncio.gather(client.list_path_configs(), client.list_paths())
     except MediaMTXError as exc:
         return Observed(None, {}, str(exc), await files)
-    return Observed(paths, runtime, None, await _fill_in(client, await files))
+    read_at = datetime.now(UTC)
+    return Observed(paths, runtime, None, await _fill_in(client, await files), read_at=read_at)
 
 
 async def _fill_in(
@@ -152,6 +155,7 @@ async def reconcile_once(
             observed.recordings,
             settled=settled,
             credentials=observed.credentials,
+            sampled=observed.read_at,
         )
 
     result = plan_against(observed.paths, owned)

@@ -77,6 +77,7 @@ def plan(
     *,
     settled: bool = True,
     credentials: Mapping[Ref, Resolved] | None = None,
+    sampled: datetime | None = None,
 ) -> Plan:
     """Actions that converge MediaMTX, and the status every resource will then have.
 
@@ -85,9 +86,10 @@ def plan(
     a Recording's status says nothing of its files. `settled`: the desired state read the
     same twice, a settle time apart (see the module docstring). `credentials`: those of
     the network Cameras that name some, as read before the pass (see `api.credentials`).
+    `sampled`: when `runtime` was read, to the microsecond (bitrates are taken over it).
     """
     inventory = {**desired.recorded, **inventory} if desired.recorded else inventory
-    state = Pass(desired, paths, inventory, settings, now, previous or {}, settled)
+    state = Pass(desired, paths, inventory, settings, now, previous or {}, settled, sampled)
     cameras = {
         key: cam
         for key, cam in sorted(desired.cameras.items())

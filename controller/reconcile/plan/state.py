@@ -30,6 +30,7 @@ class Pass:
     now: datetime
     previous: Mapping[Ref, Status]
     settled: bool
+    sampled: datetime | None = None  # when the runtime was read, to the microsecond
     actions: list[Action] = field(default_factory=list)
     withheld: list[Withheld] = field(default_factory=list)
     unplugged: set[str] = field(default_factory=set)  # paths whose camera has no device

@@ -35,6 +35,7 @@ from controller.reconcile.plan.state import Pass
 
 MAX_BACKOFF = 600.0  # seconds: the longest wait between two restarts of a streak
 HEALTHY_RESET = timedelta(hours=1)  # healthy this long, a streak of restarts is forgotten
+SAMPLE_EVERY = timedelta(seconds=1)  # bytes and bitrate: at most one sample a second
 
 
 class Watch(NamedTuple):
@@ -65,7 +66,7 @@ def watch(
     cannot reach it: only a connection that sends nothing is restarted."""
     before = _before(state, key, stream.path)
     received = _bytes(live) if live else None
-    fields = _figures(state.now, live, received, before)
+    fields = _figures(state.sampled or state.now, live, received, before)
     window = _window(stream.spec.health.stall_after)
     if unwatched is not None or live is None:
         reason, message = unwatched or ("NotServed", "camctl does not serve the path")
@@ -197,9 +198,10 @@ def _figures(
     now: datetime, live: PathRuntime | None, received: int | None, before: StreamStatus | None
 ) -> dict[str, Any]:
     """The live figures, and what the watchdog keeps. Bytes and bitrate are sampled at most
-    once a second (the precision of `now`), the bitrate over the time since the sample
-    before; a path whose bytes stand still keeps its sample once its bitrate says 0, so
-    that a quiet status stays the very same object."""
+    once a second, the bitrate over the time since the sample before, both times those of
+    the reads (`now` is when the runtime was read): whole seconds would make a 1.1 s gap
+    count as 2 s and halve the rate. A path whose bytes stand still keeps its sample once
+    its bitrate says 0, so that a quiet status stays the very same object."""
     fields: dict[str, Any] = {}
     if before is not None:
         fields["restarts"] = before.restarts
@@ -214,7 +216,7 @@ def _figures(
         fields["bytes_received"], fields["bitrate"], fields["sample_time"] = received, None, now
         return fields
     earlier = before.bytes_received
-    if now <= last or (received == earlier and not before.bitrate):
+    if now - last < SAMPLE_EVERY or (received == earlier and not before.bitrate):
         fields["bytes_received"], fields["bitrate"] = earlier, before.bitrate
         fields["sample_time"] = last
         return fields
