@@ -1,0 +1,146 @@
+"""The runbooks of docs/operations/runbooks/ work: their runnable blocks, run in order.
+
+Each runbook with blocks fenced `sh runnable` gets a fresh practice box
+(controller/testing/box.py: the MediaMTX emulator and `camctl run` as services, simulated
+cameras, copies of the examples, `systemctl`, `journalctl` and `sudo` acting on them). Its
+blocks run one after the other in one `sh -eu`, from the repository root (where
+`manifests/` is), as a person would paste them into one terminal: any command that fails
+fails the test, with the block, its output and camctl's log. Some runbooks start from a
+box in a given state (camctl installed by camctl-host.sh, say): GIVEN prepares it, as the
+runbook's text says.
+
+Every runbook is also listed in the runbooks' README, and every page is linked from it.
+"""
+
+from __future__ import annotations
+
+import re
+import subprocess
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+from ruamel.yaml import YAML
+from test_host_lifecycle import A, B, wheels  # noqa: F401  (wheels: the fixture)
+
+from controller.testing.box import Box, practice_box
+
+ROOT = Path(__file__).resolve().parents[1]
+RUNBOOKS = ROOT / "docs" / "operations" / "runbooks"
+HOST_SCRIPT = "manifests/systemd/camctl-host.sh"
+RULES = ROOT / "manifests" / "prometheus" / "prometheusrule.yaml"
+BLOCK = re.compile(r"^```sh runnable\n(.*?)^```$", re.S | re.M)
+ROUTINE = [
+    "add-a-camera",
+    "rotate-view-tokens",
+    "mediamtx-down",
+    "disk-low",
+    "upgrade",
+    "rollback",
+    "lost-state-directory",
+    "replace-a-node",
+]
+
+
+def blocks(page: Path) -> list[str]:
+    return BLOCK.findall(page.read_text())
+
+
+def runnable() -> list[str]:
+    return sorted(p.stem for p in RUNBOOKS.glob("*.md") if blocks(p))
+
+
+def sh(
+    box: Box, script: str, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        ["sh", "-eu", "-c", script],
+        cwd=ROOT,
+        env=box.env() | (env or {}),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,  # in the order they came, for the failure message
+        text=True,
+        timeout=600,
+    )
+
+
+# --- what some runbooks start from ------------------------------------------------------
+
+
+def installed(box: Box, folders: dict[str, Path], *versions: str) -> dict[str, str]:
+    """camctl installed by camctl-host.sh (then upgraded to each later version), the box's
+    camctl service running it; WHEELS is the folder of the version after the last."""
+    for verb, version in zip(["install", "upgrade", "upgrade"], versions, strict=False):
+        done = sh(box, f'sh {HOST_SCRIPT} {verb} --root "$HOST_ROOT" --wheels {folders[version]}')
+        assert done.returncode == 0, done.stdout
+    box.up()
+    return {"WHEELS": str(folders[B])}
+
+
+def fake_mediamtx(box: Box, folders: dict[str, Path]) -> dict[str, str]:
+    """camctl-host.sh install wants MediaMTX's binary in place; the box's MediaMTX is the
+    emulator, so a placeholder stands there."""
+    binary = Path(box.settings()["HOST_ROOT"]) / "usr" / "local" / "bin" / "mediamtx"
+    binary.parent.mkdir(parents=True)
+    binary.write_text("#!/bin/sh\nexit 1\n")
+    binary.chmod(0o755)
+    return {}
+
+
+GIVEN: dict[str, Callable[[Box, dict[str, Path]], dict[str, str]]] = {
+    "upgrade": lambda box, w: fake_mediamtx(box, w) | installed(box, w, A),
+    "rollback": lambda box, w: fake_mediamtx(box, w) | installed(box, w, A, B),
+}
+
+
+# --- the tests --------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("name", runnable())
+def test_the_runbook_works_on_a_practice_box(name: str, request: pytest.FixtureRequest) -> None:
+    parts = blocks(RUNBOOKS / f"{name}.md")
+    # The marker on a line of its own even after output without a newline (curl's).
+    script = "".join(f"printf '\\n### block {i + 1}\\n'\n{b}" for i, b in enumerate(parts))
+    with practice_box(ROOT / "examples") as box:
+        env = GIVEN[name](box, request.getfixturevalue("wheels")) if name in GIVEN else {}
+        done = sh(box, script, env)
+        said = done.stdout
+        where = re.findall(r"^### block (\d+)$", done.stdout, re.M)
+        assert done.returncode == 0, (
+            f"{name}.md, block {where[-1] if where else '?'} failed:\n"
+            f"{parts[int(where[-1]) - 1] if where else ''}\n--- output\n{said[-4000:]}\n"
+            f"--- camctl's log\n{box.journal('camctl', 40)}\n"
+            f"--- MediaMTX's log\n{box.journal('mediamtx', 20)}"
+        )
+        assert len(where) == len(parts)
+        assert "Traceback" not in said + box.journal("camctl", 1000), said[-4000:]
+
+
+def test_every_routine_job_has_a_runbook_that_runs() -> None:
+    assert set(ROUTINE) <= set(runnable()), set(ROUTINE) - set(runnable())
+
+
+def test_the_readme_links_every_runbook() -> None:
+    readme = (RUNBOOKS / "README.md").read_text()
+    linked = set(re.findall(r"\]\(([\w-]+)\.md\)", readme))
+    pages = {p.stem for p in RUNBOOKS.glob("*.md")} - {"README"}
+    assert linked == pages
+
+
+def alerts() -> dict[str, dict[str, Any]]:
+    rule = next(d for d in YAML(typ="safe").load_all(RULES.read_text()) if d)
+    return {r["alert"]: r for g in rule["spec"]["groups"] for r in g["rules"] if "alert" in r}
+
+
+def test_every_alert_links_a_runbook_that_exists() -> None:
+    found = alerts()
+    assert len(found) >= 8
+    for name, rule in found.items():
+        url = rule["annotations"].get("runbook_url", "")
+        assert url.endswith(f"/docs/operations/runbooks/{name}.md"), f"{name}: {url!r}"
+        page = RUNBOOKS / f"{name}.md"
+        assert page.is_file(), f"{name}: no {page.relative_to(ROOT)}"
+        text = page.read_text()
+        assert text.startswith(f"# {name}\n"), page.name
+        assert "**Meaning.**" in text and "**What to do.**" in text, page.name
