@@ -9,7 +9,8 @@ fails the test, with the block, its output and camctl's log. Some runbooks start
 box in a given state (camctl installed by camctl-host.sh, say): GIVEN prepares it, as the
 runbook's text says.
 
-Every runbook is also listed in the runbooks' README, and every page is linked from it.
+Every runbook is linked from the runbooks' README. (That every alert links its runbook is
+tests/test_prometheus.py's.)
 """
 
 from __future__ import annotations
@@ -18,10 +19,8 @@ import re
 import subprocess
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
 
 import pytest
-from ruamel.yaml import YAML
 from test_host_lifecycle import A, B, wheels  # noqa: F401  (wheels: the fixture)
 
 from controller.testing.box import Box, practice_box
@@ -29,7 +28,6 @@ from controller.testing.box import Box, practice_box
 ROOT = Path(__file__).resolve().parents[1]
 RUNBOOKS = ROOT / "docs" / "operations" / "runbooks"
 HOST_SCRIPT = "manifests/systemd/camctl-host.sh"
-RULES = ROOT / "manifests" / "prometheus" / "prometheusrule.yaml"
 BLOCK = re.compile(r"^```sh runnable\n(.*?)^```$", re.S | re.M)
 ROUTINE = [
     "add-a-camera",
@@ -126,21 +124,3 @@ def test_the_readme_links_every_runbook() -> None:
     linked = set(re.findall(r"\]\(([\w-]+)\.md\)", readme))
     pages = {p.stem for p in RUNBOOKS.glob("*.md")} - {"README"}
     assert linked == pages
-
-
-def alerts() -> dict[str, dict[str, Any]]:
-    rule = next(d for d in YAML(typ="safe").load_all(RULES.read_text()) if d)
-    return {r["alert"]: r for g in rule["spec"]["groups"] for r in g["rules"] if "alert" in r}
-
-
-def test_every_alert_links_a_runbook_that_exists() -> None:
-    found = alerts()
-    assert len(found) >= 8
-    for name, rule in found.items():
-        url = rule["annotations"].get("runbook_url", "")
-        assert url.endswith(f"/docs/operations/runbooks/{name}.md"), f"{name}: {url!r}"
-        page = RUNBOOKS / f"{name}.md"
-        assert page.is_file(), f"{name}: no {page.relative_to(ROOT)}"
-        text = page.read_text()
-        assert text.startswith(f"# {name}\n"), page.name
-        assert "**Meaning.**" in text and "**What to do.**" in text, page.name

@@ -88,12 +88,12 @@ class Stage:
     def paths(self) -> list[str]:
         return self.run.emulator.path_names()
 
-    def metric(self, name: str, **labels: str) -> float:
+    def metric(self, metric: str, **labels: str) -> float:
         """A sample of the view's /metrics, as Prometheus reads it (0 when absent)."""
         text = self.run.view.metrics.exposition().decode()
         for family in text_string_to_metric_families(text):
             for sample in family.samples:
-                if sample.name == name and labels.items() <= sample.labels.items():
+                if sample.name == metric and labels.items() <= sample.labels.items():
                     return float(sample.value)
         return 0.0
 
@@ -269,6 +269,57 @@ async def mediamtx_restarted(stage: Stage) -> None:
     stage.saw(f"camctl_mediamtx_up {stage.metric('camctl_mediamtx_up'):.0f}")
 
 
+async def stalled_stream(stage: Stage) -> None:
+    emulator, path = stage.run.emulator, "cams/front-door"
+    stage.step("camctl converges the examples; front-door's video flows.")
+    bitrate = await stage.until(
+        lambda: _healthy(stage) == "True" and _bitrate(stage), "Stream/front-door Healthy"
+    )
+    stage.saw(stage.said("Stream", "front-door", "Healthy"))
+    stage.saw(f"camctl_stream_inbound_bitrate {bitrate:.0f} (bits a second)")
+
+    stage.step(
+        "front-door's ffmpeg hangs: it keeps its connection to MediaMTX but sends nothing "
+        "(a camera that stopped delivering frames). MediaMTX sees no exit: it never restarts it."
+    )
+    emulator.stall(path)
+    started = time.monotonic()
+    await stage.until(lambda: _healthy(stage) == "False", "Healthy=False", timeout=60)
+    seconds = time.monotonic() - started
+    stage.saw(f"after {seconds:.0f} s: {stage.said('Stream', 'front-door', 'Healthy')}")
+    healthy = stage.metric("camctl_stream_healthy", name="front-door")
+    stage.saw(f"camctl_stream_healthy {healthy:.0f}")
+    stage.why(
+        "the bytes MediaMTX received on the path stood still for the Stream's "
+        "spec.health.stallAfter (4 s here, 15 s by default): a hung publisher. The watchdog "
+        "restarted it by recreating the path (a delete, then an add, of that path alone)."
+    )
+
+    stage.step("MediaMTX starts the recreated path's ffmpeg afresh, and the video flows again.")
+    await stage.until(lambda: not emulator.stalled(path), "the path recreated", timeout=60)
+    await stage.until(lambda: _healthy(stage) == "True", "Healthy again", timeout=60)
+    status = stage.status("Stream", "front-door")
+    stage.saw(stage.said("Stream", "front-door", "Healthy"))
+    stage.saw(f"status.restarts {status.restarts}, lastRestartTime {status.last_restart_time}")
+    restarts = stage.metric("camctl_stream_restarts_total", name="front-door")
+    actions = stage.metric("camctl_actions_total", op="restart")
+    stage.saw(f"camctl_stream_restarts_total {restarts:.0f}")
+    stage.saw(f'camctl_actions_total{{op="restart"}} {actions:.0f}')
+    stage.why(
+        "a restart cuts nothing that worked: only that path was written. If it stalls again, "
+        "the next restart waits twice as long (at most 10 minutes), and the alert "
+        "CamctlStreamRestartStorm fires after more than 3 in an hour."
+    )
+
+
+def _healthy(stage: Stage) -> str:
+    return stage.condition("Stream", "front-door", "Healthy")[0]
+
+
+def _bitrate(stage: Stage) -> float:
+    return stage.metric("camctl_stream_inbound_bitrate", name="front-door")
+
+
 async def disk_filling(stage: Stage) -> None:
     recording = ("Recording", "front-door")
     stage.step("camctl records front-door and garage; MediaMTX writes a segment every second.")
@@ -354,10 +405,10 @@ def _fill(path: Path, size: int) -> None:
 class Scenario:
     name: str
     title: str
-    play: Callable[[Stage], Awaitable[None]] | None  # None: pending
-    pending: str = ""
+    play: Callable[[Stage], Awaitable[None]]
     timing: Timing = field(default_factory=Timing)
     records: bool = False
+    stall_after: str | None = None  # front-door's spec.health.stallAfter, if set
 
 
 SCENARIOS = {
@@ -369,8 +420,9 @@ SCENARIOS = {
         Scenario(
             "stalled-stream",
             "A stalled stream healed",
-            None,
-            pending="needs the stream watchdog (spec.health.stallAfter), not on this branch yet",
+            stalled_stream,
+            timing=Timing(resync=1.0),  # the watchdog judges on passes: one a second here
+            stall_after="4s",
         ),
         Scenario(
             "disk-filling",
@@ -387,9 +439,6 @@ def play(name: str, examples: Path = Path("examples")) -> int:
     """Play scenario `name` from the repository root; the exit code (0 as narrated)."""
     scenario = SCENARIOS[name]
     click.secho(f"Scenario {scenario.name}: {scenario.title}", bold=True)
-    if scenario.play is None:
-        click.echo(f"Pending: {scenario.pending}.")
-        return 1
     if not (examples / "gitops").is_dir() or not (examples / "devices.yaml").is_file():
         raise click.ClickException(f"run the demo from the repository root ({examples}/ missing)")
     _log_to_stdout()
@@ -397,6 +446,8 @@ def play(name: str, examples: Path = Path("examples")) -> int:
         folder = Path(tmp)
         shutil.copytree(examples / "gitops", folder / "docs")
         shutil.copy(examples / "devices.yaml", folder / "devices.yaml")
+        if scenario.stall_after:
+            _stall_after(folder / "docs" / "streams.yaml", scenario.stall_after)
         click.echo(
             f"The examples and simulated cameras, copied to {folder}; MediaMTX is the emulator."
         )
@@ -407,6 +458,15 @@ def play(name: str, examples: Path = Path("examples")) -> int:
             return 1
     click.secho("\nDone.", bold=True)
     return 0
+
+
+def _stall_after(streams: Path, after: str) -> None:
+    """front-door's Stream with a shorter stallAfter, so that the demo waits less."""
+    text = streams.read_text()
+    line = "  mode: always              # runOnInit: ffmpeg runs all the time\n"
+    if line not in text:
+        raise click.ClickException(f"{streams}: front-door's `mode: always` line has changed")
+    streams.write_text(text.replace(line, f"{line}  health: {{stallAfter: {after}}}\n", 1))
 
 
 def _log_to_stdout() -> None:
@@ -421,7 +481,6 @@ def _log_to_stdout() -> None:
 
 
 async def _play(scenario: Scenario, folder: Path) -> None:
-    assert scenario.play is not None
     settings = replace(SETTINGS, recordings_roots=(str(folder / "recordings"),))
     if scenario.records:
         settings = _disk_threshold(settings, folder)
