@@ -15,8 +15,10 @@ tests/test_prometheus.py's.)
 
 from __future__ import annotations
 
+import os
 import re
 import subprocess
+import sys
 from collections.abc import Callable
 from pathlib import Path
 
@@ -124,3 +126,29 @@ def test_the_readme_links_every_runbook() -> None:
     linked = set(re.findall(r"\]\(([\w-]+)\.md\)", readme))
     pages = {p.stem for p in RUNBOOKS.glob("*.md")} - {"README"}
     assert linked == pages
+
+
+def test_the_practice_box_shell_runs_a_box_and_removes_it(tmp_path: Path) -> None:
+    """`python -m controller.testing.box shell`, with a shell that runs two commands."""
+    said = tmp_path / "said"
+    shell = tmp_path / "shell"
+    shell.write_text(
+        "#!/bin/sh\n"
+        "{ pwd; systemctl is-active camctl mediamtx; camctl status | head -n 2; }"
+        f' > "{said}" 2>&1\n'
+    )
+    shell.chmod(0o755)
+    env = {k: v for k, v in os.environ.items() if k != "LD_PRELOAD"} | {"SHELL": str(shell)}
+    done = subprocess.run(
+        [sys.executable, "-m", "controller.testing.box", "shell"],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    folder, *rest = said.read_text().splitlines()
+    assert rest[:2] == ["active", "active"], rest
+    assert rest[2].startswith("controller ") and "reachable" in rest[3], rest
+    assert not Path(folder).exists(), "the box is removed when its shell exits"
