@@ -62,6 +62,14 @@ if TYPE_CHECKING:
     pass
 
 F = TypeVar("F", bound=Callable[..., Any])
+# camctl demo --scenario (controller/testing/scenarios.py, imported only when one is played).
+SCENARIO_NAMES = [
+    "camera-unplugged",
+    "broken-edit",
+    "mediamtx-restarted",
+    "stalled-stream",
+    "disk-filling",
+]
 # plan: 0 nothing to write and nothing blocked; 1 an error (a document, MediaMTX); 2 changes
 # pending (to write, or withheld); 3 nothing to write, but resources cannot be served.
 EXIT_ERROR, EXIT_PENDING, EXIT_BLOCKED = 1, 2, 3
@@ -553,6 +561,12 @@ def status(
     help="Only serve the MediaMTX emulator (Control API at --port, playback at "
     "--playback-port) for camctl commands of your own, until Ctrl-C.",
 )
+@click.option(
+    "--scenario",
+    type=click.Choice(SCENARIO_NAMES),
+    help="Play one failure, narrated: what happens, what camctl does, and why "
+    "(docs/uat/demo-scenarios.md).",
+)
 @click.option("--port", type=int, default=9997, show_default=True, help="With --emulator-only.")
 @click.option(
     "--playback-port", type=int, default=9996, show_default=True, help="With --emulator-only."
@@ -568,6 +582,7 @@ def demo(
     live: bool,
     view_address: str | None,
     emulator_only: bool,
+    scenario: str | None,
     port: int,
     playback_port: int,
     output: str,
@@ -583,6 +598,10 @@ def demo(
     if emulator_only:
         serve_emulator("127.0.0.1", port, playback_port)
         return
+    if scenario:
+        from controller.testing.scenarios import play
+
+        sys.exit(play(scenario))
     sys.exit(run_demo(main, live=live, view=view_address))
 
 

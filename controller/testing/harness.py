@@ -89,9 +89,11 @@ async def running(
     timing: Timing = QUICK,
     limits: Limits = LIMITS,
     settings: Settings = SETTINGS,
+    emulator: MediaMTXEmulator | None = None,
 ) -> AsyncIterator[Running]:
-    """Run until the block ends; yields once the first pass has been published."""
-    emulator = MediaMTXEmulator()
+    """Run until the block ends; yields once the first pass has been published. `emulator`:
+    one configured by the caller (recording, cameras it reaches), started here."""
+    emulator = emulator or MediaMTXEmulator()
     mediamtx = await emulator.start()
     stop = asyncio.Event()
     try:
