@@ -256,21 +256,33 @@ def damaged_state(tally: Tally) -> None:
             tally.count(quiet and located and result.exit_code == 1, how)
 
 
+def watching(
+    client: MediaMTXClient,
+    docs: Path,
+    state: Path,
+    settings: Settings | None = None,
+    timing: Timing | None = None,
+) -> Controller:
+    """A controller over `docs` and the simulated cameras, with its state and status files
+    in `state`."""
+    return Controller(
+        FileSource([docs]),
+        SimulatedDevices(DEVICES),
+        client,
+        Inventory(state),
+        settings or Settings(),
+        timing or Timing(),
+        sinks=[StatusStore(state)],
+    )
+
+
 def slow_saves(tally: Tally) -> None:
     """An editor writing a file in two steps with a pause shorter than the settle time, under
     the running controller: nothing is removed and re-added."""
 
     async def trial(emu: MediaMTXEmulator, docs: Path, state: Path, pause: float) -> bool:
         async with MediaMTXClient(emu.url or "") as client:
-            controller = Controller(
-                FileSource([docs]),
-                SimulatedDevices(DEVICES),
-                client,
-                Inventory(state),
-                Settings(),
-                replace(Timing(), settle=1.0),
-                sinks=[StatusStore(state)],
-            )
+            controller = watching(client, docs, state, timing=replace(Timing(), settle=1.0))
             stop = asyncio.Event()
             task = asyncio.create_task(controller.run(stop))
             await asyncio.sleep(0.5)
@@ -307,15 +319,7 @@ def recordings_listing(tally: Tally) -> None:
 
     async def trial(emu: MediaMTXEmulator, docs: Path, state: Path, root: Path) -> bool:
         async with MediaMTXClient(emu.url or "") as client:
-            controller = Controller(
-                FileSource([docs]),
-                SimulatedDevices(DEVICES),
-                client,
-                Inventory(state),
-                Settings(recordings_roots=(str(root),)),
-                Timing(),
-                sinks=[StatusStore(state)],
-            )
+            controller = watching(client, docs, state, Settings(recordings_roots=(str(root),)))
             await controller.reconcile()
             controller.inventory.release()
         return controller.health.errors == []
