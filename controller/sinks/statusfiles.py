@@ -32,6 +32,7 @@ class StatusStore:
         self.root = state_dir / "status"
         self._published: dict[Ref, Status] = {}  # the last status written for each resource
         self._written_at: dict[Ref, float] = {}  # time.monotonic() of that write
+        self._held: dict[Ref, Status] = {}  # the last status held back: only live figures moved
         self._on_disk: set[Ref] | None = None  # listed once; then kept up to date here
 
     def path_of(self, key: Ref) -> Path:
@@ -57,10 +58,7 @@ class StatusStore:
         if self._on_disk is None:
             self._on_disk = set(self._stored())
         for key, status in statuses.items():
-            published = self._published.get(key)
-            if published is status or published == status:
-                continue  # equal models dump to equal documents: nothing to write
-            if published is not None and self._counters_only(key, published, status):
+            if self._unchanged(key, status):
                 continue
             document = {
                 "apiVersion": API_VERSION,
@@ -71,26 +69,35 @@ class StatusStore:
             write_atomic(self.path_of(key), redact(document))  # on failure, tried again next pass
             self._published[key] = status  # planned statuses are never changed afterwards
             self._written_at[key] = time.monotonic()
+            self._held.pop(key, None)
             self._on_disk.add(key)
             written += 1
         for key in self._on_disk - statuses.keys():
             self.path_of(key).unlink(missing_ok=True)
             self._published.pop(key, None)
             self._written_at.pop(key, None)
+            self._held.pop(key, None)
             self._on_disk.discard(key)
         return written
 
-    def _counters_only(self, key: Ref, published: Status, status: Status) -> bool:
-        """Whether only live figures changed, and they were written lately."""
-        if time.monotonic() - self._written_at.get(key, 0.0) >= COUNTER_INTERVAL:
+    def _unchanged(self, key: Ref, status: Status) -> bool:
+        """Whether the file stays as it is: the status is the one written, equal to it, or
+        differs from it only in live figures written lately. Such a status is remembered:
+        on a quiet pass it is the very same object, and is not compared again."""
+        published = self._published.get(key)
+        if published is None:
             return False
-        if type(published) is not type(status):
-            return False
-        return all(
-            getattr(published, f) == getattr(status, f)
-            for f in type(status).model_fields
-            if f not in COUNTERS
-        )
+        if published is status:
+            return True
+        lately = time.monotonic() - self._written_at[key] < COUNTER_INTERVAL
+        if lately and self._held.get(key) is status:
+            return True
+        if published == status:  # equal models dump to equal documents
+            return True
+        if lately and _figures_only(published, status):
+            self._held[key] = status
+            return True
+        return False
 
     def publish_controller(self, health: Mapping[str, Any]) -> None:
         write_atomic(self.root / CONTROLLER, dict(health))
@@ -113,6 +120,15 @@ class StatusStore:
             node = meta.get("name") if isinstance(meta, dict) else None
             health = {"node": node, **(status if isinstance(status, dict) else {})}
         return health, [r for r in resources if r is not None]
+
+
+def _figures_only(published: Status, status: Status) -> bool:
+    """Whether the two differ in live figures only."""
+    return type(published) is type(status) and all(
+        getattr(published, f) == getattr(status, f)
+        for f in type(status).model_fields
+        if f not in COUNTERS
+    )
 
 
 def _read_json(path: Path) -> dict[str, Any] | None:
