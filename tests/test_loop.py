@@ -154,14 +154,17 @@ async def running(
     docs: Path | None = None,
     settings: Settings | None = None,
     timing: Timing = TIMING,
+    emu: MediaMTXEmulator | None = None,
+    ready: Callable[[Harness], bool] = Harness.converged,
 ) -> AsyncIterator[Harness]:
-    """A converged controller on `docs` (default: a copy of the examples); stopped on exit."""
+    """A controller on `docs` (default: a copy of the examples), yielded once `ready`
+    (default: converged); `emu`: a MediaMTX emulator set up beforehand. Stopped on exit."""
     docs = docs or copy_docs(tmp_path / "gitops")
     devices = tmp_path / "dev" / "devices.yaml"  # a folder of its own: the device watch's root
     devices.parent.mkdir()
     shutil.copy(DEVICES, devices)
     state = tmp_path / "state"
-    emu = MediaMTXEmulator()
+    emu = emu or MediaMTXEmulator()
     url = await emu.start()
     stop = asyncio.Event()
     try:
@@ -179,7 +182,7 @@ async def running(
             task = asyncio.create_task(controller.run(stop))
             h = Harness(emu, docs, devices, state, controller, admin, stop, task, traces)
             try:
-                await eventually(h.converged)
+                await eventually(lambda: ready(h))
                 yield h
             finally:
                 stop.set()

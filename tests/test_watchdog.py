@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import asyncio
 import itertools
-import shutil
 from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
@@ -20,17 +19,14 @@ from typing import Any
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from test_loop import DEVICES, QUIET, Harness, Traces, copy_docs
+from test_loop import QUIET, Harness, copy_docs, running
 from test_plan import NOW, SETTINGS, camera, converged_paths, desired, device, doc
 
-from controller import wiring
 from controller.api.conditions import Condition, find
 from controller.api.desired import Desired
 from controller.api.device import Device
 from controller.api.kinds import Ref, Status, StreamStatus
 from controller.api.ownership import Owner
-from controller.api.settings import Settings
-from controller.observe.mediamtx import MediaMTXClient
 from controller.output import action_json, plan_text
 from controller.reconcile.plan import Plan, plan
 from controller.sinks import statusfiles
@@ -321,36 +317,14 @@ async def watched(tmp_path: Path, docs: Path) -> AsyncIterator[Harness]:
     """The controller on `docs` and the example devices, with no MediaMTX polling and no
     resync within the test (QUIET): passes come from events and the planner's rechecks.
     MediaMTX already has a path `cams/lobby` that camctl did not create."""
-    devices = tmp_path / "dev" / "devices.yaml"
-    devices.parent.mkdir()
-    shutil.copy(DEVICES, devices)
-    state = tmp_path / "state"
     emu = MediaMTXEmulator()
     emu.set_path("cams/lobby", {"runOnInit": "ffmpeg -i rtsp://elsewhere/cam -f rtsp x"})
-    url = await emu.start()
-    stop = asyncio.Event()
-    try:
-        async with MediaMTXClient(url) as client, MediaMTXClient(url) as admin:
-            traces = Traces()
-            parts = wiring.Parts(
-                wiring.files([docs]),
-                wiring.devices(devices),
-                state,
-                Settings(),
-                QUIET,
-                sinks=[traces],
-            )
-            controller = wiring.controller(parts, client)
-            task = asyncio.create_task(controller.run(stop))
-            h = Harness(emu, docs, devices, state, controller, admin, stop, task, traces)
-            try:
-                await eventually(lambda: len(emu.path_names()) == 4)
-                yield h
-            finally:
-                stop.set()
-                await asyncio.wait_for(task, 5)
-    finally:
-        await emu.stop()
+    async with running(tmp_path, docs, timing=QUIET, emu=emu, ready=_four_paths) as h:
+        yield h
+
+
+def _four_paths(h: Harness) -> bool:
+    return len(h.emu.path_names()) == 4
 
 
 LOBBY = """---
