@@ -54,9 +54,12 @@ def merge_conditions(
     merged = []
     for i, cond in enumerate(current):
         # Statuses list their conditions in the same order pass after pass: look there first.
-        old = before[i] if i < len(before) and before[i].type == cond.type else None
-        if old is None:
-            old = next((c for c in before if c.type == cond.type), None)
+        old = before[i] if i < len(before) else None
+        if old is cond:
+            merged.append(old)
+            continue
+        if old is None or old.type != cond.type:
+            old = find(before, cond.type)
         if old is None or old.status != cond.status:
             merged.append(cond)
         elif old.reason == cond.reason and old.message == cond.message:
@@ -69,4 +72,7 @@ def merge_conditions(
 
 
 def find(conditions: Iterable[Condition], type_: str) -> Condition | None:
-    return next((c for c in conditions if c.type == type_), None)
+    for cond in conditions:
+        if cond.type == type_:
+            return cond
+    return None

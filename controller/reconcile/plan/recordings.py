@@ -94,7 +94,8 @@ def recording_status(
         ready = state.ready(
             key, True, "RecordingConfigured", f"path {stream_status.path!r} records"
         )
-    summary = _segments(files)
+    before = state.previous.get(key)
+    kept = before if isinstance(before, RecordingStatus) else None
     state.settle_as(
         key,
         RecordingStatus,
@@ -108,30 +109,34 @@ def recording_status(
         ),
         path=stream_status.path,
         directory=f"{root.rstrip('/')}/{stream_status.path}" if root else None,
-        segments=summary,
+        segments=_segments(files, kept.segments if kept else None),
         retention_horizon=_horizon(recording, state.now),
-        disk=_disk_space(files.disk) if files and files.disk else None,
+        disk=_disk_space(files.disk, kept.disk if kept else None) if files and files.disk else None,
     )
 
 
-def _segments(files: RecordingFiles | None) -> SegmentSummary | None:
+def _segments(files: RecordingFiles | None, before: SegmentSummary | None) -> SegmentSummary | None:
+    """What the files hold; `before` itself when it says the same (the usual pass)."""
     if files is None or (files.error and not files.segments):
         return None
     segments = files.segments
     sizes = [s.size for s in segments if s.size is not None]
-    return SegmentSummary(
-        count=len(segments),
-        bytes=sum(sizes) if len(sizes) == len(segments) else None,
-        oldest=segments[0].start if segments else None,
-        newest=segments[-1].start if segments else None,
-    )
+    fields = {
+        "count": len(segments),
+        "bytes": sum(sizes) if len(sizes) == len(segments) else None,
+        "oldest": segments[0].start if segments else None,
+        "newest": segments[-1].start if segments else None,
+    }
+    return before if before is not None and before.__dict__ == fields else SegmentSummary(**fields)
 
 
-def _disk_space(disk: Disk) -> DiskSpace:
+def _disk_space(disk: Disk, before: DiskSpace | None) -> DiskSpace:
     """Free space down to a thousandth of the disk: whatever else writes to that disk should
     not rewrite every Recording's status (and patch it in Kubernetes) at every pass."""
-    step = max(disk.total // 1000, 1)
-    return DiskSpace(free_bytes=disk.free - disk.free % step, total_bytes=disk.total)
+    free = disk.free - disk.free % max(disk.total // 1000, 1)
+    if before is not None and before.free_bytes == free and before.total_bytes == disk.total:
+        return before
+    return DiskSpace(free_bytes=free, total_bytes=disk.total)
 
 
 def _horizon(recording: Recording, now: datetime) -> datetime | None:
