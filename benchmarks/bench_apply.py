@@ -9,6 +9,7 @@ pages; a converged resync must not write at all.
 CPU time of a resync is reported for camctl alone (the thread that runs the reconcile: client,
 JSON decoding, planner), the planner's share of it, and for the whole process
 (time.process_time), which includes the emulator serving the list pages from its own thread.
+The garbage collector is tuned as `camctl run` tunes it (loop.tune_collector).
 
 Two states of MediaMTX: quiet, where nothing moves between passes (its publishers send
 nothing: the lists read the same, byte for byte, so the client decodes nothing again), which
@@ -41,6 +42,7 @@ from controller.api.settings import Settings
 from controller.observe.mediamtx import MediaMTXClient
 from controller.reconcile.apply import Outcome, reconcile_once
 from controller.reconcile.inventory import Inventory
+from controller.reconcile.loop import tune_collector
 from controller.reconcile.plan import plan
 from controller.testing.mediamtx import BYTE_RATE, MediaMTXEmulator, run_in_thread
 
@@ -181,6 +183,7 @@ def one_run(desired: Desired, devices: list[Device], byte_rate: int = 0) -> Run:
 
 
 def main() -> None:
+    tune_collector()  # as camctl run does
     desired, devices = world(N)
     runs = [one_run(desired, devices) for _ in range(RUNS)]
     resyncs = [r for run in runs for r in run.resyncs]

@@ -76,7 +76,7 @@ class WatchesFiles(Protocol):
 @dataclass(frozen=True)
 class Timing:
     resync: float = 30.0  # a full pass at least this often, whatever the events said
-    coalesce: float = 0.005  # after a wake, gather the rest of a burst for this long
+    coalesce: float = 0.001  # after a wake, let the rest of a burst's events come in
     poll: float = 1.0  # while MediaMTX is unreachable, and the least time between two looks
     drift: float = 5.0  # look (restarted? configs changed?) at least this often
     backoff_min: float = 0.25

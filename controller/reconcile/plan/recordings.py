@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from functools import lru_cache
@@ -48,8 +49,20 @@ def _allowed(root: str, roots: tuple[str, ...]) -> bool:
     return allowed(root, roots)  # a few roots, asked thrice a pass for every Recording
 
 
-def record_targets(desired: Desired, settings: Settings) -> dict[Ref, RecordTarget]:
-    """The Recordings whose files a pass looks at: those with a Stream and a usable root."""
+def record_targets(desired: Desired, settings: Settings) -> Mapping[Ref, RecordTarget]:
+    """The Recordings whose files a pass looks at: those with a Stream and a usable root.
+    Worked out once for the same documents and settings (every resync asks)."""
+    if _targets and _targets[0][0] is desired and _targets[0][1] is settings:
+        return _targets[0][2]
+    targets = _record_targets(desired, settings)
+    _targets[:] = [(desired, settings, targets)]
+    return targets
+
+
+_targets: list[tuple[Desired, Settings, Mapping[Ref, RecordTarget]]] = []  # the last answer
+
+
+def _record_targets(desired: Desired, settings: Settings) -> Mapping[Ref, RecordTarget]:
     targets = {}
     for key, recording in desired.recordings.items():
         stream = desired.streams.get(Ref("Stream", key.namespace, recording.spec.stream))
