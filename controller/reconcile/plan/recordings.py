@@ -155,11 +155,16 @@ def _disk_space(disk: Disk, before: DiskSpace | None) -> DiskSpace:
 def _horizon(recording: Recording, now: datetime) -> datetime | None:
     """When the segments MediaMTX keeps begin: `retention` ago, down to a whole segment
     duration so that the status changes with the segments, not with every pass."""
-    retention = _microseconds(recording.spec.retention)
-    if not retention:
+    return _horizon_of(recording.spec.retention, recording.spec.segment_duration, now)
+
+
+@lru_cache(maxsize=256)  # Recordings alike share it: worked out once a pass for each kind
+def _horizon_of(retention: str, segment_duration: str, now: datetime) -> datetime | None:
+    kept = _microseconds(retention)
+    if not kept:
         return None
-    step = _microseconds(recording.spec.segment_duration)
-    since_epoch = (now - EPOCH) // timedelta(microseconds=1) - retention
+    step = _microseconds(segment_duration)
+    since_epoch = (now - EPOCH) // timedelta(microseconds=1) - kept
     return EPOCH + timedelta(microseconds=since_epoch - since_epoch % step)
 
 
