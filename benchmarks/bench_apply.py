@@ -142,7 +142,13 @@ def _plan_cpu(
     """The planner's share of a resync: the same plan again, on what that resync observed."""
     owned, observed = inventory.load(), outcome.observed
     start = time.thread_time()
-    plan(desired, devices, observed.paths, owned, SETTINGS, now(), previous, observed.runtime)
+    plan(
+        *(desired, devices, observed.paths, owned, SETTINGS, now(), previous, observed.runtime),
+        observed.recordings,
+        settled=True,
+        credentials=observed.credentials,
+        sampled=observed.read_at,
+    )  # as reconcile_once plans
     return time.thread_time() - start
 
 
