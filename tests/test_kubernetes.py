@@ -409,6 +409,36 @@ async def test_resources_converge_with_status_events_and_finalizers(tmp_path: Pa
         assert h.get("Recording", "garage") is not None
 
 
+async def test_ready_changes_are_written_first_and_events_after_the_statuses(
+    tmp_path: Path,
+) -> None:
+    """In one pass: a new Camera and Stream get Ready, and an older Stream only Healthy.
+    The Ready statuses go first, the other one after them, and the Events after all."""
+    async with operator(tmp_path) as h:
+        for doc in documents("front-door")[:2]:
+            await h.create(doc)
+        await eventually(lambda: "PathAdded" in h.reasons("front-door"))  # its pass's last
+        assert healthy(h, "front-door") == "Unknown", "no pass has seen it publish yet"
+        before = len(h.operator_requests())
+        camera, stream = documents("garage")[:2]
+        await h.create(stream)  # without its Camera it is nobody's: the Camera brings both
+        await h.create(camera)
+        await eventually(lambda: "PathAdded" in h.reasons("garage"))
+        writes = [
+            (r.method.value, r.resource.plural if r.resource else "", r.name, r.subresource)
+            for r in h.operator_requests()[before:]
+            if r.method != "GET"
+        ]
+        assert writes == [
+            ("PATCH", "streams", "garage", None),  # the finalizer
+            ("PATCH", "cameras", "garage", "status"),
+            ("PATCH", "streams", "garage", "status"),
+            ("PATCH", "streams", "front-door", "status"),  # Healthy only
+            *[("POST", "events", None, None)] * 3,  # garage's Ready changes, PathAdded
+        ]
+        assert healthy(h, "front-door") == "True"
+
+
 async def test_a_stalled_publisher_is_restarted_with_an_event(tmp_path: Path) -> None:
     async with operator(tmp_path) as h:
         for doc in documents("front-door"):
