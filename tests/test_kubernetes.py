@@ -412,17 +412,24 @@ async def test_resources_converge_with_status_events_and_finalizers(tmp_path: Pa
 async def test_ready_changes_are_written_first_and_events_after_the_statuses(
     tmp_path: Path,
 ) -> None:
-    """In one pass: a new Camera and Stream get Ready, and an older Stream only Healthy.
-    The Ready statuses go first, the other one after them, and the Events after all."""
+    """One pass finds garage's camera plugged in (its Camera and Stream get Ready) and is
+    the first to see front-door's video (only its Healthy changes). The Ready statuses are
+    written first, the other one after them, and the Events after all of them."""
     async with operator(tmp_path) as h:
-        for doc in documents("front-door")[:2]:
+        h.emu.runtime["cams/front-door"] = {"ready": False}  # no video yet
+        h.devices.unplug("5F3A1B20")  # garage's camera
+        for doc in [*documents("front-door")[:2], *documents("garage")[:2]]:
             await h.create(doc)
-        await eventually(lambda: "PathAdded" in h.reasons("front-door"))  # its pass's last
-        assert healthy(h, "front-door") == "Unknown", "no pass has seen it publish yet"
+        await eventually(lambda: converged(h, ("Stream", "front-door")))
+        await eventually(lambda: (h.ready("Stream", "garage") or {}).get("status") == "False")
+        await passes(h)
+        await passes(h)  # the one before has written everything; this one finds nothing
+        assert healthy(h, "front-door") == "Unknown"
         before = len(h.operator_requests())
-        camera, stream = documents("garage")[:2]
-        await h.create(stream)  # without its Camera it is nobody's: the Camera brings both
-        await h.create(camera)
+
+        del h.emu.runtime["cams/front-door"]
+        h.devices.devices = Devices().devices
+        h.devices.notify("devices: plugged")
         await eventually(lambda: "PathAdded" in h.reasons("garage"))
         writes = [
             (r.method.value, r.resource.plural if r.resource else "", r.name, r.subresource)
@@ -430,11 +437,10 @@ async def test_ready_changes_are_written_first_and_events_after_the_statuses(
             if r.method != "GET"
         ]
         assert writes == [
-            ("PATCH", "streams", "garage", None),  # the finalizer
             ("PATCH", "cameras", "garage", "status"),
             ("PATCH", "streams", "garage", "status"),
             ("PATCH", "streams", "front-door", "status"),  # Healthy only
-            *[("POST", "events", None, None)] * 3,  # garage's Ready changes, PathAdded
+            *[("POST", "events", None, None)] * 3,  # garage's Ready changes, its PathAdded
         ]
         assert healthy(h, "front-door") == "True"
 
