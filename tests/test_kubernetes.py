@@ -409,6 +409,42 @@ async def test_resources_converge_with_status_events_and_finalizers(tmp_path: Pa
         assert h.get("Recording", "garage") is not None
 
 
+async def test_ready_changes_are_written_first_and_events_after_the_statuses(
+    tmp_path: Path,
+) -> None:
+    """One pass finds garage's camera plugged in (its Camera and Stream get Ready) and is
+    the first to see front-door's video (only its Healthy changes). The Ready statuses are
+    written first, the other one after them, and the Events after all of them."""
+    async with operator(tmp_path) as h:
+        h.emu.runtime["cams/front-door"] = {"ready": False}  # no video yet
+        h.devices.unplug("5F3A1B20")  # garage's camera
+        for doc in [*documents("front-door")[:2], *documents("garage")[:2]]:
+            await h.create(doc)
+        await eventually(lambda: converged(h, ("Stream", "front-door")))
+        await eventually(lambda: (h.ready("Stream", "garage") or {}).get("status") == "False")
+        await passes(h)
+        await passes(h)  # the one before has written everything; this one finds nothing
+        assert healthy(h, "front-door") == "Unknown"
+        before = len(h.operator_requests())
+
+        del h.emu.runtime["cams/front-door"]
+        h.devices.devices = Devices().devices
+        h.devices.notify("devices: plugged")
+        await eventually(lambda: "PathAdded" in h.reasons("garage"))
+        writes = [
+            (r.method.value, r.resource.plural if r.resource else "", r.name, r.subresource)
+            for r in h.operator_requests()[before:]
+            if r.method != "GET"
+        ]
+        assert writes == [
+            ("PATCH", "cameras", "garage", "status"),
+            ("PATCH", "streams", "garage", "status"),
+            ("PATCH", "streams", "front-door", "status"),  # Healthy only
+            *[("POST", "events", None, None)] * 3,  # garage's Ready changes, its PathAdded
+        ]
+        assert healthy(h, "front-door") == "True"
+
+
 async def test_a_stalled_publisher_is_restarted_with_an_event(tmp_path: Path) -> None:
     async with operator(tmp_path) as h:
         for doc in documents("front-door"):

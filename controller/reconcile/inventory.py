@@ -163,9 +163,10 @@ def _reason(exc: Exception) -> str:
     return str(exc)
 
 
-def write_atomic(path: Path, data: Any) -> None:
+def write_atomic(path: Path, data: Any, *, durable: bool = True) -> None:
     """Write JSON (or, given a str, that text) so that readers see the old file or the new
-    one, never half of either."""
+    one, never half of either. `durable`: on the disk before this returns, so that a power
+    cut keeps it; without, it is as safe from a crash of the process, not of the host."""
     path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
@@ -176,11 +177,14 @@ def write_atomic(path: Path, data: Any) -> None:
                 json.dump(data, out, indent=2, sort_keys=True)
                 out.write("\n")
             out.flush()
-            os.fsync(out.fileno())
+            if durable:
+                os.fsync(out.fileno())
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+    if not durable:
+        return
     dir_fd = os.open(path.parent, os.O_DIRECTORY)
     try:
         os.fsync(dir_fd)

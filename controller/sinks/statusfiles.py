@@ -1,7 +1,11 @@
 """Status as files: one JSON document per resource under the state directory, and the
 controller's health, from every pass's report.
 
-Written atomically and only when it changed, read back by `camctl status`. They live in
+Written atomically and only when it changed, read back by `camctl status`. Not forced to
+the disk (two fsyncs a file, which on a busy disk take longer than the rest of the pass, and
+the Kubernetes statuses wait for them): a power cut may lose the last seconds of them, and
+a controller's first pass writes every status anew. Only the view, which remembers the
+device nodes the last run's files name, may then remember an older one. They live in
 the state directory, outside the watched tree, so writing them never wakes the loop. A
 change of the live figures alone (bytes, bitrate, readers: they move at every pass while
 video flows) is written at most every `COUNTER_INTERVAL` seconds; the view shows them live.
@@ -66,7 +70,8 @@ class StatusStore:
                 "metadata": {"name": key.name, "namespace": key.namespace},
                 "status": status.model_dump(mode="json", by_alias=True, exclude_none=True),
             }
-            write_atomic(self.path_of(key), redact(document))  # on failure, tried again next pass
+            # On failure, tried again next pass.
+            write_atomic(self.path_of(key), redact(document), durable=False)
             self._published[key] = status  # planned statuses are never changed afterwards
             self._written_at[key] = time.monotonic()
             self._held.pop(key, None)
@@ -100,7 +105,7 @@ class StatusStore:
         return False
 
     def publish_controller(self, health: Mapping[str, Any]) -> None:
-        write_atomic(self.root / CONTROLLER, dict(health))
+        write_atomic(self.root / CONTROLLER, dict(health), durable=False)
 
     def _stored(self) -> list[Ref]:
         return [

@@ -1,7 +1,9 @@
 """The Kubernetes sink: after each pass, this node's writes to the API, in order.
 
-Finalizers on the Streams it has come to own, the statuses that changed, Events for the
-pass's MediaMTX writes, and last the finalizers of Streams whose path is gone. A pass that
+Finalizers on the Streams it has come to own, the statuses that changed (those whose Ready
+condition changes first: what people and `kubectl wait` wait for), then the Events (of those
+Ready changes, and of the pass's MediaMTX writes: Events are for people, so no status waits
+on them), and last the finalizers of Streams whose path is gone. A pass that
 planned nothing (it ran before kopf listed every kind) writes nothing. A write that
 conflicts (409) is retried once the watch has the newer version; when the API does not
 answer, the whole lot is retried a little later, and health says so meanwhile.
@@ -50,6 +52,7 @@ class KubernetesSink:
         self.targets = Targets()
         self.api_error: str | None = None  # the last writes failed
         self._published: Outcome | None = None
+        self._ready_events: list[tuple[Entry, events.Event]] = []  # of statuses written
         source.status_check = self._needs_pass
 
     async def publish(self, report: Report) -> None:
@@ -60,6 +63,7 @@ class KubernetesSink:
         try:
             await self._add_finalizers(view)
             await self._write_statuses(view, report.statuses)
+            await self._post_ready_events()
             await self._post_action_events(view, report.outcome)
             await self._release_finalizers(view, held)
         except KubeUnreachable as exc:
@@ -97,6 +101,7 @@ class KubernetesSink:
 
     async def _write_statuses(self, view: Pass, statuses: Mapping[Ref, Status]) -> None:
         self.targets.keep(view.mine)
+        due = []
         for key in view.mine:
             entry = self.store.entries.get(key)
             if entry is None or entry.deleting:
@@ -104,19 +109,33 @@ class KubernetesSink:
             wanted = target(entry, statuses.get(key))
             if wanted is None:
                 continue
-            self.targets.wanted[key] = wanted
             if self.targets.stale(key, wanted, entry.status):
-                await self._patch_status(entry, wanted)
+                due.append((entry, wanted, events.ready_change(entry.status, wanted)))
+            else:
+                self.targets.wanted[key] = wanted
+        due.sort(key=lambda write: write[2] is None)  # Ready changes first (a stable sort)
+        for entry, wanted, event in due:
+            await self._patch_status(entry, wanted, event)
 
-    async def _patch_status(self, entry: Entry, wanted: dict[str, Any]) -> None:
+    async def _patch_status(
+        self, entry: Entry, wanted: dict[str, Any], event: events.Event | None
+    ) -> None:
         patch = {"status": merge_patch(entry.status, wanted)}
         answer = await self._patch(entry, patch, "status", "status")
         if answer is None:
             return
-        self.targets.written(entry.key)
-        if (event := events.ready_change(entry.status, wanted)) is not None:
-            await events.post(self.api, entry, self.node_name, event)
+        self.targets.written(entry.key, wanted)
+        if event is not None:
+            self._ready_events.append((entry, event))
         entry.refresh(answer)
+
+    async def _post_ready_events(self) -> None:
+        """The Events of the Ready changes written; one the API did not answer is posted
+        with the retry."""
+        while self._ready_events:
+            entry, event = self._ready_events[0]
+            await events.post(self.api, entry, self.node_name, event)
+            self._ready_events.pop(0)
 
     async def _post_action_events(self, view: Pass, outcome: Outcome) -> None:
         if outcome is self._published:

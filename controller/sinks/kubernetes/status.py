@@ -26,7 +26,9 @@ COUNTER_INTERVAL = 300.0
 
 
 class Targets:
-    """The status this node last meant each of its objects to have, and when it wrote it."""
+    """The status this node last meant each of its objects to have (once written, or found
+    in place: a watch event of an earlier write, older than the status on its way, is no
+    overwrite), and when it wrote it."""
 
     def __init__(self) -> None:
         self.wanted: dict[Ref, dict[str, Any]] = {}
@@ -36,7 +38,7 @@ class Targets:
         self.wanted = {k: v for k, v in self.wanted.items() if k in keys}
 
     def overwritten(self, entry: Entry) -> bool:
-        """The live status is not the one meant: someone else wrote it, or a write failed."""
+        """The live status is not the one meant: someone else wrote it."""
         return entry.key in self.wanted and self.wanted[entry.key] != entry.status
 
     def stale(self, key: Ref, target: Mapping[str, Any], live: Mapping[str, Any]) -> bool:
@@ -47,7 +49,8 @@ class Targets:
         written = self.written_at.setdefault(key, time.monotonic())  # or, first seen
         return time.monotonic() - written > COUNTER_INTERVAL
 
-    def written(self, key: Ref) -> None:
+    def written(self, key: Ref, status: dict[str, Any]) -> None:
+        self.wanted[key] = status
         self.written_at[key] = time.monotonic()
 
     def forget(self, key: Ref) -> None:
