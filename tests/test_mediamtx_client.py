@@ -5,12 +5,13 @@ from __future__ import annotations
 import asyncio
 import logging
 import socket
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 
-import httpx
 import pytest
+from aiohttp import web
 
 from controller.observe.mediamtx import MediaMTXClient, MediaMTXError, PathNotFound
 from controller.testing.mediamtx import MediaMTXEmulator
@@ -189,11 +190,29 @@ async def test_timeout_is_clear(emu: MediaMTXEmulator) -> None:
             await client.info()
 
 
-def _mock(status: int, content: bytes, content_type: str = "text/html") -> httpx.MockTransport:
-    def answer(request: httpx.Request) -> httpx.Response:
-        return httpx.Response(status, content=content, headers={"Content-Type": content_type})
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
-    return httpx.MockTransport(answer)
+
+@asynccontextmanager
+async def answering(handler: Handler) -> AsyncIterator[str]:
+    """A server on a free local port that answers every request with `handler`; its URL."""
+    app = web.Application()
+    app.router.add_route("*", "/{tail:.*}", handler)
+    runner = web.AppRunner(app)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    try:
+        yield f"http://127.0.0.1:{runner.addresses[0][1]}"
+    finally:
+        await runner.cleanup()
+
+
+def _fixed(status: int, content: bytes, content_type: str = "text/html") -> Handler:
+    async def answer(request: web.Request) -> web.Response:
+        return web.Response(status=status, body=content, content_type=content_type)
+
+    return answer
 
 
 @pytest.mark.parametrize(
@@ -209,47 +228,53 @@ def _mock(status: int, content: bytes, content_type: str = "text/html") -> httpx
     ],
 )
 async def test_non_json_error_bodies(status: int, content: bytes, expected: str) -> None:
-    async with MediaMTXClient(transport=_mock(status, content)) as client:
+    async with answering(_fixed(status, content)) as url, MediaMTXClient(url) as client:
         with pytest.raises(MediaMTXError) as caught:
             await client.info()
     assert str(caught.value) == f"GET /v3/info: {expected}"
 
 
 async def test_unexpected_success_bodies() -> None:
-    async with MediaMTXClient(transport=_mock(200, b"<html>")) as client:
+    async with answering(_fixed(200, b"<html>")) as url, MediaMTXClient(url) as client:
         with pytest.raises(MediaMTXError, match="GET /v3/info: 200 unexpected response"):
             await client.info()
     items = b'{"itemCount": 1, "pageCount": 1, "items": "nope"}'
-    async with MediaMTXClient(transport=_mock(200, items, "application/json")) as client:
+    async with (
+        answering(_fixed(200, items, "application/json")) as url,
+        MediaMTXClient(url) as client,
+    ):
         with pytest.raises(MediaMTXError, match="unexpected response"):
             await client.list_paths()
 
 
 async def test_names_are_quoted_with_slashes_kept() -> None:
-    seen: list[bytes] = []
+    seen: list[str] = []
 
-    def answer(request: httpx.Request) -> httpx.Response:
-        seen.append(request.url.raw_path)
-        return httpx.Response(200, json={"status": "ok"})
+    async def answer(request: web.Request) -> web.Response:
+        seen.append(request.raw_path)
+        return web.json_response({"status": "ok"})
 
-    async with MediaMTXClient(transport=httpx.MockTransport(answer)) as client:
+    async with answering(answer) as url, MediaMTXClient(url) as client:
         await client.delete_path_config("site a/cam?1#x%y/ü")
         with pytest.raises(ValueError, match="must not be empty"):
             await client.get_path_config("")
-    assert seen == [b"/v3/config/paths/delete/site%20a/cam%3F1%23x%25y/%C3%BC"]
+    assert seen == ["/v3/config/paths/delete/site%20a/cam%3F1%23x%25y/%C3%BC"]
 
 
 async def test_base_url_with_prefix() -> None:
     seen: list[str] = []
 
-    def answer(request: httpx.Request) -> httpx.Response:
-        seen.append(str(request.url))
-        return httpx.Response(200, json={"version": "v1.20.1"})
+    async def answer(request: web.Request) -> web.Response:
+        seen.append(request.raw_path)
+        if request.path.endswith("/list"):
+            return web.json_response({"pageCount": 1, "items": []})
+        return web.json_response({"version": "v1.20.1"})
 
-    mock = httpx.MockTransport(answer)
-    async with MediaMTXClient("https://proxy.example/mediamtx/", transport=mock) as client:
+    async with answering(answer) as url, MediaMTXClient(f"{url}/mediamtx/") as client:
         await client.info()
-    assert seen == ["https://proxy.example/mediamtx/v3/info"]
+        client.page_size = 7
+        await client.list_paths()
+    assert seen == ["/mediamtx/v3/info", "/mediamtx/v3/paths/list?page=0&itemsPerPage=7"]
 
 
 # --- credentials --------------------------------------------------------------------------------

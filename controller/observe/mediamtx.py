@@ -9,7 +9,9 @@ and so are passwords inside URLs that MediaMTX echoes back (camera source URLs).
 from __future__ import annotations
 
 import asyncio
+import base64
 import hashlib
+import json
 import logging
 import os
 from collections.abc import Mapping
@@ -19,7 +21,8 @@ from types import TracebackType
 from typing import Any, Self, cast
 from urllib.parse import quote, unquote, urlsplit, urlunsplit
 
-import httpx
+import aiohttp
+from yarl import URL
 
 from controller import __version__
 from controller.api.mediamtx import PathConfig, PathRuntime
@@ -59,17 +62,34 @@ def _quote_name(name: str) -> str:
     return quote(name, safe="/")
 
 
-def _json_object(response: httpx.Response, call: str) -> dict[str, Any]:
+@dataclass(frozen=True)
+class _Answer:
+    """An HTTP response, read whole."""
+
+    status: int
+    reason: str
+    content: bytes
+
+    @property
+    def is_success(self) -> bool:
+        return 200 <= self.status < 300
+
+    def json(self) -> Any:
+        """The body as JSON; ValueError when it is not."""
+        return json.loads(self.content)
+
+
+def _json_object(response: _Answer, call: str) -> dict[str, Any]:
     try:
         data = response.json()
     except ValueError:
         data = None
     if not isinstance(data, dict):
-        raise MediaMTXError(call, response.status_code, "unexpected response: not JSON")
+        raise MediaMTXError(call, response.status, "unexpected response: not JSON")
     return data
 
 
-def _error_text(response: httpx.Response) -> str:
+def _error_text(response: _Answer) -> str:
     """MediaMTX's {"status": "error", "error": ...}, or what else the body or status says."""
     try:
         body = response.json()
@@ -78,8 +98,9 @@ def _error_text(response: httpx.Response) -> str:
     if isinstance(body, dict) and isinstance(body.get("error"), str) and body["error"]:
         text: str = body["error"]
     else:
-        text = " ".join(response.text.split())[:200] or response.reason_phrase or "no details"
-    if response.status_code == 401:
+        words = response.content.decode("utf-8", "replace").split()
+        text = " ".join(words)[:200] or response.reason or "no details"
+    if response.status == 401:
         text += f" (check {ENV_USER} and {ENV_PASSWORD} or {ENV_PASSWORD_FILE})"
     return text
 
@@ -108,6 +129,11 @@ def _split_credentials(url: str) -> tuple[str, str | None, str | None]:
     return bare, unquote(parts.username), unquote(parts.password or "")
 
 
+def _basic_auth(user: str, password: str) -> str:
+    """The Authorization header of HTTP Basic auth (RFC 7617), in UTF-8."""
+    return "Basic " + base64.b64encode(f"{user}:{password}".encode()).decode("ascii")
+
+
 @dataclass(frozen=True)
 class _Page:
     """One page of a list as MediaMTX sent it, and what it says."""
@@ -134,7 +160,6 @@ class MediaMTXClient:
         user: str | None = None,
         password: str | None = None,
         timeout: float = 5.0,
-        transport: httpx.AsyncBaseTransport | None = None,
     ) -> None:
         check_url(url)
         # Credentials in the URL would end up in every message that names the URL.
@@ -143,20 +168,32 @@ class MediaMTXClient:
             user, password = url_user, url_password if password is None else password
         if password and user is None:
             raise ValueError("a MediaMTX password needs a user")
+        if user is not None and ":" in user:
+            raise ValueError('a MediaMTX user name cannot contain ":" (HTTP Basic auth)')
         self.user = user
         self._password = password or None
         self._timeout = timeout
         self._pages: dict[tuple[str, int], _Page] = {}
-        self._http = httpx.AsyncClient(
-            base_url=self.url,
-            auth=httpx.BasicAuth(user, password or "") if user is not None else None,
-            timeout=timeout,
-            transport=transport,
-            headers={"User-Agent": f"camctl/{__version__}"},
-            # A proxy set for the rest of the machine (http_proxy) must not come between
-            # camctl and a MediaMTX on the same host.
-            trust_env=not is_loopback(urlsplit(self.url).hostname or ""),
-        )
+        self._base = str(URL(self.url))  # percent-encoded: request paths are appended as is
+        self._http: aiohttp.ClientSession | None = None
+
+    def _session(self) -> aiohttp.ClientSession:
+        """One session (and its pool of kept-alive connections), made on the first call: it
+        belongs to the event loop running then."""
+        if self._http is None:
+            headers = {"User-Agent": f"camctl/{__version__}"}
+            if self.user is not None:
+                headers["Authorization"] = _basic_auth(self.user, self._password or "")
+            self._http = aiohttp.ClientSession(
+                timeout=aiohttp.ClientTimeout(
+                    total=None, connect=self._timeout, sock_read=self._timeout
+                ),
+                headers=headers,
+                # A proxy set for the rest of the machine (http_proxy) must not come between
+                # camctl and a MediaMTX on the same host.
+                trust_env=not is_loopback(urlsplit(self.url).hostname or ""),
+            )
+        return self._http
 
     @classmethod
     def from_env(cls, url: str, env: Mapping[str, str] = os.environ, **kw: Any) -> MediaMTXClient:
@@ -195,7 +232,9 @@ class MediaMTXClient:
         await self.aclose()
 
     async def aclose(self) -> None:
-        await self._http.aclose()
+        if self._http is not None:
+            await self._http.close()
+            self._http = None
 
     # --- calls ------------------------------------------------------------------------------
     async def info(self) -> dict[str, Any]:
@@ -294,20 +333,24 @@ class MediaMTXClient:
         *,
         params: Mapping[str, int] | None = None,
         json: dict[str, Any] | None = None,
-    ) -> httpx.Response:
+    ) -> _Answer:
         call = f"{method} {path}"
+        url = URL(self._base + path, encoded=True)
+        if params:
+            url = url.with_query(params)
         try:
-            response = await self._http.request(method, path, params=params, json=json)
-        except httpx.TimeoutException as exc:
+            async with self._session().request(method, url, json=json) as response:
+                answer = _Answer(response.status, response.reason or "", await response.read())
+        except TimeoutError as exc:
             reason = f"timed out after {self._timeout:g}s ({type(exc).__name__})"
             raise MediaMTXError(call, None, self._unreachable(reason)) from exc
-        except httpx.TransportError as exc:
+        except aiohttp.ClientError as exc:
             raise MediaMTXError(call, None, self._unreachable(str(exc) or repr(exc))) from exc
-        log.debug("MediaMTX %s -> %d", call, response.status_code)
-        if not response.is_success:
-            error_class = PathNotFound if response.status_code == 404 else MediaMTXError
-            raise error_class(call, response.status_code, self._scrub(_error_text(response)))
-        return response
+        log.debug("MediaMTX %s -> %d", call, answer.status)
+        if not answer.is_success:
+            error_class = PathNotFound if answer.status == 404 else MediaMTXError
+            raise error_class(call, answer.status, self._scrub(_error_text(answer)))
+        return answer
 
     def _unreachable(self, reason: str) -> str:
         return self._scrub(f"cannot reach MediaMTX at {self.url}: {reason} ({NEXT_STEP})")

@@ -153,7 +153,8 @@ class FileSource:
             in_force.extend(self._last_good.get(name, loaded.documents))
         documents, dup_errors = _without_duplicates(in_force)
         errors.extend(dup_errors)
-        pairs = ((d.resource, os.path.realpath(d.file)) for d in documents)
+        real = {name: os.path.realpath(name) for name in self._loads}  # once a file, not a doc
+        pairs = ((d.resource, real.get(d.file) or os.path.realpath(d.file)) for d in documents)
         desired, problems = assemble(pairs, declared, rejected, clean=not errors)
         by_ref = {ref(d.resource): d for d in documents}
         located: dict[Ref, list[str]] = {}
