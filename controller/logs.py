@@ -52,5 +52,5 @@ def setup(fmt: str = "text", level: int = logging.INFO) -> None:
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level)
-    for noisy in ("httpx", "httpcore", "watchfiles", "aiohttp.access"):
+    for noisy in ("watchfiles", "aiohttp.access"):
         logging.getLogger(noisy).setLevel(logging.WARNING)

@@ -476,7 +476,7 @@ def _log_to_stdout() -> None:
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(logging.INFO)
-    for noisy in ("httpx", "httpcore", "watchfiles", "aiohttp.access", "camctl.view"):
+    for noisy in ("watchfiles", "aiohttp.access", "camctl.view"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
 
 
