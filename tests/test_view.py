@@ -22,7 +22,7 @@ import pytest
 
 from controller.observe.mediamtx import MediaMTXError
 from controller.testing.harness import Running, eventually, running
-from controller.view.server import served_methods
+from controller.view.server import UNJOINED_FROM, served_methods
 
 pytestmark = pytest.mark.anyio
 
@@ -299,6 +299,24 @@ async def test_batches_answer_in_order_and_skip_notifications(view: View) -> Non
     assert answer[3]["error"]["code"] == -32600
     status, nothing = await view.post([{"jsonrpc": "2.0", "method": "ping"}])
     assert (status, nothing) == (204, None)
+
+
+async def test_a_large_answer_over_http_is_byte_for_byte_the_websockets(view: View) -> None:
+    """A large answer leaves over HTTP in parts, its cached result not copied into a whole:
+    the bytes are still those a WebSocket gets, and those json writes, whatever the id."""
+    headers = {"Authorization": f"Bearer {TOKEN}"}
+    ws = await view.ws()
+    for id_ in (1, -2, 2**70, 'a"\u00e9\u2028', None):
+        request = json.dumps({"jsonrpc": "2.0", "id": id_, "method": "rpc.discover"})
+        async with view.http.post(f"{view.url}/rpc", data=request, headers=headers) as response:
+            body = await response.read()
+            assert response.content_length == len(body)
+        await ws.send_str(request)
+        assert (await ws.receive_str()).encode() == body
+        whole = {"jsonrpc": "2.0", "id": id_, "result": json.loads(body)["result"]}
+        assert body == json.dumps(whole, separators=(",", ":")).encode()
+    await ws.close()
+    assert len(body) >= UNJOINED_FROM  # else this tests the joined answers only
 
 
 async def test_not_ready_while_the_passes_fail(tmp_path: Path) -> None:

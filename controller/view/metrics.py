@@ -144,6 +144,7 @@ class ViewMetrics:
             ["method", "outcome"],
             registry=self.registry,
         )
+        self._answered: dict[tuple[str, str], Counter] = {}
         self.accept_errors = Counter(
             "camctl_view_accept_errors",
             "Connections the view could not accept, by error (EMFILE: out of open files)",
@@ -169,7 +170,11 @@ class ViewMetrics:
         self.accept_errors.labels(errno_name).inc()
 
     def count(self, method: str, outcome: str) -> None:
-        self.requests.labels(method, outcome).inc()
+        # A call's series looked up once: labels() checks and locks on every call.
+        counter = self._answered.get((method, outcome))
+        if counter is None:
+            counter = self._answered[method, outcome] = self.requests.labels(method, outcome)
+        counter.inc()
 
     def exposition(self) -> bytes:
         ours = generate_latest(self.registry)

@@ -2,8 +2,10 @@
 
 Transport-free: the HTTP handler and the WebSocket sessions hand it the bytes they got
 and send back what it returns. Answers of cacheable methods are serialised once per
-snapshot version and parameters, then only spliced into an envelope with the request's
-id. Whatever goes wrong, the answer is a JSON-RPC error, never a stack trace.
+snapshot version and parameters, then only put after an envelope's head with the
+request's id: an answer comes in parts (`Dispatcher.answer`), so that HTTP can send a
+cached result as it is, never copied. Whatever goes wrong, the answer is a JSON-RPC error,
+never a stack trace.
 
 Sessions on the old camera service's endpoint (`legacy`, see ws.py) are answered as that
 service did: parameters it did not know are ignored and loose types ("10" for 10) accepted,
@@ -81,6 +83,7 @@ class Context:
 
 
 Handler = Callable[[Context, Any], Any]
+Answer = tuple[bytes, ...]  # an answer's parts, in order: joined, they are the answer
 
 
 @dataclass(frozen=True)
@@ -119,43 +122,50 @@ class Dispatcher:
 
     def handle(self, body: bytes | str, session: Session) -> bytes | None:
         """The answer to a request or a batch; None when nothing is to be sent back."""
+        parts = self.answer(body, session)
+        return None if parts is None else b"".join(parts)
+
+    def answer(self, body: bytes | str, session: Session) -> Answer | None:
+        """handle()'s answer in the parts it is made of, to be sent one after the other."""
         try:
             message = json.loads(body)
         except (ValueError, UnicodeDecodeError, RecursionError):
-            return _error(None, RPCError(errors.PARSE_ERROR))
+            return (_error(None, RPCError(errors.PARSE_ERROR)),)
         if not isinstance(message, list):
             return self.one(message, session)
         if not message:
-            return _error(None, RPCError(errors.INVALID_REQUEST, "empty batch"))
+            return (_error(None, RPCError(errors.INVALID_REQUEST, "empty batch")),)
         if len(message) > self.max_batch:
             text = f"batch of {len(message)} requests; at most {self.max_batch}"
-            return _error(None, RPCError(errors.INVALID_REQUEST, text))
-        answers = [a for m in message if (a := self.one(m, session)) is not None]
-        return b"[" + b",".join(answers) + b"]" if answers else None
+            return (_error(None, RPCError(errors.INVALID_REQUEST, text)),)
+        answers = [b"".join(a) for m in message if (a := self.one(m, session)) is not None]
+        return (b"[" + b",".join(answers) + b"]",) if answers else None
 
-    def one(self, message: Any, session: Session) -> bytes | None:
+    def one(self, message: Any, session: Session) -> Answer | None:
         if not isinstance(message, dict):
-            return _error(None, RPCError(errors.INVALID_REQUEST, "a request is a JSON object"))
+            return (_error(None, RPCError(errors.INVALID_REQUEST, "a request is a JSON object")),)
         id_ = message.get("id")
         if not _valid_id(id_):
-            return _error(None, RPCError(errors.INVALID_REQUEST, "id must be a string or integer"))
+            text = "id must be a string or integer"
+            return (_error(None, RPCError(errors.INVALID_REQUEST, text)),)
         try:
             name, params = _shape(message)
-            result = self.call(name, params, session)
+            closed = self.call(name, params, session)
         except RPCError as exc:
             self.count(self._known(message.get("method")), str(exc.code))
-            return None if "id" not in message else _error(id_, exc)
+            return None if "id" not in message else (_error(id_, exc),)
         except Exception:
             log.exception("JSON-RPC method %r failed", message.get("method"))
             self.count(self._known(message.get("method")), str(errors.INTERNAL_ERROR))
-            return None if "id" not in message else _error(id_, RPCError(errors.INTERNAL_ERROR))
+            return None if "id" not in message else (_error(id_, RPCError(errors.INTERNAL_ERROR)),)
         self.count(name, "ok")
         if "id" not in message:  # a notification: done, and nothing is said
             return None
-        return b'{"jsonrpc":"2.0","id":' + _dumps(id_) + b',"result":' + result + b"}"
+        return (b'{"jsonrpc":"2.0","id":' + _id_bytes(id_) + b',"result":', closed)
 
     def call(self, name: str, params: dict[str, Any], session: Session) -> bytes:
-        """One method's serialised result, from the cache when it can be."""
+        """One method's serialised result and the `}` that closes its answer (the answer's
+        last part, whole), from the cache when it can be."""
         method = self.methods.get(name)
         if method is None:
             raise RPCError(errors.METHOD_NOT_FOUND, f"Method not found: {name[:100]}")
@@ -176,13 +186,13 @@ class Dispatcher:
             accepted = self._accepted[name]
             params = {k: v for k, v in params.items() if k in accepted and v is not None}
         if not method.cacheable:
-            return _dumps(self._run(method, params, session, legacy))
+            return _dumps(self._run(method, params, session, legacy)) + b"}"
         # Legacy answers may differ (an unknown device is an object there): cached apart.
-        key = (name, (b"legacy:" if legacy else b"") + _dumps(params, sort_keys=True))
+        key = (name, (b"legacy:" if legacy else b"") + (_dumps_sorted(params) if params else b"{}"))
         cached = self.state.cached(key)
         if cached is None:
-            result = _dumps(self._run(method, params, session, legacy))
-            cached = self.state.remember(key, result)
+            closed = _dumps(self._run(method, params, session, legacy)) + b"}"
+            cached = self.state.remember(key, closed)
         return cached
 
     def refuse(self, body: bytes | str, refusal: RPCError) -> bytes | None:
@@ -257,8 +267,21 @@ def _error(id_: Any, exc: RPCError) -> bytes:
     return _dumps({"jsonrpc": "2.0", "id": id_, "error": exc.body()})
 
 
-def _dumps(data: Any, *, sort_keys: bool = False) -> bytes:
-    return json.dumps(data, separators=(",", ":"), sort_keys=sort_keys).encode()
+_COMPACT = json.JSONEncoder(separators=(",", ":"))  # made once: json.dumps makes one a call
+_COMPACT_SORTED = json.JSONEncoder(separators=(",", ":"), sort_keys=True)
+
+
+def _dumps(data: Any) -> bytes:
+    return _COMPACT.encode(data).encode()
+
+
+def _dumps_sorted(data: Any) -> bytes:
+    return _COMPACT_SORTED.encode(data).encode()
+
+
+def _id_bytes(id_: str | int | None) -> bytes:
+    """A valid id as JSON (an int as json writes it: its decimal digits)."""
+    return b"%d" % id_ if type(id_) is int else _dumps(id_)
 
 
 def error_bytes(code: int, message: str | None = None) -> bytes:

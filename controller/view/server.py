@@ -23,7 +23,8 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-from aiohttp import WSCloseCode, web
+from aiohttp import WSCloseCode, payload, web
+from aiohttp.abc import AbstractStreamWriter
 from prometheus_client import CollectorRegistry
 
 from controller.kit.net import is_loopback
@@ -42,7 +43,7 @@ from controller.view.errors import ViewError
 from controller.view.listener import Listener
 from controller.view.metrics import ViewMetrics
 from controller.view.models import NoParams
-from controller.view.rpc import Context, Dispatcher, Method, error_bytes
+from controller.view.rpc import Answer, Context, Dispatcher, Method, error_bytes
 from controller.view.state import ViewState
 from controller.view.ws import WsLimits, WsSession
 
@@ -63,6 +64,8 @@ PAGE_HEADERS = {
     "Cache-Control": "no-cache",
 }
 JSON_HEADERS = {"Cache-Control": "no-store"}
+RPC_HEADERS = {**JSON_HEADERS, "Content-Type": "application/json"}
+UNJOINED_FROM = 64 * 1024  # bytes of an answer sent in its parts (bench_view: 100 streams)
 
 
 @dataclass(frozen=True)
@@ -245,15 +248,14 @@ class View:
             response = _json_error(408, errors.INVALID_REQUEST, "request body too slow")
             response.force_close()
             return response
-        answer = self.dispatcher.handle(body, HttpSession(role))
+        answer = self.dispatcher.answer(body, HttpSession(role))
         if answer is None:
             return web.Response(status=204)
         status = 200
-        if not authenticated and answer.startswith(b'{"jsonrpc":"2.0","id":'):
-            status = 401 if b'"error":{"code":-32001,' in answer else 200
-        response = web.Response(
-            body=answer, status=status, content_type="application/json", headers=JSON_HEADERS
-        )
+        head = answer[0]  # an error answer is all in its head
+        if not authenticated and head.startswith(b'{"jsonrpc":"2.0","id":'):
+            status = 401 if b'"error":{"code":-32001,' in head else 200
+        response = web.Response(body=_body(answer), status=status, headers=RPC_HEADERS)
         if status == 401:
             response.headers["WWW-Authenticate"] = 'Bearer realm="camctl"'
         return response
@@ -329,6 +331,35 @@ class View:
         if self.auth.required or origin is None:
             return True
         return urlsplit(origin).netloc == request.host
+
+
+class Parts(payload.Payload):
+    """A JSON-RPC answer's parts, written one after the other: a cached result goes to the
+    socket as the cache holds it, instead of being copied into a whole answer first."""
+
+    def __init__(self, parts: Answer) -> None:
+        super().__init__(parts, content_type="application/json")
+        self._parts = parts
+        self._length = sum(len(part) for part in parts)
+
+    @property
+    def size(self) -> int:
+        return self._length
+
+    async def write(self, writer: AbstractStreamWriter) -> None:
+        for part in self._parts:
+            await writer.write(part)
+
+    def decode(self, encoding: str = "utf-8", errors: str = "strict") -> str:
+        return b"".join(self._parts).decode(encoding, errors)
+
+
+def _body(answer: Answer) -> bytes | Parts:
+    """A large answer in its parts: a copy of it would cost more than one more write. A small
+    one joined: one write (and a single part is not copied by the join)."""
+    if len(answer) > 1 and sum(len(part) for part in answer) >= UNJOINED_FROM:
+        return Parts(answer)
+    return b"".join(answer)
 
 
 def _json_error(status: int, code: int, message: str) -> web.Response:
