@@ -355,3 +355,9 @@ def test_repr_and_password_without_user() -> None:
     assert repr(client) == "MediaMTXClient(url='http://127.0.0.1:9997', user='u')"
     with pytest.raises(ValueError, match="needs a user"):
         MediaMTXClient(password=PASSWORD)
+
+
+def test_a_user_name_with_a_colon_is_refused_when_the_client_is_made() -> None:
+    # HTTP Basic auth joins user and password with ":": such a name would log in as another.
+    with pytest.raises(ValueError, match="not allowed in login"):
+        MediaMTXClient("http://127.0.0.1:9997", user="cam:ctl", password="secret")

@@ -9,7 +9,6 @@ and so are passwords inside URLs that MediaMTX echoes back (camera source URLs).
 from __future__ import annotations
 
 import asyncio
-import base64
 import hashlib
 import json
 import logging
@@ -129,11 +128,6 @@ def _split_credentials(url: str) -> tuple[str, str | None, str | None]:
     return bare, unquote(parts.username), unquote(parts.password or "")
 
 
-def _basic_auth(user: str, password: str) -> str:
-    """The Authorization header of HTTP Basic auth (RFC 7617), in UTF-8."""
-    return "Basic " + base64.b64encode(f"{user}:{password}".encode()).decode("ascii")
-
-
 @dataclass(frozen=True)
 class _Page:
     """One page of a list as MediaMTX sent it, and what it says."""
@@ -168,10 +162,10 @@ class MediaMTXClient:
             user, password = url_user, url_password if password is None else password
         if password and user is None:
             raise ValueError("a MediaMTX password needs a user")
-        if user is not None and ":" in user:
-            raise ValueError('a MediaMTX user name cannot contain ":" (HTTP Basic auth)')
         self.user = user
         self._password = password or None
+        # HTTP Basic auth, in UTF-8; a user name with ":" is refused here (RFC 7617).
+        self._auth = None if user is None else aiohttp.encode_basic_auth(user, password or "")
         self._timeout = timeout
         self._pages: dict[tuple[str, int], _Page] = {}
         self._base = str(URL(self.url))  # percent-encoded: request paths are appended as is
@@ -182,8 +176,8 @@ class MediaMTXClient:
         belongs to the event loop running then."""
         if self._http is None:
             headers = {"User-Agent": f"camctl/{__version__}"}
-            if self.user is not None:
-                headers["Authorization"] = _basic_auth(self.user, self._password or "")
+            if self._auth is not None:
+                headers["Authorization"] = self._auth
             self._http = aiohttp.ClientSession(
                 timeout=aiohttp.ClientTimeout(
                     total=None, connect=self._timeout, sock_read=self._timeout
